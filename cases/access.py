@@ -1,0 +1,165 @@
+"""Row-level access: the one place that decides which rows a user may see.
+
+Every list, detail, export and task query goes through `Model.objects.restrict(user)`, which
+lands here. Write permissions (who may *change* a row) are separate predicates below, used by
+the services; they build on the same membership facts.
+
+Roles (SPEC section 2): office, leader and auditor are organisation-wide; unit staff/head are
+memberships of a unit; group leader, deputy, expert and liaison are memberships of one group of
+one round. An expert never sees a case of a unit they belong to (recusal).
+"""
+
+from django.db.models import Q, QuerySet
+
+from cases import models as m
+
+SEE_ALL_ROLES = {m.OrgRole.OFFICE, m.OrgRole.LEADER, m.OrgRole.AUDITOR}
+GROUP_LEAD_ROLES = [m.GroupRole.LEADER, m.GroupRole.DEPUTY]
+
+
+def sees_everything(user) -> bool:
+    return user.is_superuser or user.org_role in SEE_ALL_ROLES
+
+
+def is_office(user) -> bool:
+    return user.is_superuser or user.org_role == m.OrgRole.OFFICE
+
+
+def is_leader(user) -> bool:
+    return user.is_superuser or user.org_role == m.OrgRole.LEADER
+
+
+def is_auditor(user) -> bool:
+    return user.org_role == m.OrgRole.AUDITOR
+
+
+def unit_ids(user, role: str | None = None) -> QuerySet:
+    qs = m.UnitMembership.objects.filter(user=user)
+    if role:
+        qs = qs.filter(role=role)
+    return qs.values("unit_id")
+
+
+def group_ids(user, roles=None) -> QuerySet:
+    qs = m.GroupMember.objects.filter(user=user)
+    if roles:
+        qs = qs.filter(role__in=roles)
+    return qs.values("group_id")
+
+
+def _case_q(user, prefix: str = "") -> Q:
+    """Cases the user may see: their own unit's, or their groups' (minus their own unit for experts)."""
+    p = prefix
+    own_unit = Q(**{f"{p}unit_id__in": unit_ids(user)})
+    group_lead_or_liaison = Q(
+        **{f"{p}group_id__in": group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON])}
+    )
+    expert = Q(**{f"{p}group_id__in": group_ids(user, [m.GroupRole.EXPERT])}) & ~own_unit
+    return own_unit | group_lead_or_liaison | expert
+
+
+def _visible_case_ids(user) -> QuerySet:
+    return m.Case.objects.filter(_case_q(user)).values("pk")
+
+
+def restrict(qs: QuerySet, user) -> QuerySet:
+    """Narrow `qs` to the rows `user` may see."""
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    model = qs.model
+    if model is m.AuditEntry:
+        return qs if (is_office(user) or is_auditor(user)) else qs.none()
+    if sees_everything(user):
+        return qs
+    if model is m.Case:
+        return qs.filter(_case_q(user))
+    if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment):
+        return qs.filter(case__in=_visible_case_ids(user))
+    if model is m.ScoreSheet:
+        # Sheets are the group's internal work: an expert sees their own, group leaders see all
+        # of their group; units see results, never individual sheets.
+        return qs.filter(
+            Q(expert=user) | Q(case__group_id__in=group_ids(user, GROUP_LEAD_ROLES))
+        )
+    if model is m.Round:
+        return qs.filter(
+            Q(groups__members__user=user) | Q(cases__unit_id__in=unit_ids(user))
+        ).distinct()
+    if model is m.Group:
+        return qs.filter(
+            Q(round__groups__members__user=user) | Q(round__cases__unit_id__in=unit_ids(user))
+        ).distinct()
+    if model is m.Unit:
+        return qs.filter(Q(pk__in=unit_ids(user)) | Q(cases__in=_visible_case_ids(user))).distinct()
+    if model is m.Rubric:
+        return qs.filter(rounds__in=restrict(m.Round.objects.all(), user)).distinct()
+    return qs.none()
+
+
+# --- write predicates (used by services; they raise PermissionDenied on False) ---------------
+
+
+def is_unit_member(user, unit_id: int, role: str) -> bool:
+    return m.UnitMembership.objects.filter(user=user, unit_id=unit_id, role=role).exists()
+
+
+def group_role(user, group_id: int) -> set[str]:
+    return set(
+        m.GroupMember.objects.filter(user=user, group_id=group_id).values_list("role", flat=True)
+    )
+
+
+def can_record_inspection(user, case: m.Case) -> bool:
+    """Group members (not liaisons: they coordinate and read) record inspections and findings."""
+    roles = group_role(user, case.group_id)
+    if roles & {m.GroupRole.LEADER, m.GroupRole.DEPUTY}:
+        return True
+    return m.GroupRole.EXPERT in roles and not m.UnitMembership.objects.filter(
+        user=user, unit_id=case.unit_id
+    ).exists()
+
+
+def can_lead_group(user, group_id: int) -> bool:
+    return bool(group_role(user, group_id) & {m.GroupRole.LEADER, m.GroupRole.DEPUTY})
+
+
+# --- the role permissions that workflow tasks require -------------------------------------------
+
+ROLE_PERMISSIONS = {"cases.unit_staff", "cases.unit_head", "cases.group_lead", "cases.office", "cases.leader"}
+
+
+def has_role_permission(user, perm: str, obj=None) -> bool:
+    """Whether `user` holds role `perm` (on `obj`, a Unit or Group, where the role is scoped)."""
+    if not user.is_active:
+        return False
+    if perm == "cases.office":
+        return is_office(user)
+    if perm == "cases.leader":
+        return is_leader(user)
+    if obj is None:
+        return False
+    if perm == "cases.unit_staff":
+        return is_unit_member(user, obj.pk, m.UnitRole.STAFF)
+    if perm == "cases.unit_head":
+        return is_unit_member(user, obj.pk, m.UnitRole.HEAD)
+    if perm == "cases.group_lead":
+        return can_lead_group(user, obj.pk)
+    return False
+
+
+class RolePermissionBackend:
+    """Django auth backend answering `user.has_perm()` for the role permissions above, so that
+    viewflow's own task checks and ours agree. Everyone signed in may view processes (rows are
+    still filtered by `restrict`); only the office manages them."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+    def has_perm(self, user_obj, perm, obj=None):
+        if perm in ROLE_PERMISSIONS:
+            return has_role_permission(user_obj, perm, obj)
+        if perm == "viewflow.view_process":
+            return user_obj.is_active
+        if perm == "viewflow.manage_process":
+            return user_obj.is_active and is_office(user_obj)
+        return False

@@ -1,0 +1,173 @@
+from rest_framework import serializers
+
+from cases import models as m
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.User
+        fields = ["id", "username", "display_name", "title", "office_phone", "mobile"]
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.Unit
+        fields = ["id", "code", "name", "short_name", "category", "parent", "sort_order", "active"]
+
+
+class RubricItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.RubricItem
+        fields = ["id", "code", "content", "max_points", "bonus_cap", "evidence_required", "veto", "rules"]
+
+
+class RubricSectionSerializer(serializers.ModelSerializer):
+    items = RubricItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = m.RubricSection
+        fields = ["id", "code", "title", "max_points", "items"]
+
+
+class RubricSerializer(serializers.ModelSerializer):
+    sections = RubricSectionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = m.Rubric
+        fields = ["id", "code", "version", "title", "total_max", "frozen", "sections"]
+
+
+class GroupMemberSerializer(serializers.ModelSerializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=m.User.objects.all())
+    user_detail = UserBriefSerializer(source="user", read_only=True)
+
+    class Meta:
+        model = m.GroupMember
+        fields = ["user", "role", "user_detail"]
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    members = GroupMemberSerializer(many=True)
+    units = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=m.Unit.objects.filter(active=True), write_only=True
+    )
+    unit_list = serializers.SerializerMethodField()
+
+    class Meta:
+        model = m.Group
+        fields = ["id", "round", "number", "name", "phone", "members", "units", "unit_list"]
+
+    def get_unit_list(self, group) -> list[dict]:
+        return [{"id": c.unit_id, "name": c.unit.name} for c in group.cases.select_related("unit")]
+
+
+class RoundSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.Round
+        fields = [
+            "id", "title", "kind", "year", "rubric", "previous_round", "status",
+            "prepare_due", "inspect_due", "review_due", "approve_due", "report_due",
+            "config", "launched_at", "created",
+        ]
+        read_only_fields = ["status", "launched_at", "created"]
+
+    def validate(self, attrs):
+        order = ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"]
+        values = [attrs.get(name, getattr(self.instance, name, None)) for name in order]
+        errors = {}
+        for (a, va), (b, vb) in zip(zip(order, values), zip(order[1:], values[1:])):
+            if va and vb and vb < va:
+                errors[b] = [f"不能早于 {a}。"]
+        limit = (attrs.get("config") or {}).get("report_char_limit")
+        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+            errors["config"] = ["report_char_limit 必须是正整数。"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.Submission
+        fields = [
+            "id", "case", "attempt", "status", "report", "self_scores", "statistics",
+            "submitted_by", "submitted_at", "reviewed_by", "reviewed_at", "return_comment",
+        ]
+        read_only_fields = fields
+
+
+class SubmissionWriteSerializer(serializers.Serializer):
+    report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    self_scores = serializers.DictField(child=serializers.CharField(), required=False)
+    statistics = serializers.DictField(required=False)
+
+
+class InspectionRecordSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.InspectionRecord
+        fields = ["id", "case", "method", "date", "place", "participants", "notes", "created_by", "created"]
+        read_only_fields = ["created_by", "created"]
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.Finding
+        fields = [
+            "id", "case", "source", "description", "item", "severity", "deduction_kind",
+            "deduction_amount", "occurrences", "requires_rectification", "created_by", "created",
+        ]
+        read_only_fields = ["created_by", "created"]
+
+
+class ItemScoreSerializer(serializers.ModelSerializer):
+    item = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = m.ItemScore
+        fields = ["item", "deduction", "bonus", "reason"]
+
+
+class ScoreSheetSerializer(serializers.ModelSerializer):
+    item_scores = ItemScoreSerializer(many=True, read_only=True)
+    expert_name = serializers.CharField(source="expert.display_name", read_only=True)
+
+    class Meta:
+        model = m.ScoreSheet
+        fields = [
+            "id", "case", "expert", "expert_name", "attempt", "status", "total", "reason",
+            "submitted_at", "return_comment", "returned_by", "item_scores",
+        ]
+        read_only_fields = fields
+
+
+class ItemScoreWriteSerializer(serializers.Serializer):
+    item = serializers.CharField()
+    deduction = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=0)
+    bonus = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=0)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ScoreSheetWriteSerializer(serializers.Serializer):
+    items = ItemScoreWriteSerializer(many=True)
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    unit = UnitSerializer(read_only=True)
+    group_name = serializers.CharField(source="group.name", read_only=True)
+    round_title = serializers.CharField(source="round.title", read_only=True)
+
+    class Meta:
+        model = m.Case
+        fields = [
+            "id", "round", "round_title", "unit", "group", "group_name", "status",
+            "submitted_at", "late", "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.AuditEntry
+        fields = ["id", "at", "actor", "action", "object_type", "object_id", "round", "before", "after", "comment"]
+        read_only_fields = fields

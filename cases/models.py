@@ -1,0 +1,484 @@
+"""The assessment domain: people, units, rounds, groups, rubrics, cases and what is recorded on them.
+
+This app knows nothing of the workflow engine. Row-level access lives in `cases.access` and is
+reached through every model's `objects.restrict(user)`.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+ZERO = Decimal("0")
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that can narrow itself to what one user may see (see `cases.access`)."""
+
+    def restrict(self, user):
+        from cases.access import restrict
+
+        return restrict(self, user)
+
+
+RestrictedManager = models.Manager.from_queryset(RestrictedQuerySet)
+
+
+class OrgRole(models.TextChoices):
+    """Organisation-wide roles; unit and group roles are memberships below."""
+
+    NONE = "", _("无")
+    OFFICE = "office", _("考核办")
+    LEADER = "leader", _("领导")
+    AUDITOR = "auditor", _("纪检监督")
+
+
+class User(AbstractUser):
+    """A person who signs in. Contact details appear in notices (liaisons, group leaders)."""
+
+    display_name = models.CharField(_("姓名"), max_length=64, blank=True)
+    title = models.CharField(_("职务"), max_length=128, blank=True)
+    office_phone = models.CharField(_("办公电话"), max_length=32, blank=True)
+    mobile = models.CharField(_("手机"), max_length=32, blank=True)
+    org_role = models.CharField(_("机关角色"), max_length=16, choices=OrgRole.choices, blank=True)
+
+    objects = UserManager()
+
+    def __str__(self):
+        return self.display_name or self.username
+
+    @property
+    def is_office(self) -> bool:
+        return self.is_superuser or self.org_role == OrgRole.OFFICE
+
+
+class UnitCategory(models.TextChoices):
+    PARTY = "党委工作部门", _("党委工作部门")
+    GOVERNMENT = "政府工作部门", _("政府工作部门")
+    CONGRESS = "人大政协机关", _("人大政协机关")
+    MASS = "群团组织", _("群团组织")
+    DEMOCRATIC = "民主党派机关", _("民主党派机关")
+    JUDICIAL = "法院检察院", _("法院检察院")
+    INSTITUTION = "参公事业单位", _("参公事业单位")
+    OTHER = "其他", _("其他")
+
+
+class Unit(models.Model):
+    """An assessed organisation (被考评单位)."""
+
+    code = models.CharField(_("编码"), max_length=32, unique=True)
+    name = models.CharField(_("名称"), max_length=128, unique=True)
+    short_name = models.CharField(_("简称"), max_length=64, blank=True)
+    category = models.CharField(_("类别"), max_length=32, choices=UnitCategory.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+    active = models.BooleanField(_("启用"), default=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+
+    def __str__(self):
+        return self.name
+
+
+class UnitRole(models.TextChoices):
+    STAFF = "staff", _("填报员")
+    HEAD = "head", _("单位负责人")
+
+
+class UnitMembership(models.Model):
+    """A person working in a unit: fills its submissions (staff) or signs them off (head)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unit_memberships")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=UnitRole.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="uniq_unit_membership")]
+
+
+class Rubric(models.Model):
+    """A versioned points rubric. Frozen (immutable) once a round has launched on it."""
+
+    code = models.CharField(_("编码"), max_length=64)
+    version = models.PositiveIntegerField(_("版本"), default=1)
+    title = models.CharField(_("名称"), max_length=255)
+    total_max = models.DecimalField(_("总分"), max_digits=8, decimal_places=2)
+    # The full parsed rubric file (rules, deduction catalogue, bonus levels, components), as loaded.
+    spec = models.JSONField(default=dict, blank=True)
+    frozen = models.BooleanField(_("已冻结"), default=False)
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["code", "version"], name="uniq_rubric_version")]
+        ordering = ["code", "-version"]
+
+    def __str__(self):
+        return f"{self.title} (v{self.version})"
+
+
+class RubricSection(models.Model):
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="sections")
+    code = models.CharField(max_length=32)
+    title = models.CharField(max_length=255)
+    max_points = models.DecimalField(max_digits=8, decimal_places=2)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["rubric", "code"], name="uniq_section_code")]
+
+
+class RubricItem(models.Model):
+    """One scorable line of a rubric; `rules` holds its deduction/bonus rules as loaded."""
+
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="items")
+    section = models.ForeignKey(RubricSection, on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(max_length=32)
+    content = models.TextField()
+    max_points = models.DecimalField(max_digits=8, decimal_places=2)
+    bonus_cap = models.DecimalField(max_digits=8, decimal_places=2, default=ZERO)
+    evidence_required = models.BooleanField(default=False)
+    veto = models.BooleanField(default=False)
+    rules = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["section__position", "position"]
+        constraints = [models.UniqueConstraint(fields=["rubric", "code"], name="uniq_item_code")]
+
+    def __str__(self):
+        return self.code
+
+
+class RoundKind(models.TextChoices):
+    HALF_YEAR = "half_year", _("半年跟踪考评")
+    ANNUAL = "annual", _("年度考核")
+    SPECIAL = "special", _("专项督查")
+    CREATION = "creation", _("创建评比")
+    SOCIAL = "social", _("社会评价")
+
+
+class RoundStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    RUNNING = "running", _("进行中")
+    COMPILING = "compiling", _("汇总")
+    APPROVING = "approving", _("审定")
+    REPORTING = "reporting", _("通报")
+    CLOSED = "closed", _("已结束")
+
+
+def default_round_config():
+    return {"report_char_limit": 2000, "aggregation": "mean", "trim_min_sheets": 5}
+
+
+class Round(models.Model):
+    """An assessment round (考评轮次) over a set of units, with phase dates and configuration."""
+
+    title = models.CharField(_("标题"), max_length=255)
+    kind = models.CharField(_("类型"), max_length=16, choices=RoundKind.choices)
+    year = models.PositiveIntegerField(_("年度"))
+    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="rounds")
+    previous_round = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_rounds"
+    )
+    status = models.CharField(max_length=16, choices=RoundStatus.choices, default=RoundStatus.DRAFT)
+    prepare_due = models.DateTimeField(_("准备阶段截止"))
+    inspect_due = models.DateTimeField(_("检查阶段截止"))
+    review_due = models.DateTimeField(_("评审阶段截止"))
+    approve_due = models.DateTimeField(_("审定阶段截止"))
+    report_due = models.DateTimeField(_("通报阶段截止"))
+    config = models.JSONField(default=default_round_config, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+    launched_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["-year", "-created"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def report_char_limit(self) -> int:
+        return int(self.config.get("report_char_limit", 2000))
+
+    def due_for_step(self, step: str):
+        """The due date of a case or round step, from the phase it belongs to."""
+        return {
+            "prepare": self.prepare_due,
+            "sign_off": self.prepare_due,
+            "inspect": self.inspect_due,
+            "score": self.inspect_due,
+            "review": self.review_due,
+            "compile": self.approve_due,
+            "approve": self.approve_due,
+            "report": self.report_due,
+        }.get(step)
+
+
+class Group(models.Model):
+    """An assessment group (考评组) of one round: its people and, through cases, its units."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="groups")
+    number = models.PositiveIntegerField(_("序号"))
+    name = models.CharField(_("名称"), max_length=64)
+    phone = models.CharField(_("联系电话"), max_length=32, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["round", "number"]
+        constraints = [models.UniqueConstraint(fields=["round", "number"], name="uniq_group_number")]
+
+    def __str__(self):
+        return self.name
+
+
+class GroupRole(models.TextChoices):
+    LEADER = "leader", _("组长")
+    DEPUTY = "deputy", _("副组长")
+    EXPERT = "expert", _("成员")
+    LIAISON = "liaison", _("联络员")
+
+
+class GroupMember(models.Model):
+    """A person's role in one group of one round (roles are per round)."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="group_memberships")
+    role = models.CharField(max_length=8, choices=GroupRole.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user", "role"], name="uniq_group_member")]
+
+
+class CaseStatus(models.TextChoices):
+    DRAFT = "draft", _("未启动")
+    PREPARE = "prepare", _("准备")
+    SIGN_OFF = "sign_off", _("单位审定")
+    INSPECT = "inspect", _("检查")
+    SCORE = "score", _("评分")
+    REVIEW = "review", _("评审")
+    DONE = "done", _("已完成")
+
+
+class Case(models.Model):
+    """One unit's process in one round: everything the unit submits and the group records."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="cases")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="cases")
+    # A unit is in exactly one group per round: the (round, unit) constraint guarantees it.
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.DRAFT)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    late = models.BooleanField(default=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["round", "group__number", "unit__sort_order", "unit__code"]
+        constraints = [models.UniqueConstraint(fields=["round", "unit"], name="uniq_case_per_unit")]
+        indexes = [models.Index(fields=["round", "status"])]
+
+    def __str__(self):
+        return f"{self.round} / {self.unit}"
+
+
+class SubmissionStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("已提交")
+    RETURNED = "returned", _("已退回")
+    SIGNED = "signed", _("已审定")
+
+
+class Submission(models.Model):
+    """A self-assessment attempt. A returned attempt stays, with its comment; the next is a new row."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="submissions")
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.DRAFT)
+    report = models.TextField(_("自评报告"), blank=True)
+    self_scores = models.JSONField(_("自评分"), default=dict, blank=True)
+    statistics = models.JSONField(_("统计表"), default=dict, blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    return_comment = models.TextField(blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["case", "attempt"]
+        constraints = [models.UniqueConstraint(fields=["case", "attempt"], name="uniq_submission_attempt")]
+
+
+class Attachment(models.Model):
+    """An uploaded file. Evidence attaches to several rubric items at once (enter once)."""
+
+    class Purpose(models.TextChoices):
+        EVIDENCE = "evidence", _("佐证材料")
+        INSPECTION = "inspection", _("检查记录附件")
+        FINDING = "finding", _("问题附件")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    inspection = models.ForeignKey(
+        "InspectionRecord", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    items = models.ManyToManyField(RubricItem, blank=True, related_name="attachments")
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager()
+
+
+class InspectionMethod(models.TextChoices):
+    REPORT = "听汇报", _("听汇报")
+    DOCUMENTS = "查资料", _("查资料")
+    SITE_VISIT = "现场察访", _("现场察访")
+    DISCUSSION = "座谈交流", _("座谈交流")
+
+
+class InspectionRecord(models.Model):
+    """What the group did on an inspection visit."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="inspections")
+    method = models.CharField(max_length=8, choices=InspectionMethod.choices)
+    date = models.DateField()
+    place = models.CharField(max_length=255, blank=True)
+    participants = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["case", "date", "pk"]
+
+
+class FindingSource(models.TextChoices):
+    INSPECTION = "inspection", _("检查发现")
+    COMPLAINT = "complaint", _("投诉查处")
+    SPOT_CHECK = "spot_check", _("察访核验")
+    CRITICISM = "criticism", _("通报批评")
+    OTHER = "other", _("其他")
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("一般")
+    MEDIUM = "medium", _("较重")
+    HIGH = "high", _("严重")
+
+
+class Finding(models.Model):
+    """A problem found on a case (问题); may carry a catalogue deduction and require rectification."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="findings")
+    source = models.CharField(max_length=16, choices=FindingSource.choices)
+    description = models.TextField()
+    item = models.ForeignKey(RubricItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.LOW)
+    deduction_kind = models.CharField(max_length=64, blank=True)
+    deduction_amount = models.DecimalField(
+        max_digits=6, decimal_places=2, default=ZERO, validators=[MinValueValidator(ZERO)]
+    )
+    occurrences = models.PositiveIntegerField(default=1)
+    requires_rectification = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["case", "pk"]
+
+
+class SheetStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("已提交")
+    RETURNED = "returned", _("已退回")
+
+
+class ScoreSheet(models.Model):
+    """One expert's scores for one case. Locked once submitted; a returned sheet is kept and the
+    expert continues on a new attempt (a copy), so the earlier sheet and the comment stay visible."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="score_sheets")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="score_sheets")
+    attempt = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=SheetStatus.choices, default=SheetStatus.DRAFT)
+    total = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    reason = models.TextField(_("说明"), blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    return_comment = models.TextField(blank=True)
+    returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["case", "expert", "attempt"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "expert", "attempt"], name="uniq_sheet_attempt"),
+            # At most one open (not returned) sheet per expert and case.
+            models.UniqueConstraint(
+                fields=["case", "expert"], condition=~Q(status="returned"), name="uniq_open_sheet"
+            ),
+        ]
+
+    @property
+    def locked(self) -> bool:
+        return self.status != SheetStatus.DRAFT
+
+
+class ItemScore(models.Model):
+    """An expert's deduction and bonus on one rubric item, with the reason for them."""
+
+    sheet = models.ForeignKey(ScoreSheet, on_delete=models.CASCADE, related_name="item_scores")
+    item = models.ForeignKey(RubricItem, on_delete=models.PROTECT, related_name="+")
+    deduction = models.DecimalField(max_digits=8, decimal_places=2, default=ZERO)
+    bonus = models.DecimalField(max_digits=8, decimal_places=2, default=ZERO)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sheet", "item"], name="uniq_item_score")]
+
+
+class AuditEntry(models.Model):
+    """Who did what to which object when, with before/after values. Written by the services."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]

@@ -1,0 +1,467 @@
+"""Domain writes. Keyword-only, atomic, audited; they validate and raise before changing anything.
+
+Errors: django ValidationError (field -> messages) for bad input, PermissionDenied for a user
+who may not do this, `cases.errors.Conflict` for a state that no longer allows it.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases import access
+from cases import models as m
+from cases.errors import Conflict
+
+TWO_PLACES = Decimal("0.01")
+
+
+def audit(*, actor, action: str, obj, before=None, after=None, comment: str = "", round_id=None) -> None:
+    m.AuditEntry.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        round_id=round_id,
+        before=before,
+        after=after,
+        comment=comment,
+    )
+
+
+def parse_points(value, field: str) -> Decimal:
+    """A non-negative amount with at most two decimals, from a string or number (never float maths)."""
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError({field: ["必须是数字。"]}) from None
+    if not amount.is_finite() or amount < 0:
+        raise ValidationError({field: ["不能为负数。"]})
+    if amount != amount.quantize(TWO_PLACES):
+        raise ValidationError({field: ["最多两位小数。"]})
+    return amount
+
+
+# --- rubrics ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rubric_create(*, spec: dict) -> m.Rubric:
+    """Store a parsed rubric (the dict form of a rubric file, see docs/rubrics.md)."""
+    sections = spec.get("sections") or []
+    total = sum((Decimal(str(s["max"])) for s in sections), Decimal(0))
+    rubric = m.Rubric.objects.create(
+        code=spec["code"],
+        version=int(spec.get("version", 1)),
+        title=spec["title"],
+        total_max=total,
+        spec=spec,
+    )
+    items = []
+    for s_pos, section_spec in enumerate(sections):
+        section = m.RubricSection.objects.create(
+            rubric=rubric,
+            code=section_spec["code"],
+            title=section_spec["title"],
+            max_points=Decimal(str(section_spec["max"])),
+            position=s_pos,
+        )
+        for i_pos, item in enumerate(section_spec.get("items") or []):
+            items.append(
+                m.RubricItem(
+                    rubric=rubric,
+                    section=section,
+                    code=item["code"],
+                    content=item.get("content", ""),
+                    max_points=Decimal(str(item["max"])),
+                    bonus_cap=Decimal(str(item.get("bonus_cap", "0"))),
+                    evidence_required=bool(item.get("evidence_required", False)),
+                    veto=bool(item.get("veto", False)),
+                    rules=item.get("rules") or [],
+                    position=i_pos,
+                )
+            )
+    m.RubricItem.objects.bulk_create(items)
+    return rubric
+
+
+# --- self-assessment --------------------------------------------------------------------------
+
+
+def _current_submission(case: m.Case) -> m.Submission:
+    sub = case.submissions.order_by("-attempt").first()
+    if sub is None or sub.status == m.SubmissionStatus.RETURNED:
+        previous = sub
+        sub = m.Submission.objects.create(
+            case=case,
+            attempt=(previous.attempt + 1) if previous else 1,
+            # Enter once: a returned report comes back as the starting point of the next attempt.
+            report=previous.report if previous else "",
+            self_scores=previous.self_scores if previous else {},
+            statistics=previous.statistics if previous else {},
+        )
+    return sub
+
+
+def _validate_self_scores(case: m.Case, self_scores) -> dict:
+    if not isinstance(self_scores, dict):
+        raise ValidationError({"self_scores": ["必须是以评分项编码为键的对象。"]})
+    items = {i.code: i for i in case.round.rubric.items.all()}
+    errors, cleaned = [], {}
+    for code, value in self_scores.items():
+        item = items.get(code)
+        if item is None:
+            errors.append(f"{code}: 未知的评分项。")
+            continue
+        try:
+            points = parse_points(value, "self_scores")
+        except ValidationError:
+            errors.append(f"{code}: 必须是不超过两位小数的非负数。")
+            continue
+        if points > item.max_points + item.bonus_cap:
+            errors.append(f"{code}: 不能超过该项满分 {item.max_points}。")
+            continue
+        cleaned[code] = str(points)
+    if errors:
+        raise ValidationError({"self_scores": errors})
+    return cleaned
+
+
+@transaction.atomic
+def submission_save(*, user, case: m.Case, report=None, self_scores=None, statistics=None) -> m.Submission:
+    """Save the unit's self-assessment draft (report, self-scores, statistics table)."""
+    if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
+        raise PermissionDenied("只有本单位填报员可以填写自评材料。")
+    if case.status != m.CaseStatus.PREPARE:
+        raise Conflict("当前阶段不能修改自评材料。")
+    errors = {}
+    if report is not None:
+        if not isinstance(report, str):
+            errors["report"] = ["必须是文本。"]
+        elif len(report) > case.round.report_char_limit:
+            errors["report"] = [
+                f"汇报材料不超过{case.round.report_char_limit}字，当前{len(report)}字。"
+            ]
+    if statistics is not None and not isinstance(statistics, dict):
+        errors["statistics"] = ["必须是对象。"]
+    if errors:
+        raise ValidationError(errors)
+    cleaned_scores = _validate_self_scores(case, self_scores) if self_scores is not None else None
+    sub = _current_submission(case)
+    if report is not None:
+        sub.report = report
+    if cleaned_scores is not None:
+        sub.self_scores = cleaned_scores
+    if statistics is not None:
+        sub.statistics = statistics
+    sub.save()
+    return sub
+
+
+@transaction.atomic
+def submission_submit(*, user, case: m.Case) -> m.Submission:
+    """Hand the self-assessment to the unit head. Flags (and audits) a late submission."""
+    sub = submission_save(user=user, case=case)
+    if not sub.report.strip():
+        raise ValidationError({"report": ["请填写自评报告后再提交。"]})
+    now = timezone.now()
+    sub.status = m.SubmissionStatus.SUBMITTED
+    sub.submitted_by = user
+    sub.submitted_at = now
+    sub.save()
+    case.submitted_at = now
+    case.late = now > case.round.prepare_due
+    case.status = m.CaseStatus.SIGN_OFF
+    case.save(update_fields=["submitted_at", "late", "status"])
+    audit(actor=user, action="submission.submit", obj=sub, after={"late": case.late}, round_id=case.round_id)
+    return sub
+
+
+@transaction.atomic
+def submission_sign_off(*, user, case: m.Case, approve: bool, comment: str = "") -> m.Submission:
+    """The unit head approves the submission, or returns it to the staff with a comment."""
+    if not access.is_unit_member(user, case.unit_id, m.UnitRole.HEAD):
+        raise PermissionDenied("只有单位负责人可以审定。")
+    sub = case.submissions.order_by("-attempt").first()
+    if sub is None or sub.status != m.SubmissionStatus.SUBMITTED:
+        raise Conflict("没有待审定的自评材料。")
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": ["退回时必须填写意见。"]})
+    sub.status = m.SubmissionStatus.SIGNED if approve else m.SubmissionStatus.RETURNED
+    sub.reviewed_by = user
+    sub.reviewed_at = timezone.now()
+    sub.return_comment = "" if approve else comment
+    sub.save()
+    case.status = m.CaseStatus.INSPECT if approve else m.CaseStatus.PREPARE
+    case.save(update_fields=["status"])
+    audit(
+        actor=user,
+        action="submission.sign_off" if approve else "submission.return",
+        obj=sub,
+        comment=comment,
+        round_id=case.round_id,
+    )
+    return sub
+
+
+# --- inspection -------------------------------------------------------------------------------
+
+
+def _require_inspector(user, case: m.Case) -> None:
+    if not access.can_record_inspection(user, case):
+        raise PermissionDenied("只有本组考评人员可以记录检查情况。")
+    if case.status in (m.CaseStatus.DRAFT, m.CaseStatus.DONE):
+        raise Conflict("当前阶段不能记录检查情况。")
+
+
+@transaction.atomic
+def inspection_record_create(*, user, case: m.Case, **fields) -> m.InspectionRecord:
+    _require_inspector(user, case)
+    record = m.InspectionRecord(case=case, created_by=user, **fields)
+    record.full_clean()
+    record.save()
+    audit(actor=user, action="inspection.create", obj=record, round_id=case.round_id)
+    return record
+
+
+@transaction.atomic
+def finding_create(*, user, case: m.Case, **fields) -> m.Finding:
+    _require_inspector(user, case)
+    item = fields.get("item")
+    if item is not None and item.rubric_id != case.round.rubric_id:
+        raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
+    finding = m.Finding(case=case, created_by=user, **fields)
+    finding.full_clean()
+    finding.save()
+    audit(
+        actor=user,
+        action="finding.create",
+        obj=finding,
+        after={"deduction_amount": str(finding.deduction_amount), "occurrences": finding.occurrences},
+        round_id=case.round_id,
+    )
+    return finding
+
+
+# --- score sheets -----------------------------------------------------------------------------
+
+
+def score_sheet_open(*, case: m.Case, expert) -> m.ScoreSheet:
+    """The expert's open sheet for the case, creating the first attempt if there is none."""
+    sheet = case.score_sheets.filter(expert=expert).exclude(status=m.SheetStatus.RETURNED).first()
+    if sheet is None:
+        sheet = m.ScoreSheet.objects.create(case=case, expert=expert)
+    return sheet
+
+
+def _clean_item_scores(sheet: m.ScoreSheet, items) -> list[dict]:
+    if not isinstance(items, list):
+        raise ValidationError({"items": ["必须是列表。"]})
+    rubric_items = {i.code: i for i in sheet.case.round.rubric.items.all()}
+    errors, cleaned, seen = [], [], set()
+    for n, row in enumerate(items):
+        if not isinstance(row, dict) or "item" not in row:
+            errors.append(f"items[{n}]: 需要 item 字段。")
+            continue
+        code = row["item"]
+        item = rubric_items.get(code)
+        if item is None:
+            errors.append(f"items[{n}].item: 未知的评分项 {code}。")
+            continue
+        if code in seen:
+            errors.append(f"items[{n}].item: 评分项 {code} 重复。")
+            continue
+        seen.add(code)
+        try:
+            deduction = parse_points(row.get("deduction", "0"), "deduction")
+            bonus = parse_points(row.get("bonus", "0"), "bonus")
+        except ValidationError as exc:
+            for field, msgs in exc.message_dict.items():
+                errors.extend(f"items[{n}].{field}: {msg}" for msg in msgs)
+            continue
+        if deduction > item.max_points:
+            errors.append(f"items[{n}].deduction: 扣分不能超过该项分值 {item.max_points}。")
+        if bonus > item.bonus_cap:
+            errors.append(f"items[{n}].bonus: 加分不能超过该项加分上限 {item.bonus_cap}。")
+        reason = str(row.get("reason", "")).strip()
+        cleaned.append({"item": item, "deduction": deduction, "bonus": bonus, "reason": reason})
+    if errors:
+        raise ValidationError({"items": errors})
+    return cleaned
+
+
+def sheet_total(sheet: m.ScoreSheet) -> Decimal:
+    """Sheet score by the rubric's rules: clamp items, cap sections, add capped item bonuses."""
+    scores = {s.item_id: s for s in sheet.item_scores.all()}
+    total = Decimal(0)
+    rubric = sheet.case.round.rubric
+    for section in rubric.sections.prefetch_related("items"):
+        base = Decimal(0)
+        for item in section.items.all():
+            score = scores.get(item.pk)
+            deduction = score.deduction if score else Decimal(0)
+            bonus = score.bonus if score else Decimal(0)
+            base += min(max(item.max_points - deduction, Decimal(0)), item.max_points)
+            total += min(bonus, item.bonus_cap)
+        total += min(base, section.max_points)
+    return total.quantize(TWO_PLACES)
+
+
+def _require_sheet_owner(user, sheet: m.ScoreSheet) -> None:
+    if sheet.expert_id != user.pk:
+        raise PermissionDenied("只能填写本人的评分表。")
+    if sheet.locked:
+        raise Conflict("评分表已提交，不能修改。")
+
+
+@transaction.atomic
+def score_sheet_save(*, user, sheet: m.ScoreSheet, items, reason: str | None = None) -> m.ScoreSheet:
+    """Replace the given item scores on a draft sheet (items not given keep their values)."""
+    _require_sheet_owner(user, sheet)
+    cleaned = _clean_item_scores(sheet, items)
+    existing = {s.item_id: s for s in sheet.item_scores.all()}
+    to_create, to_update = [], []
+    for row in cleaned:
+        score = existing.get(row["item"].pk)
+        if score is None:
+            to_create.append(m.ItemScore(sheet=sheet, **row))
+        else:
+            score.deduction, score.bonus, score.reason = row["deduction"], row["bonus"], row["reason"]
+            to_update.append(score)
+    m.ItemScore.objects.bulk_create(to_create)
+    m.ItemScore.objects.bulk_update(to_update, ["deduction", "bonus", "reason"])
+    if reason is not None:
+        sheet.reason = reason
+        sheet.save(update_fields=["reason"])
+    return sheet
+
+
+@transaction.atomic
+def score_sheet_submit(*, user, sheet: m.ScoreSheet) -> m.ScoreSheet:
+    """Lock the sheet. Checks at entry: a deduction needs a reason; full marks on every item or a
+    total below the round's threshold needs a written reason for the whole sheet."""
+    _require_sheet_owner(user, sheet)
+    errors: dict[str, list[str]] = {}
+    scores = list(sheet.item_scores.select_related("item"))
+    for score in scores:
+        if (score.deduction > 0 or score.bonus > 0) and not score.reason:
+            errors.setdefault("items", []).append(f"{score.item.code}: 扣分或加分必须说明理由。")
+    total = sheet_total(sheet)
+    rubric = sheet.case.round.rubric
+    low = sheet.case.round.config.get("low_total_threshold")
+    if not sheet.reason.strip():
+        if all(s.deduction == 0 for s in scores):
+            errors.setdefault("reason", []).append("全部满分的评分表必须填写说明。")
+        if low is not None and total < Decimal(str(low)):
+            errors.setdefault("reason", []).append(f"总分低于{low}分的评分表必须填写说明。")
+    if errors:
+        raise ValidationError(errors)
+    sheet.status = m.SheetStatus.SUBMITTED
+    sheet.total = total
+    sheet.submitted_at = timezone.now()
+    sheet.save(update_fields=["status", "total", "submitted_at"])
+    audit(
+        actor=user,
+        action="score_sheet.submit",
+        obj=sheet,
+        after={"total": str(total), "rubric": rubric.code},
+        round_id=sheet.case.round_id,
+    )
+    return sheet
+
+
+@transaction.atomic
+def score_sheet_return(*, user, sheet: m.ScoreSheet, comment: str) -> m.ScoreSheet:
+    """The group leader returns a submitted sheet; the expert continues on a copy (a new attempt)."""
+    if not access.can_lead_group(user, sheet.case.group_id):
+        raise PermissionDenied("只有组长或副组长可以退回评分表。")
+    if sheet.status != m.SheetStatus.SUBMITTED:
+        raise Conflict("只能退回已提交的评分表。")
+    if not comment.strip():
+        raise ValidationError({"comment": ["退回时必须填写意见。"]})
+    sheet.status = m.SheetStatus.RETURNED
+    sheet.return_comment = comment
+    sheet.returned_by = user
+    sheet.save(update_fields=["status", "return_comment", "returned_by"])
+    copy = m.ScoreSheet.objects.create(
+        case=sheet.case, expert=sheet.expert, attempt=sheet.attempt + 1, reason=sheet.reason
+    )
+    m.ItemScore.objects.bulk_create(
+        m.ItemScore(sheet=copy, item_id=s.item_id, deduction=s.deduction, bonus=s.bonus, reason=s.reason)
+        for s in sheet.item_scores.all()
+    )
+    audit(
+        actor=user,
+        action="score_sheet.return",
+        obj=sheet,
+        before={"total": str(sheet.total)},
+        comment=comment,
+        round_id=sheet.case.round_id,
+    )
+    return copy
+
+
+def case_set_status(*, case: m.Case, status: str) -> None:
+    case.status = status
+    fields = ["status"]
+    if status == m.CaseStatus.DONE:
+        case.finished_at = timezone.now()
+        fields.append("finished_at")
+    case.save(update_fields=fields)
+
+
+# --- round setup (office) ---------------------------------------------------------------------
+
+
+def _require_office(user) -> None:
+    if not access.is_office(user):
+        raise PermissionDenied("只有考核办可以进行此操作。")
+
+
+def _require_draft(round: m.Round) -> None:
+    if round.status != m.RoundStatus.DRAFT:
+        raise Conflict("考评已启动，分组与单位不能再修改。")
+
+
+@transaction.atomic
+def group_create(*, user, round: m.Round, number: int, name: str, phone: str = "",
+                 members: list[dict], units: list[m.Unit]) -> m.Group:
+    """Create a group with its people and units; each unit gets its case in the round."""
+    _require_office(user)
+    _require_draft(round)
+    taken = m.Case.objects.filter(round=round, unit__in=units).select_related("unit", "group")
+    errors = [f"{c.unit.name}已在{c.group.name}。" for c in taken]
+    if errors:
+        raise ValidationError({"units": errors})
+    group = m.Group.objects.create(round=round, number=number, name=name, phone=phone)
+    m.GroupMember.objects.bulk_create(
+        m.GroupMember(group=group, user=member["user"], role=member["role"]) for member in members
+    )
+    m.Case.objects.bulk_create(m.Case(round=round, unit=unit, group=group) for unit in units)
+    audit(actor=user, action="group.create", obj=group, after={"units": [u.pk for u in units]}, round_id=round.pk)
+    return group
+
+
+@transaction.atomic
+def round_create(*, user, **fields) -> m.Round:
+    _require_office(user)
+    round = m.Round.objects.create(created_by=user, **fields)
+    audit(actor=user, action="round.create", obj=round, round_id=round.pk)
+    return round
+
+
+@transaction.atomic
+def round_update(*, user, round: m.Round, **fields) -> m.Round:
+    """Edit a round; changing a deadline after launch is audited with before/after."""
+    _require_office(user)
+    dates = ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"]
+    before = {k: getattr(round, k).isoformat() for k in dates if k in fields}
+    if round.status != m.RoundStatus.DRAFT and set(fields) - set(dates):
+        raise Conflict("考评已启动，只能调整期限。")
+    for key, value in fields.items():
+        setattr(round, key, value)
+    round.save()
+    after = {k: getattr(round, k).isoformat() for k in before}
+    audit(actor=user, action="round.update", obj=round, before=before, after=after, round_id=round.pk)
+    return round

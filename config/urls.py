@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from cases.api import views as case_views
+from workflow import api as workflow_api
+
+router = DefaultRouter()
+router.register("units", case_views.UnitViewSet, basename="unit")
+router.register("rubrics", case_views.RubricViewSet, basename="rubric")
+router.register("rounds", case_views.RoundViewSet, basename="round")
+router.register("groups", case_views.GroupViewSet, basename="group")
+router.register("cases", case_views.CaseViewSet, basename="case")
+router.register("submissions", case_views.SubmissionViewSet, basename="submission")
+router.register("inspections", case_views.InspectionRecordViewSet, basename="inspection")
+router.register("findings", case_views.FindingViewSet, basename="finding")
+router.register("score-sheets", case_views.ScoreSheetViewSet, basename="score-sheet")
+router.register("audit", case_views.AuditEntryViewSet, basename="audit")
+router.register("tasks", workflow_api.TaskViewSet, basename="task")
+
+api_v1 = [
+    path("rounds/<int:pk>/launch/", workflow_api.round_launch, name="round-launch"),
+    path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),
+    path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("workflow.ui_urls")),
+]

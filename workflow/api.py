@@ -1,0 +1,206 @@
+"""Endpoints that move work: the task inbox/queue and task actions, round launch, flow diagrams."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from viewflow.workflow import chart
+from viewflow.workflow.models import Process
+
+from cases import models as m
+from cases.api.serializers import RoundSerializer
+from workflow import selectors, services
+from workflow.flows import CaseFlow, RoundFlow
+
+SCOPES = ("inbox", "queue", "archive", "all")
+
+
+class TaskSerializer(serializers.Serializer):
+    """A task with what an inbox shows: the step, the case and unit, the due date, the actions."""
+
+    id = serializers.IntegerField()
+    flow = serializers.SerializerMethodField()
+    step = serializers.CharField(source="flow_task.name")
+    title = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    owner = serializers.IntegerField(source="owner_id", allow_null=True)
+    created = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True)
+    due = serializers.SerializerMethodField()
+    round = serializers.SerializerMethodField()
+    case = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+    comment = serializers.SerializerMethodField()
+
+    def _process_data(self, task) -> dict:
+        return task.process.data
+
+    def get_flow(self, task) -> str:
+        return "case" if task.flow_task.flow_class is CaseFlow else "round"
+
+    def get_title(self, task) -> str:
+        return str(task.flow_task.task_title)
+
+    def get_due(self, task) -> str | None:
+        round = self.context["rounds"].get(self._process_data(task).get("round"))
+        due = round.due_for_step(task.flow_task.name) if round else None
+        return due.isoformat() if due else None
+
+    def get_round(self, task) -> dict | None:
+        round = self.context["rounds"].get(self._process_data(task).get("round"))
+        return {"id": round.pk, "title": round.title} if round else None
+
+    def get_case(self, task) -> dict | None:
+        case = self.context["cases"].get(self._process_data(task).get("case"))
+        if case is None:
+            return None
+        return {"id": case.pk, "unit": case.unit.name, "group": case.group.name, "status": case.status}
+
+    def get_actions(self, task) -> list[str]:
+        if task.status not in ("NEW", "ASSIGNED"):
+            return []
+        return list(services.STEP_ACTIONS.get(task.flow_task.name, ()))
+
+    def get_comment(self, task) -> str:
+        return task.data.get("comment", "")
+
+
+def task_context(tasks) -> dict:
+    """Load the rounds and cases a page of tasks refers to, in two queries."""
+    data = [t.process.data for t in tasks]
+    case_ids = {d["case"] for d in data if "case" in d}
+    round_ids = {d["round"] for d in data if "round" in d}
+    return {
+        "cases": m.Case.objects.select_related("unit", "group").in_bulk(case_ids),
+        "rounds": m.Round.objects.in_bulk(round_ids),
+    }
+
+
+class TaskActionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True)
+    report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    self_scores = serializers.DictField(required=False)
+    statistics = serializers.DictField(required=False)
+    items = serializers.ListField(child=serializers.DictField(), required=False)
+    reason = serializers.CharField(required=False, allow_blank=True)
+    sheets = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class TaskViewSet(viewsets.ReadOnlyModelViewSet):
+    """Tasks. `?scope=inbox` (assigned to me, default), `queue` (claimable by my roles),
+    `archive` (done by me) or `all` (everything I may see)."""
+
+    serializer_class = TaskSerializer
+
+    def get_queryset(self):
+        scope = self.request.query_params.get("scope", "inbox")
+        if self.action != "list":
+            scope = "all"
+        if scope not in SCOPES:
+            raise NotFound(f"scope must be one of {', '.join(SCOPES)}")
+        qs = selectors.tasks_for(self.request.user, scope).select_related("process")
+        step = self.request.query_params.get("step")
+        if step:
+            qs = qs.filter(flow_task__in=[n for n in (CaseFlow.instance.node(step), RoundFlow.instance.node(step)) if n])
+        return qs.order_by("-created", "-pk")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context.update(self._context)
+        return context
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        self._context = task_context(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        task = self.get_object()
+        self._context = task_context([task])
+        return Response(self.get_serializer(task).data)
+
+    def _respond(self, task):
+        task.refresh_from_db()
+        self._context = task_context([task])
+        return Response(self.get_serializer(task).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        self.get_object()
+        return self._respond(services.task_claim(user=request.user, task_id=int(pk)))
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def unclaim(self, request, pk=None):
+        self.get_object()
+        return self._respond(services.task_unclaim(user=request.user, task_id=int(pk)))
+
+    def _act(self, request, pk, name):
+        self.get_object()  # 404 for a task the user may not see
+        body = TaskActionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = services.task_act(user=request.user, task_id=int(pk), action=name, data=body.validated_data)
+        return self._respond(task)
+
+    @extend_schema(request=TaskActionSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        """Complete a prepare / inspect / score / compile / report task (optionally with its data)."""
+        return self._act(request, pk, "submit")
+
+    @extend_schema(request=TaskActionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve at sign-off, review or the leader's approval."""
+        return self._act(request, pk, "approve")
+
+    @extend_schema(request=TaskActionSerializer)
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_(self, request, pk=None):
+        """Send work back with a comment (review: name the `sheets` to return to their experts)."""
+        return self._act(request, pk, "return")
+
+
+@extend_schema(request=None, responses=RoundSerializer)
+@api_view(["POST"])
+def round_launch(request, pk: int):
+    """Launch a drafted round: one case process per unit, the round process, rubric frozen."""
+    get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    round = services.round_launch(user=request.user, round_id=pk)
+    return Response(RoundSerializer(round).data)
+
+
+def _svg(flow_class, process_pk=None) -> HttpResponse:
+    grid = chart.calc_layout_data(flow_class)
+    if process_pk:
+        chart.calc_cell_status(flow_class, grid, process_pk)
+    return HttpResponse(chart.grid_to_svg(grid), content_type="image/svg+xml")
+
+
+@extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR},
+               parameters=[OpenApiParameter("flow", str, OpenApiParameter.PATH, enum=["case", "round"])])
+@api_view(["GET"])
+def flow_diagram(request, flow: str):
+    """The flow's diagram (SVG)."""
+    flows = {"case": CaseFlow, "round": RoundFlow}
+    if flow not in flows:
+        raise NotFound()
+    return _svg(flows[flow])
+
+
+@extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR})
+@api_view(["GET"])
+def case_diagram(request, pk: int):
+    """The case's flow diagram with its current position highlighted (SVG)."""
+    case = get_object_or_404(m.Case.objects.restrict(request.user), pk=pk)
+    process = get_object_or_404(
+        Process, flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case),
+        artifact_object_id=case.pk,
+    )
+    return _svg(CaseFlow, process.pk)

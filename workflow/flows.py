@@ -1,0 +1,178 @@
+"""The two processes of a round, on viewflow 2.4 (open-source edition).
+
+CaseFlow runs once per unit and round; RoundFlow runs once per round and waits for its cases.
+Nodes only move work: every business rule is a domain service in `cases.services`, called from
+`workflow.services`. A process points at its domain object through `artifact`, and keeps the ids
+that task permissions need in `process.data` so that creating a task costs no extra query.
+
+Task permissions are role names answered by `cases.access.RolePermissionBackend`:
+`cases.unit_staff` / `cases.unit_head` on a Unit, `cases.group_lead` on a Group, `cases.office`,
+`cases.leader`. Score tasks are assigned to their expert directly.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow, lock
+
+from cases import models as m
+from cases import services as case_services
+from workflow.nodes import DynamicSplit
+from workflow.views import task_redirect_view
+
+
+def _unit(process):
+    return m.Unit(pk=process.data["unit"])
+
+
+def _group(process):
+    return m.Group(pk=process.data["group"])
+
+
+class CaseFlow(flow.Flow):
+    """One unit's way through a round: prepare → sign-off → inspect → scoring → review."""
+
+    process_title = _("单位考评")
+    process_description = _("被考评单位的准备、审定、检查、评分与评审")
+    lock_impl = lock.select_for_update_lock
+
+    start = flow.StartHandle(this.start_case).Next(this.prepare)
+
+    prepare = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("准备自评材料"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Next(this.sign_off)
+    )
+    sign_off = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("单位负责人审定"))
+        .Permission("cases.unit_head", obj=_unit)
+        .Next(this.check_signed)
+    )
+    check_signed = (
+        flow.If(lambda act: act.process.data.get("signed"))
+        .Annotation(title=_("是否通过审定"))
+        .Then(this.inspect)
+        .Else(this.prepare)
+    )
+    inspect = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("检查与问题记录"))
+        .Permission("cases.group_lead", obj=_group)
+        .Next(this.scoring)
+    )
+    scoring = (
+        DynamicSplit()
+        .Annotation(title=_("分派专家评分"))
+        .Next(this.score, data_source=this.experts_to_score)
+    )
+    score = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("专家评分"))
+        .Assign(lambda act: m.User(pk=act.task.data["expert"]))
+        .onCreate(this.open_score_sheet)
+        .Next(this.scoring_done)
+    )
+    scoring_done = flow.Join().Annotation(title=_("评分完成")).Next(this.review)
+    review = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("组长评审"))
+        .Permission("cases.group_lead", obj=_group)
+        .Next(this.check_review)
+    )
+    check_review = (
+        flow.If(lambda act: not act.process.data.get("returned_experts"))
+        .Annotation(title=_("是否退回评分"))
+        .Then(this.finish)
+        .Else(this.scoring)
+    )
+    finish = flow.Function(this.finish_case).Annotation(title=_("完成")).Next(this.end)
+    end = flow.End()
+
+    def start_case(self, activation, case: m.Case):
+        activation.process.artifact = case
+        activation.process.data = {
+            "case": case.pk,
+            "unit": case.unit_id,
+            "group": case.group_id,
+            "round": case.round_id,
+        }
+        return activation.process
+
+    def experts_to_score(self, activation):
+        """First pass: every expert of the group except those of the unit itself (recusal);
+        after a review that returned sheets: only those experts."""
+        returned = activation.process.data.get("returned_experts")
+        if returned:
+            return [{"expert": pk} for pk in returned]
+        data = activation.process.data
+        recused = m.UnitMembership.objects.filter(unit_id=data["unit"]).values("user_id")
+        experts = (
+            m.GroupMember.objects.filter(group_id=data["group"], role=m.GroupRole.EXPERT)
+            .exclude(user_id__in=recused)
+            .order_by("user_id")
+            .values_list("user_id", flat=True)
+        )
+        return [{"expert": pk} for pk in experts]
+
+    def open_score_sheet(self, activation):
+        case = m.Case(pk=activation.process.data["case"])
+        case_services.score_sheet_open(case=case, expert=m.User(pk=activation.task.data["expert"]))
+
+    def finish_case(self, activation):
+        from workflow import services
+
+        services.case_finished(case_id=activation.process.data["case"])
+
+    def has_view_permission(self, user, obj=None):
+        return user.is_authenticated
+
+    def has_manage_permission(self, user, obj=None):
+        return user.is_authenticated and user.is_office
+
+
+class RoundFlow(flow.Flow):
+    """The office's round: wait for every case → compile → leader approval → report."""
+
+    process_title = _("考评轮次")
+    process_description = _("考评轮次的汇总、审定与通报")
+    lock_impl = lock.select_for_update_lock
+
+    start = flow.StartHandle(this.start_round).Next(this.wait_cases)
+    wait_cases = flow.Handle().Annotation(title=_("等待各单位完成")).Next(this.compile)
+    compile = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("汇总结果"))
+        .Permission("cases.office")
+        .Next(this.approve)
+    )
+    approve = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("领导审定"))
+        .Permission("cases.leader")
+        .Next(this.check_approved)
+    )
+    check_approved = (
+        flow.If(lambda act: act.process.data.get("approved"))
+        .Annotation(title=_("是否审定通过"))
+        .Then(this.report)
+        .Else(this.compile)
+    )
+    report = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("通报结果"))
+        .Permission("cases.office")
+        .Next(this.end)
+    )
+    end = flow.End()
+
+    def start_round(self, activation, round: m.Round):
+        activation.process.artifact = round
+        activation.process.data = {"round": round.pk}
+        return activation.process
+
+    def has_view_permission(self, user, obj=None):
+        return user.is_authenticated
+
+    def has_manage_permission(self, user, obj=None):
+        return user.is_authenticated and user.is_office

@@ -1,0 +1,57 @@
+"""Task reads: inbox (assigned to me), queue (claimable by my roles), archive (done by me).
+
+viewflow's own `inbox()`/`queue()` have no LIMIT and resolve permissions per row; these build one
+indexed query from the user's memberships instead (see the indexes in workflow's migrations).
+"""
+
+from django.db.models import Q, QuerySet
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import access
+from cases import models as m
+
+HUMAN = "HUMAN"
+
+
+def _ids(qs) -> list[str]:
+    # owner_permission_obj_pk is a text column in viewflow's schema.
+    return [str(pk) for pk in qs]
+
+
+def queue_q(user) -> Q:
+    """Tasks that wait for someone of the user's roles to claim them."""
+    memberships = list(m.UnitMembership.objects.filter(user=user).values_list("role", "unit_id"))
+    staff = _ids(unit for role, unit in memberships if role == m.UnitRole.STAFF)
+    heads = _ids(unit for role, unit in memberships if role == m.UnitRole.HEAD)
+    leads = _ids(access.group_ids(user, access.GROUP_LEAD_ROLES).values_list("group_id", flat=True))
+    q = Q(pk__in=[])
+    if staff:
+        q |= Q(owner_permission="cases.unit_staff", owner_permission_obj_pk__in=staff)
+    if heads:
+        q |= Q(owner_permission="cases.unit_head", owner_permission_obj_pk__in=heads)
+    if leads:
+        q |= Q(owner_permission="cases.group_lead", owner_permission_obj_pk__in=leads)
+    if access.is_office(user):
+        q |= Q(owner_permission="cases.office")
+    if access.is_leader(user):
+        q |= Q(owner_permission="cases.leader")
+    return Q(owner__isnull=True, status=STATUS.NEW) & q
+
+
+def human_tasks() -> QuerySet:
+    return Task.objects.filter(flow_task_type=HUMAN)
+
+
+def tasks_for(user, scope: str = "inbox") -> QuerySet:
+    """The user's tasks in one scope: inbox, queue, archive, or all that the user may see."""
+    qs = human_tasks()
+    if scope == "inbox":
+        return qs.filter(owner=user, status=STATUS.ASSIGNED)
+    if scope == "queue":
+        return qs.filter(queue_q(user))
+    if scope == "archive":
+        return qs.filter(owner=user, status=STATUS.DONE)
+    if access.sees_everything(user):
+        return qs
+    return qs.filter(Q(owner=user) | queue_q(user))

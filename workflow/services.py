@@ -1,0 +1,295 @@
+"""Everything that moves work: launching a round and acting on tasks.
+
+Each task action takes the process lock (SELECT … FOR UPDATE NOWAIT, retried by viewflow), re-reads
+the task, checks who may act, runs the domain service, and completes the task — all in one
+transaction. A domain error rolls everything back; losing a race gives `Conflict` (HTTP 409).
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.models import Process, Task
+from viewflow.workflow.status import STATUS
+
+from cases import access
+from cases import models as m
+from cases import services as case_services
+from cases.errors import Conflict
+from workflow.flows import CaseFlow, RoundFlow
+
+# Which actions each human step offers.
+STEP_ACTIONS = {
+    "prepare": ("submit",),
+    "sign_off": ("approve", "return"),
+    "inspect": ("submit",),
+    "score": ("submit",),
+    "review": ("approve", "return"),
+    "compile": ("submit",),
+    "approve": ("approve", "return"),
+    "report": ("submit",),
+}
+
+
+# --- launching --------------------------------------------------------------------------------
+
+
+def _launch_problems(round: m.Round) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    if not round.cases.exists():
+        problems.setdefault("cases", []).append("本轮没有被考评单位。")
+    if not round.rubric.items.exists():
+        problems.setdefault("rubric", []).append("考评细则没有评分项。")
+    for group in round.groups.prefetch_related("members"):
+        roles = [member.role for member in group.members.all()]
+        if m.GroupRole.LEADER not in roles:
+            problems.setdefault("groups", []).append(f"{group.name}没有组长。")
+        if m.GroupRole.EXPERT not in roles:
+            problems.setdefault("groups", []).append(f"{group.name}没有评分专家。")
+    # Every case needs at least one expert who is not from the unit itself.
+    for case in round.cases.select_related("unit", "group"):
+        eligible = (
+            m.GroupMember.objects.filter(group=case.group, role=m.GroupRole.EXPERT)
+            .exclude(user__unit_memberships__unit=case.unit)
+            .exists()
+        )
+        if not eligible:
+            problems.setdefault("cases", []).append(f"{case.unit.name}没有可回避后评分的专家。")
+    return problems
+
+
+@transaction.atomic
+def round_launch(*, user, round_id: int) -> m.Round:
+    """Start a drafted round: freeze its rubric, open one case process per unit and the round process."""
+    if not access.is_office(user):
+        raise PermissionDenied("只有考核办可以启动考评。")
+    round = m.Round.objects.select_for_update().get(pk=round_id)
+    if round.status != m.RoundStatus.DRAFT:
+        raise Conflict("该轮考评已经启动。")
+    problems = _launch_problems(round)
+    if problems:
+        raise ValidationError(problems)
+    m.Rubric.objects.filter(pk=round.rubric_id).update(frozen=True)
+    round.status = m.RoundStatus.RUNNING
+    round.launched_at = timezone.now()
+    round.save(update_fields=["status", "launched_at"])
+    RoundFlow.start.run(round=round)
+    cases = list(round.cases.all())
+    round.cases.update(status=m.CaseStatus.PREPARE)
+    for case in cases:
+        CaseFlow.start.run(case=case)
+    case_services.audit(
+        actor=user, action="round.launch", obj=round, after={"cases": len(cases)}, round_id=round.pk
+    )
+    return round
+
+
+def case_finished(*, case_id: int) -> None:
+    """Mark the case done and, if it was the round's last open case, wake the round process.
+
+    The round row is locked before counting so that two cases finishing at the same moment
+    cannot both see the other as still open."""
+    case = m.Case.objects.get(pk=case_id)
+    case_services.case_set_status(case=case, status=m.CaseStatus.DONE)
+    m.Round.objects.select_for_update().filter(pk=case.round_id).exists()
+    if m.Case.objects.filter(round_id=case.round_id).exclude(status=m.CaseStatus.DONE).exists():
+        return
+    m.Round.objects.filter(pk=case.round_id).update(status=m.RoundStatus.COMPILING)
+    waiting = Task.objects.get(
+        process=round_process(case.round_id), flow_task=RoundFlow.wait_cases, status=STATUS.NEW
+    )
+    RoundFlow.wait_cases.run(waiting)
+
+
+def round_process(round_id: int) -> Process:
+    return Process.objects.get(
+        flow_class=RoundFlow,
+        artifact_content_type=ContentType.objects.get_for_model(m.Round),
+        artifact_object_id=round_id,
+    )
+
+
+# --- task actions -----------------------------------------------------------------------------
+
+
+def _eligible(user, task: Task) -> bool:
+    """Whether the user holds the role the (claimable) task asks for."""
+    return bool(task.owner_permission) and user.has_perm(task.owner_permission, obj=task.owner_permission_obj)
+
+
+def _take(activation, user) -> None:
+    """Make `user` the owner of the task, claiming it if it is still open to their role."""
+    task = activation.task
+    if task.status == STATUS.ASSIGNED and task.owner_id == user.pk:
+        return
+    if task.status == STATUS.NEW:
+        if not _eligible(user, task):
+            raise PermissionDenied("您无权办理此任务。")
+        activation.assign(user)
+        task.assigned = timezone.now()
+        task.save(update_fields=["assigned"])
+        return
+    if task.status == STATUS.ASSIGNED:
+        if _eligible(user, task):
+            raise Conflict("该任务已由他人认领办理。")
+        raise PermissionDenied("该任务不是您的任务。")
+    raise Conflict("该任务已经办理完毕。")
+
+
+def _locked(task_id: int):
+    task = Task.objects.select_related("process").get(pk=task_id)
+    return task.activation()
+
+
+def task_claim(*, user, task_id: int) -> Task:
+    try:
+        with _locked(task_id) as activation:
+            _take(activation, user)
+            return activation.task
+    except FlowLockFailed:
+        raise Conflict("该任务正在被他人办理，请稍后刷新。") from None
+
+
+def task_unclaim(*, user, task_id: int) -> Task:
+    try:
+        with _locked(task_id) as activation:
+            task = activation.task
+            if task.status != STATUS.ASSIGNED or task.owner_id != user.pk:
+                raise Conflict("只能退回本人已认领、未办理的任务。")
+            if activation.flow_task.name == "score":
+                raise Conflict("专家评分任务不能放弃。")
+            activation.unassign()
+            return task
+    except FlowLockFailed:
+        raise Conflict("该任务正在被他人办理，请稍后刷新。") from None
+
+
+def task_act(*, user, task_id: int, action: str, data: dict) -> Task:
+    """Perform `action` (submit / approve / return) on a task, completing it."""
+    try:
+        with _locked(task_id) as activation:
+            step = activation.flow_task.name
+            if action not in STEP_ACTIONS.get(step, ()):
+                raise ValidationError({"action": [f"步骤“{step}”不支持操作“{action}”。"]})
+            _take(activation, user)
+            _HANDLERS[step](user, activation, action, data)
+            activation.task.data = {**activation.task.data, "action": action, "comment": data.get("comment", "")}
+            activation.start(None)
+            activation.execute()
+            return activation.task
+    except FlowLockFailed:
+        raise Conflict("该任务正在被他人办理，请稍后重试。") from None
+
+
+def _case(activation) -> m.Case:
+    return m.Case.objects.select_related("round", "unit", "group").get(pk=activation.process.data["case"])
+
+
+def _round(activation) -> m.Round:
+    return m.Round.objects.select_for_update().get(pk=activation.process.data["round"])
+
+
+def _set_process_flag(activation, key: str, value) -> None:
+    activation.process.data = {**activation.process.data, key: value}
+    activation.process.save(update_fields=["data"])
+
+
+def _comment(data) -> str:
+    comment = data.get("comment", "")
+    if not isinstance(comment, str):
+        raise ValidationError({"comment": ["必须是文本。"]})
+    return comment
+
+
+def _prepare(user, activation, action, data):
+    case = _case(activation)
+    fields = {k: data[k] for k in ("report", "self_scores", "statistics") if k in data}
+    if fields:
+        case_services.submission_save(user=user, case=case, **fields)
+    case_services.submission_submit(user=user, case=case)
+
+
+def _sign_off(user, activation, action, data):
+    approve = action == "approve"
+    case_services.submission_sign_off(user=user, case=_case(activation), approve=approve, comment=_comment(data))
+    _set_process_flag(activation, "signed", approve)
+
+
+def _inspect(user, activation, action, data):
+    case = _case(activation)
+    case_services.case_set_status(case=case, status=m.CaseStatus.SCORE)
+    case_services.audit(actor=user, action="case.inspected", obj=case, round_id=case.round_id)
+
+
+def _score(user, activation, action, data):
+    case = _case(activation)
+    sheet = case_services.score_sheet_open(case=case, expert=user)
+    if "items" in data or "reason" in data:
+        case_services.score_sheet_save(user=user, sheet=sheet, items=data.get("items", []), reason=data.get("reason"))
+    case_services.score_sheet_submit(user=user, sheet=sheet)
+    if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
+        case_services.case_set_status(case=case, status=m.CaseStatus.REVIEW)
+
+
+def _review(user, activation, action, data):
+    case = _case(activation)
+    if action == "approve":
+        _set_process_flag(activation, "returned_experts", [])
+        case_services.audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
+        return
+    sheet_ids = data.get("sheets")
+    if not isinstance(sheet_ids, list) or not sheet_ids:
+        raise ValidationError({"sheets": ["请选择要退回的评分表。"]})
+    sheets = list(case.score_sheets.filter(pk__in=sheet_ids, status=m.SheetStatus.SUBMITTED))
+    if len(sheets) != len(set(sheet_ids)):
+        raise ValidationError({"sheets": ["只能退回本单位已提交的评分表。"]})
+    comment = _comment(data)
+    for sheet in sheets:
+        case_services.score_sheet_return(user=user, sheet=sheet, comment=comment)
+    case_services.case_set_status(case=case, status=m.CaseStatus.SCORE)
+    _set_process_flag(activation, "returned_experts", sorted(s.expert_id for s in sheets))
+
+
+def _compile(user, activation, action, data):
+    round = _round(activation)
+    round.status = m.RoundStatus.APPROVING
+    round.save(update_fields=["status"])
+    case_services.audit(actor=user, action="round.compiled", obj=round, round_id=round.pk)
+
+
+def _approve(user, activation, action, data):
+    round = _round(activation)
+    approve = action == "approve"
+    comment = _comment(data)
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": ["退回时必须填写意见。"]})
+    round.status = m.RoundStatus.REPORTING if approve else m.RoundStatus.COMPILING
+    round.save(update_fields=["status"])
+    _set_process_flag(activation, "approved", approve)
+    case_services.audit(
+        actor=user,
+        action="round.approve" if approve else "round.return",
+        obj=round,
+        comment=comment,
+        round_id=round.pk,
+    )
+
+
+def _report(user, activation, action, data):
+    round = _round(activation)
+    round.status = m.RoundStatus.CLOSED
+    round.save(update_fields=["status"])
+    case_services.audit(actor=user, action="round.reported", obj=round, round_id=round.pk)
+
+
+_HANDLERS = {
+    "prepare": _prepare,
+    "sign_off": _sign_off,
+    "inspect": _inspect,
+    "score": _score,
+    "review": _review,
+    "compile": _compile,
+    "approve": _approve,
+    "report": _report,
+}

@@ -1,0 +1,7 @@
+"""Engine-facing views. Task pages are ours (`workflow.ui`); viewflow's node views just send users there."""
+
+from django.shortcuts import redirect
+
+
+def task_redirect_view(request, **kwargs):
+    return redirect("ui:task", pk=kwargs["task_pk"])
