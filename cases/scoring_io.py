@@ -453,25 +453,63 @@ def _parse_sheets(
             )
             raw_items = {}
         for icode, raw_marks in raw_items.items():
-            ipath = f"{spath}.items.{icode}"
             if item_codes is not None and icode not in item_codes:
-                v.error(ipath, "unknown item")
+                v.error(f"{spath}.items.{icode}", "unknown item")
                 continue
-            marks = v.obj(raw_marks, ipath, (), ("deductions", "bonus"))
+            marks = _fast_marks(raw_marks)
             if marks is None:
-                continue
-            deductions = (
-                v.decimals(marks["deductions"], f"{ipath}.deductions")
-                if "deductions" in marks
-                else []
-            )
-            bonus = (
-                v.decimals(marks["bonus"], f"{ipath}.bonus") if "bonus" in marks else []
-            )
-            items[icode] = ItemMarks(tuple(deductions), tuple(bonus))
+                marks = _slow_marks(v, raw_marks, f"{spath}.items.{icode}")
+            if marks is not None:
+                items[icode] = marks
         if expert is not None:
             sheets.append(Sheet(expert, items))
     return sheets
+
+
+_VALID_AMOUNT = re.compile(rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,2}})?")
+_MARK_KEYS = frozenset(("deductions", "bonus"))
+_NO_AMOUNTS: tuple[Decimal, ...] = ()
+
+
+def _fast_amounts(raw: Any) -> tuple[Decimal, ...] | None:
+    if type(raw) is not list:
+        return None
+    if not raw:
+        return _NO_AMOUNTS
+    match = _VALID_AMOUNT.fullmatch
+    for value in raw:
+        if type(value) is not str or match(value) is None:
+            return None
+    return tuple(map(Decimal, raw))
+
+
+def _fast_marks(raw: Any) -> ItemMarks | None:
+    """Fast path for a well-formed item entry (the bulk of a large document): no path
+    strings are built. Returns None whenever anything is off; the slow path then reports
+    the problems with their paths."""
+    if type(raw) is not dict or not _MARK_KEYS.issuperset(raw):
+        return None
+    deductions = _fast_amounts(raw.get("deductions", _NO_AMOUNTS_LIST))
+    bonus = _fast_amounts(raw.get("bonus", _NO_AMOUNTS_LIST))
+    if deductions is None or bonus is None:
+        return None
+    return ItemMarks(deductions, bonus)
+
+
+_NO_AMOUNTS_LIST: list = []
+
+
+def _slow_marks(v: _Validator, raw: Any, ipath: str) -> ItemMarks | None:
+    marks = v.obj(raw, ipath, (), ("deductions", "bonus"))
+    if marks is None:
+        return None
+    deductions = (
+        v.decimals(marks["deductions"], f"{ipath}.deductions")
+        if "deductions" in marks
+        else []
+    )
+    bonus = v.decimals(marks["bonus"], f"{ipath}.bonus") if "bonus" in marks else []
+    return ItemMarks(tuple(deductions), tuple(bonus))
 
 
 # ---------------------------------------------------------------------------------------
