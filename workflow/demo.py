@@ -1,0 +1,243 @@
+"""Demo data: seed 000's four groups and units, seed 003's 五型机关 rubric, invented people.
+
+Two rounds: the half-year round (seed 000) with cases spread over every step, so that every role's
+inbox has work, and a small finished round waiting for the leader's approval.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from django.db import transaction
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import models as m
+from cases import services as case_services
+from workflow import services
+from workflow.flows import CaseFlow, RoundFlow
+
+PASSWORD = "demo12345"
+RUBRIC_FILE = Path(__file__).resolve().parent.parent / "cases" / "fixtures" / "rubrics" / "wuxing_2016.yaml"
+
+# Seed 000, 附件2: the four groups and their units (categories assigned by us).
+GROUPS = [
+    ("第一组", "党委工作部门", [
+        "省委办公厅", "省委宣传部", "省委统战部", "省委政法委", "省编办", "省委老干部局", "省委防范办",
+        "省委财经办", "省密码管理局", "省文明办", "省委接待办", "省社会主义学院", "省直机关工委党校"]),
+    ("第二组", "党委工作部门", [
+        "省纪委监委机关", "省委组织部", "省委政研室（省改革办）", "省直机关工委", "省信访局", "省国家保密局",
+        "省档案局", "省外宣办", "省台办", "省委党史研究室", "省委党校（省行政学院）", "省委保健办"]),
+    ("第三组", "群团组织", [
+        "省人大机关", "省检察院", "省总工会", "省妇联", "省科协", "省工商联", "省侨联", "省台联", "省贸促会",
+        "省残联", "民革吉林省委机关", "民盟吉林省委机关", "民建吉林省委机关"]),
+    ("第四组", "群团组织", [
+        "省政协机关", "省法院", "团省委", "省社会科学院", "省作协", "省文联", "省法学会", "省红十字会",
+        "民进吉林省委机关", "农工党吉林省委机关", "九三学社吉林省委机关", "台盟省委机关"]),
+]
+CATEGORY_OVERRIDES = {
+    "省人大机关": "人大政协机关", "省政协机关": "人大政协机关", "省检察院": "法院检察院", "省法院": "法院检察院",
+    "民革吉林省委机关": "民主党派机关", "民盟吉林省委机关": "民主党派机关", "民建吉林省委机关": "民主党派机关",
+    "民进吉林省委机关": "民主党派机关", "农工党吉林省委机关": "民主党派机关", "九三学社吉林省委机关": "民主党派机关",
+    "台盟省委机关": "民主党派机关",
+}
+# Invented people (names and numbers are fictitious).
+SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
+GIVEN = ["建华", "晓明", "丽娟", "志强", "海燕", "文博", "春梅", "国庆", "新宇", "雪松", "秀英", "立军"]
+
+
+def _person(username: str, n: int, **extra) -> m.User:
+    name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n // len(SURNAMES) + n) % len(GIVEN)]
+    user = m.User(
+        username=username,
+        display_name=name,
+        office_phone=f"0431-8890{n % 10000:04d}",
+        mobile=f"139{n:08d}"[:11],
+        **extra,
+    )
+    user.set_password(PASSWORD)
+    return user
+
+
+def _task(case: m.Case, step: str) -> Task:
+    return Task.objects.get(
+        process__artifact_object_id=case.pk,
+        process__flow_class=CaseFlow,
+        flow_task=getattr(CaseFlow, step),
+        status__in=[STATUS.NEW, STATUS.ASSIGNED],
+    )
+
+
+def _sheet_items(case: m.Case, seed: int) -> list[dict]:
+    items = list(case.round.rubric.items.order_by("pk"))
+    chosen = items[seed % len(items)]
+    return [{"item": chosen.code, "deduction": "1", "reason": "资料不全"}]
+
+
+class Demo:
+    """Builds the demo. Every step goes through the same services the API uses."""
+
+    def __init__(self, out=print):
+        self.out = out
+        self.n = 0
+
+    def person(self, username, **extra):
+        self.n += 1
+        return _person(username, self.n, **extra)
+
+    @transaction.atomic
+    def build(self) -> dict:
+        self.office = self.person("office", org_role=m.OrgRole.OFFICE, is_staff=True, is_superuser=True, title="考核办主任")
+        self.leader = self.person("leader", org_role=m.OrgRole.LEADER, title="工委书记")
+        self.auditor = self.person("auditor", org_role=m.OrgRole.AUDITOR, title="纪检组长")
+        m.User.objects.bulk_create([self.office, self.leader, self.auditor])
+        self.office, self.leader, self.auditor = (
+            m.User.objects.get(username=u) for u in ("office", "leader", "auditor")
+        )
+        rubric = case_services.rubric_create(spec=yaml.safe_load(RUBRIC_FILE.read_text(encoding="utf-8")))
+        units = self._units()
+        now = timezone.now()
+        half_year = case_services.round_create(
+            user=self.office,
+            title=f"{now.year}年度省党群机关党建工作综合调研暨半年绩效考评",
+            kind=m.RoundKind.HALF_YEAR,
+            year=now.year,
+            rubric=rubric,
+            prepare_due=now + timedelta(days=2),
+            inspect_due=now + timedelta(days=12),
+            review_due=now + timedelta(days=20),
+            approve_due=now + timedelta(days=25),
+            report_due=now + timedelta(days=30),
+            config={"report_char_limit": 2000, "aggregation": "mean", "trim_min_sheets": 5},
+        )
+        people = self._groups(half_year, units)
+        services.round_launch(user=self.office, round_id=half_year.pk)
+        self._spread(half_year, people)
+        finished = self._finished_round(rubric, units, people, now)
+        return {"round": half_year, "finished_round": finished}
+
+    def _units(self) -> list[list[m.Unit]]:
+        groups, n = [], 0
+        for _, category, names in GROUPS:
+            units = []
+            for name in names:
+                n += 1
+                units.append(m.Unit(code=f"U{n:02d}", name=name, short_name=name.removeprefix("省"),
+                                    category=CATEGORY_OVERRIDES.get(name, category), sort_order=n))
+            groups.append(m.Unit.objects.bulk_create(units))
+        users, memberships = [], []
+        for unit in (u for g in groups for u in g):
+            for role in (m.UnitRole.STAFF, m.UnitRole.HEAD):
+                users.append(self.person(f"{unit.code.lower()}_{role}", title="填报员" if role == "staff" else "机关党委书记"))
+        m.User.objects.bulk_create(users)
+        by_name = {u.username: u for u in m.User.objects.filter(username__in=[u.username for u in users])}
+        for unit in (u for g in groups for u in g):
+            for role in (m.UnitRole.STAFF, m.UnitRole.HEAD):
+                memberships.append(m.UnitMembership(user=by_name[f"{unit.code.lower()}_{role}"], unit=unit, role=role))
+        m.UnitMembership.objects.bulk_create(memberships)
+        return groups
+
+    def _groups(self, round: m.Round, units: list[list[m.Unit]]) -> list[dict]:
+        people = []
+        for number, ((name, _, _), group_units) in enumerate(zip(GROUPS, units), start=1):
+            g = f"g{number}"
+            staff = {
+                "leader": self.person(f"{g}_leader", title="工委副书记"),
+                "deputy": self.person(f"{g}_deputy", title="处长"),
+                "liaison": self.person(f"{g}_liaison", title="联络员"),
+                "experts": [self.person(f"{g}_expert{i}", title="考评专家") for i in range(1, 4)],
+            }
+            m.User.objects.bulk_create([staff["leader"], staff["deputy"], staff["liaison"], *staff["experts"]])
+            staff = {k: (m.User.objects.get(username=v.username) if not isinstance(v, list)
+                         else [m.User.objects.get(username=e.username) for e in v]) for k, v in staff.items()}
+            members = [
+                {"user": staff["leader"], "role": m.GroupRole.LEADER},
+                {"user": staff["deputy"], "role": m.GroupRole.DEPUTY},
+                {"user": staff["liaison"], "role": m.GroupRole.LIAISON},
+                *({"user": e, "role": m.GroupRole.EXPERT} for e in staff["experts"]),
+            ]
+            case_services.group_create(user=self.office, round=round, number=number, name=name,
+                                       phone=f"8890{2150 + number}", members=members, units=group_units)
+            people.append(staff)
+        return people
+
+    def _advance(self, case: m.Case, people: dict, upto: str) -> None:
+        """Carry one case through its steps up to (not including) `upto`."""
+        steps = ["sign_off", "inspect", "score", "review", "done"]
+        staff = m.User.objects.get(username=f"{case.unit.code.lower()}_staff")
+        head = m.User.objects.get(username=f"{case.unit.code.lower()}_head")
+        services.task_act(user=staff, task_id=_task(case, "prepare").pk, action="submit", data={
+            "report": f"{case.unit.name}上半年党建工作自评报告：落实“五个提升”，完成各项重点任务。"})
+        if steps.index(upto) <= 0:
+            return
+        services.task_act(user=head, task_id=_task(case, "sign_off").pk, action="approve", data={})
+        if steps.index(upto) <= 1:
+            return
+        m.InspectionRecord.objects.create(case=case, method=m.InspectionMethod.REPORT, date=timezone.localdate(),
+                                          place=case.unit.name, participants="考评组全体成员", notes="听取半年工作汇报。",
+                                          created_by=people["leader"])
+        services.task_act(user=people["leader"], task_id=_task(case, "inspect").pk, action="submit", data={})
+        if steps.index(upto) <= 2:
+            # Leave the last expert's sheet open.
+            for n, expert in enumerate(people["experts"][:-1]):
+                self._score(case, expert, n)
+            return
+        for n, expert in enumerate(people["experts"]):
+            self._score(case, expert, n)
+        if steps.index(upto) <= 3:
+            return
+        services.task_act(user=people["leader"], task_id=_task(case, "review").pk, action="approve", data={})
+
+    def _score(self, case, expert, n):
+        task = Task.objects.get(process__artifact_object_id=case.pk, process__flow_class=CaseFlow,
+                                flow_task=CaseFlow.score, owner=expert, status=STATUS.ASSIGNED)
+        services.task_act(user=expert, task_id=task.pk, action="submit",
+                          data={"items": _sheet_items(case, case.pk + n)})
+
+    def _spread(self, round: m.Round, people: list[dict]) -> None:
+        cases = list(round.cases.select_related("unit", "group").order_by("group__number", "unit__sort_order"))
+        by_group = [[c for c in cases if c.group.number == n] for n in range(1, 5)]
+        # Group 1 shows one case at each step; group 2 has a report returned by its unit head.
+        for case, upto in zip(by_group[0], ["sign_off", "inspect", "score", "review", "done"]):
+            self._advance(case, people[0], upto)
+        returned = by_group[1][0]
+        self._advance(returned, people[1], "sign_off")
+        head = m.User.objects.get(username=f"{returned.unit.code.lower()}_head")
+        services.task_act(user=head, task_id=_task(returned, "sign_off").pk, action="return",
+                          data={"comment": "请补充上半年业务指标推进的具体数据。"})
+        for case in by_group[2][:2] + by_group[3][:2]:
+            self._advance(case, people[2 if case in by_group[2] else 3], "inspect")
+
+    def _finished_round(self, rubric, units, people, now) -> m.Round:
+        round = case_services.round_create(
+            user=self.office, title=f"{now.year - 1}年度“五型机关”创建工作调研考核（试点）", kind=m.RoundKind.CREATION,
+            year=now.year - 1, rubric=rubric, prepare_due=now - timedelta(days=40), inspect_due=now - timedelta(days=30),
+            review_due=now - timedelta(days=20), approve_due=now + timedelta(days=3), report_due=now + timedelta(days=10),
+        )
+        staff = people[0]
+        members = [{"user": staff["leader"], "role": m.GroupRole.LEADER},
+                   *({"user": e, "role": m.GroupRole.EXPERT} for e in staff["experts"])]
+        case_services.group_create(user=self.office, round=round, number=1, name="第一考核调研组", phone="3568226",
+                                   members=members, units=units[0][:3])
+        services.round_launch(user=self.office, round_id=round.pk)
+        for case in round.cases.select_related("unit"):
+            self._advance(case, staff, "done")
+        compile_task = Task.objects.get(process__flow_class=RoundFlow, process__artifact_object_id=round.pk,
+                                        flow_task=RoundFlow.compile, status=STATUS.NEW)
+        services.task_act(user=self.office, task_id=compile_task.pk, action="submit", data={})
+        return round
+
+
+LOGINS = [
+    ("office", "考核办（可进入管理后台）"),
+    ("leader", "领导：审定结果"),
+    ("auditor", "纪检监督：只读与审计日志"),
+    ("g1_leader", "第一组组长：检查、评审"),
+    ("g1_expert1", "第一组专家：评分"),
+    ("g1_liaison", "第一组联络员：只读"),
+    ("u01_staff", "省委办公厅填报员：自评"),
+    ("u01_head", "省委办公厅负责人：审定"),
+    ("u14_head", "省纪委监委机关负责人"),
+    ("u14_staff", "省纪委监委机关填报员：被退回的自评"),
+]
