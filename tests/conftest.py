@@ -1,0 +1,35 @@
+"""Shared fixtures. Builders live in `tests.factories` so that non-pytest code can import them."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import make_round as _make_round
+
+
+@pytest.fixture
+def make_round(db):
+    """`make_round(units=3, experts=2, launch=False, ...)`, see `tests.factories.make_round`."""
+    return _make_round
+
+
+@pytest.fixture
+def launched_round(db):
+    """Three units in one group of a leader, a deputy, a liaison and two experts; launched."""
+    return _make_round(units=3, experts=2, launch=True)
+
+
+@pytest.fixture
+def api(db):
+    """`api(user)` → an APIClient authenticated as `user` (cached per user); `api()` → anonymous."""
+    clients = {}
+
+    def client_for(user=None) -> APIClient:
+        key = getattr(user, "pk", None)
+        if key not in clients:
+            client = APIClient()
+            if user is not None:
+                client.force_authenticate(user)
+            clients[key] = client
+        return clients[key]
+
+    return client_for
