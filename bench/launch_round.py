@@ -1,0 +1,99 @@
+"""Benchmark 1: launch a round of 1,000 units in 4 groups of 5 experts through `round_launch`.
+
+    python bench/launch_round.py            # prints launch_seconds=<n>
+
+Creates and migrates its own database (bench_launch), seeds the round through the domain services
+(units with a staff member and a head each, groups with a leader and five experts), then times the
+real launch: `workflow.services.round_launch`, committed.
+"""
+
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+DB = "bench_launch"
+UNITS = 1000
+GROUPS = 4
+EXPERTS = 5
+
+
+def seed():
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from cases import models as m
+    from cases import services as cs
+
+    spec = {
+        "code": "bench", "title": "Bench rubric",
+        "sections": [
+            {"code": f"S{s}", "title": f"Section {s}", "max": "20",
+             "items": [{"code": f"S{s}.{i}", "content": "x", "max": "5"} for i in range(1, 5)]}
+            for s in range(1, 6)
+        ],
+    }
+    rubric = cs.rubric_create(spec=spec)
+    password = make_password("bench")
+    office = m.User.objects.create(username="office", org_role="office", password=password)
+    units = m.Unit.objects.bulk_create(
+        m.Unit(code=f"U{n:04d}", name=f"Unit {n:04d}", category="其他", sort_order=n) for n in range(UNITS)
+    )
+    people = m.User.objects.bulk_create(
+        m.User(username=f"{role}{n:04d}", password=password) for n in range(UNITS) for role in ("staff", "head")
+    )
+    m.UnitMembership.objects.bulk_create(
+        m.UnitMembership(user=people[2 * n + k], unit=units[n], role=role)
+        for n in range(UNITS) for k, role in enumerate(("staff", "head"))
+    )
+    now = timezone.now()
+    rd = cs.round_create(
+        user=office, title="Bench round", kind="annual", year=2026, rubric=rubric,
+        prepare_due=now + timedelta(days=10), inspect_due=now + timedelta(days=20),
+        review_due=now + timedelta(days=30), approve_due=now + timedelta(days=40),
+        report_due=now + timedelta(days=50),
+    )
+    per_group = UNITS // GROUPS
+    for g in range(GROUPS):
+        leader = m.User.objects.create(username=f"lead{g}", password=password)
+        experts = m.User.objects.bulk_create(
+            m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS)
+        )
+        cs.group_create(
+            user=office, round=rd, number=g + 1, name=f"Group {g + 1}",
+            members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in experts],
+            units=units[g * per_group:(g + 1) * per_group],
+        )
+    return office, rd
+
+
+def main():
+    _common.setup(DB)
+    from django.db import connection
+    from viewflow.workflow.models import Process, Task
+
+    from cases import models as m
+    from workflow import services as ws
+
+    office, rd = seed()
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    t0 = time.perf_counter()
+    ws.round_launch(user=office, round_id=rd.pk)
+    elapsed = time.perf_counter() - t0
+
+    # Sanity: every case has its process and its open `prepare` task.
+    processes = Process.objects.count()
+    prepare = Task.objects.filter(flow_task_type="HUMAN", status="NEW").count()
+    cases = m.Case.objects.filter(round=rd, status=m.CaseStatus.PREPARE).count()
+    assert processes == UNITS + 1 and prepare == UNITS and cases == UNITS, (processes, prepare, cases)
+    print(f"# units={UNITS} groups={GROUPS} experts_per_group={EXPERTS} processes={processes} "
+          f"open_prepare_tasks={prepare}")
+    print(f"launch_seconds={elapsed:.2f}")
+
+
+if __name__ == "__main__":
+    main()
