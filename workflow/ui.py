@@ -1,14 +1,243 @@
-"""Server-rendered pages (Chinese by default): inbox, task pages."""
+"""Server-rendered pages: inbox, task pages, case pages with their flow diagram, rounds.
 
+Same rules as the API: rows come from `restrict(user)` / `selectors.tasks_for`, writes go through
+the same services, and their errors are shown on the page instead of a JSON body.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from viewflow.workflow import chart
+from viewflow.workflow.models import Process, Task
+from viewflow.workflow.status import STATUS
+
+from cases import access
+from cases import models as m
+from cases import services as case_services
+from cases.errors import Conflict
+from workflow import selectors, services
+from workflow.api import task_context
+from workflow.deadlines import traffic_light
+from workflow.flows import CaseFlow, RoundFlow
+
+SCOPES = [("inbox", "我的待办"), ("queue", "可认领"), ("archive", "已办")]
+
+
+def _row(task, ctx) -> dict:
+    data = task.process.data
+    round = ctx["rounds"].get(data.get("round"))
+    case = ctx["cases"].get(data.get("case"))
+    due = round.due_for_step(task.flow_task.name) if round else None
+    return {
+        "task": task,
+        "title": task.flow_task.task_title,
+        "round": round,
+        "case": case,
+        "due": due,
+        "light": traffic_light(due, task.finished),
+    }
 
 
 @login_required
 def inbox(request):
-    return HttpResponse("inbox")
+    scope = request.GET.get("scope", "inbox")
+    if scope not in dict(SCOPES):
+        scope = "inbox"
+    qs = selectors.tasks_for(request.user, scope).select_related("process").order_by("-created", "-pk")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    ctx = task_context(page.object_list)
+    counts = {name: selectors.tasks_for(request.user, name).count() for name, _ in SCOPES[:2]}
+    return render(request, "ui/inbox.html", {
+        "scope": scope,
+        "scopes": [(name, label, counts.get(name)) for name, label in SCOPES],
+        "rows": [_row(t, ctx) for t in page.object_list],
+        "page": page,
+    })
+
+
+def _visible_task(user, pk) -> Task:
+    return get_object_or_404(selectors.tasks_for(user, "all").select_related("process", "owner"), pk=pk)
+
+
+def _form_data(request, step: str) -> dict:
+    """Turn the posted form into the action payload the service expects."""
+    post = request.POST
+    data = {"comment": post.get("comment", "")}
+    if step == "prepare":
+        data["report"] = post.get("report", "")
+    if step == "score":
+        items = []
+        for key in post:
+            if key.startswith("deduction__"):
+                code = key.removeprefix("deduction__")
+                items.append({
+                    "item": code,
+                    "deduction": post.get(key) or "0",
+                    "bonus": post.get(f"bonus__{code}") or "0",
+                    "reason": post.get(f"reason__{code}", ""),
+                })
+        data["items"] = items
+        data["reason"] = post.get("reason", "")
+    if step == "review":
+        data["sheets"] = [int(pk) for pk in post.getlist("sheets") if pk.isdigit()]
+    return data
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        return [f"{field}: {msg}" if field != "__all__" else msg
+                for field, msgs in exc.message_dict.items() for msg in msgs]
+    return exc.messages
+
+
+def _handle_post(request, task: Task, step: str):
+    """Run the posted action; returns an error list, or None on success."""
+    action = request.POST.get("action")
+    user = request.user
+    case_id = task.process.data.get("case")
+    try:
+        if action == "claim":
+            services.task_claim(user=user, task_id=task.pk)
+        elif action == "unclaim":
+            services.task_unclaim(user=user, task_id=task.pk)
+        elif action == "save" and step == "prepare":
+            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
+            case_services.submission_save(user=user, case=case, report=request.POST.get("report", ""))
+            messages.success(request, _("已保存草稿。"))
+        elif action == "save" and step == "score":
+            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
+            sheet = case_services.score_sheet_open(case=case, expert=user)
+            data = _form_data(request, step)
+            case_services.score_sheet_save(user=user, sheet=sheet, items=data["items"], reason=data["reason"])
+            messages.success(request, _("已保存评分。"))
+        elif action == "add_inspection":
+            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
+            post = request.POST
+            case_services.inspection_record_create(
+                user=user, case=case, method=post.get("method", ""), date=post.get("date") or None,
+                place=post.get("place", ""), participants=post.get("participants", ""), notes=post.get("notes", ""),
+            )
+        elif action == "add_finding":
+            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
+            post = request.POST
+            item = case.round.rubric.items.filter(code=post.get("item")).first() if post.get("item") else None
+            case_services.finding_create(
+                user=user, case=case, source=post.get("source", ""), description=post.get("description", ""),
+                item=item, severity=post.get("severity") or m.Severity.LOW,
+                deduction_amount=case_services.parse_points(post.get("deduction_amount") or "0", "deduction_amount"),
+                requires_rectification=bool(post.get("requires_rectification")),
+            )
+        elif action in ("submit", "approve", "return"):
+            services.task_act(user=user, task_id=task.pk, action=action, data=_form_data(request, step))
+            messages.success(request, _("已办理：%(title)s") % {"title": task.flow_task.task_title})
+            return None
+        else:
+            return [_("未知操作。")]
+    except ValidationError as exc:
+        return _errors(exc)
+    except (PermissionDenied, Conflict) as exc:
+        return [str(exc)]
+    return None
 
 
 @login_required
 def task_detail(request, pk):
-    return HttpResponse("task")
+    task = _visible_task(request.user, pk)
+    step = task.flow_task.name
+    errors = None
+    if request.method == "POST":
+        errors = _handle_post(request, task, step)
+        if errors is None:
+            if request.POST.get("action") in ("submit", "approve", "return"):
+                return redirect("ui:inbox")
+            return redirect("ui:task", pk=task.pk)
+    ctx = task_context([task])
+    row = _row(task, ctx)
+    context = {
+        "row": row,
+        "task": task,
+        "step": step,
+        "errors": errors,
+        "posted": request.POST if errors else None,
+        "actions": services.STEP_ACTIONS.get(step, ()) if task.status in (STATUS.NEW, STATUS.ASSIGNED) else (),
+        "mine": task.owner_id == request.user.pk,
+    }
+    case = row["case"]
+    if case is not None:
+        context.update(_case_context(request.user, case))
+        if step == "score" and task.owner_id == request.user.pk:
+            sheet = case_services.score_sheet_open(case=case, expert=request.user)
+            context["sheet"] = sheet
+            context["sheet_rows"] = _sheet_rows(case, sheet)
+    if task.flow_task.flow_class is RoundFlow and row["round"] is not None:
+        context.update(_round_context(row["round"]))
+    return render(request, "ui/task.html", context)
+
+
+def _sheet_rows(case: m.Case, sheet: m.ScoreSheet) -> list[dict]:
+    scores = {s.item_id: s for s in sheet.item_scores.all()}
+    return [{"item": item, "score": scores.get(item.pk)}
+            for item in case.round.rubric.items.select_related("section").order_by("section__position", "position")]
+
+
+def _case_context(user, case: m.Case) -> dict:
+    return {
+        "case": case,
+        "submissions": case.submissions.order_by("-attempt"),
+        "inspections": case.inspections.all(),
+        "findings": case.findings.select_related("item"),
+        "sheets": m.ScoreSheet.objects.restrict(user).filter(case=case).select_related("expert"),
+        "methods": m.InspectionMethod.choices,
+        "sources": m.FindingSource.choices,
+        "severities": m.Severity.choices,
+        "items": case.round.rubric.items.order_by("section__position", "position"),
+        "can_inspect": access.can_record_inspection(user, case),
+        "char_limit": case.round.report_char_limit,
+    }
+
+
+def _round_context(round: m.Round) -> dict:
+    return {"round_cases": round.cases.select_related("unit", "group"), "round_obj": round}
+
+
+def _process_svg(flow_class, process) -> str:
+    grid = chart.calc_layout_data(flow_class)
+    chart.calc_cell_status(flow_class, grid, process.pk)
+    return mark_safe(chart.grid_to_svg(grid))
+
+
+@login_required
+def case_detail(request, pk):
+    case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("unit", "group", "round"), pk=pk)
+    process = Process.objects.filter(
+        flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case), artifact_object_id=case.pk
+    ).first()
+    history = []
+    if process is not None:
+        history = (Task.objects.filter(process=process, flow_task_type=selectors.HUMAN)
+                   .select_related("owner").order_by("created", "pk"))
+    context = _case_context(request.user, case)
+    context.update({"history": history, "diagram": _process_svg(CaseFlow, process) if process else ""})
+    return render(request, "ui/case.html", context)
+
+
+@login_required
+def round_list(request):
+    rounds = m.Round.objects.restrict(request.user).annotate(case_count=Count("cases"))
+    return render(request, "ui/rounds.html", {"rounds": rounds})
+
+
+@login_required
+def round_detail(request, pk):
+    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    cases = m.Case.objects.restrict(request.user).filter(round=round).select_related("unit", "group")
+    by_status = dict(cases.values_list("status").annotate(n=Count("pk")).order_by())
+    progress = [(label, by_status.get(value, 0)) for value, label in m.CaseStatus.choices if value != "draft"]
+    return render(request, "ui/round.html", {"round": round, "cases": cases, "progress": progress})
+

@@ -7,4 +7,7 @@ app_name = "ui"
 urlpatterns = [
     path("", ui.inbox, name="inbox"),
     path("tasks/<int:pk>/", ui.task_detail, name="task"),
+    path("cases/<int:pk>/", ui.case_detail, name="case"),
+    path("rounds/", ui.round_list, name="rounds"),
+    path("rounds/<int:pk>/", ui.round_detail, name="round"),
 ]
