@@ -162,3 +162,5 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "cases.access.RolePermissionBackend",
 ]
+# Serve static files straight from the app folders when collectstatic has not run (demo, tests).
+WHITENOISE_USE_FINDERS = True
