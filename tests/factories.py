@@ -10,6 +10,8 @@ built round is in exactly the state a real office would leave it in.
     r.cases[0]                               # the case of r.units[0]
     g = r.groups[0]                          # GroupPeople: group, leader, deputy, liaison, experts, units
     r.task("prepare", r.cases[0])            # the open task of a step (None if there is none)
+    advance_case(r, 0, upto="review")        # drive case 0 through the services up to its review
+
 
 Every user has the password `PASSWORD`.
 """
@@ -193,6 +195,46 @@ class RoundSetup:
         return qs.order_by("pk").first()
 
 
+CASE_STEPS = ["prepare", "sign_off", "inspect", "score", "review", "done"]
+
+
+def act(setup: RoundSetup, user, step: str, case: m.Case | None = None, action: str = "submit", **data) -> Task:
+    """Act on the open task of `step` (of `case`, or of the round) as `user`, through the service."""
+    from workflow import services
+
+    task = setup.task(step, case, expert=user if step == "score" else None)
+    assert task is not None, f"no open {step} task for {case or setup.round}"
+    return services.task_act(user=user, task_id=task.pk, action=action, data=data)
+
+
+def advance_case(setup: RoundSetup, unit_index: int, upto: str = "done") -> m.Case:
+    """Carry case `unit_index` of a launched round through its steps, stopping *at* step `upto`
+    (its task is open): prepare → sign_off → inspect → score (every eligible expert) → review → done."""
+    stop = CASE_STEPS.index(upto)
+    case = setup.case(unit_index)
+    group = setup.group_of(unit_index)
+    current = CASE_STEPS.index(case.status) if case.status in CASE_STEPS else 0
+    for step in CASE_STEPS[current:stop]:
+        if step == "prepare":
+            act(setup, setup.staff[unit_index], "prepare", case, report=f"{case.unit.name}自评报告。")
+        elif step == "sign_off":
+            act(setup, setup.heads[unit_index], "sign_off", case, "approve")
+        elif step == "inspect":
+            act(setup, group.leader, "inspect", case)
+        elif step == "score":
+            from workflow.flows import CaseFlow
+
+            experts = Task.objects.filter(
+                process__data__case=case.pk, flow_task=CaseFlow.score, status=STATUS.ASSIGNED
+            ).values_list("owner", flat=True)
+            for expert in m.User.objects.filter(pk__in=list(experts)).order_by("pk"):
+                act(setup, expert, "score", case, items=[{"item": "S1.1", "deduction": "1", "reason": "资料不全"}])
+        elif step == "review":
+            act(setup, group.leader, "review", case, "approve")
+    case.refresh_from_db()
+    return case
+
+
 def make_round(
     units: int = 3,
     experts: int = 2,
@@ -204,7 +246,7 @@ def make_round(
     auditor: m.User | None = None,
     unit_objs: list[m.Unit] | None = None,
     unit_people: tuple[list[m.User], list[m.User]] | None = None,
-    recused_expert: bool = False,
+    recused_expert: bool | int = False,
     config: dict | None = None,
     days: int = 10,
     title: str | None = None,
@@ -215,8 +257,9 @@ def make_round(
       given `unit_people` = (staff list, head list), e.g. to reuse the units of another round);
     - `groups` groups, each with a leader, a deputy, a liaison and `experts` experts; units are
       dealt to the groups in turn (unit i is in group i % groups);
-    - `recused_expert`: also make the head of unit 0 an expert of unit 0's group, so that the
-      recusal rule has someone to apply to (`setup.extra["recused_expert"]`);
+    - `recused_expert`: also make the head of unit 0 (or of unit `recused_expert` if an int) an
+      expert of that unit's group, so that the recusal rule has someone to apply to
+      (`setup.extra["recused_expert"]`);
     - office, leader and auditor users are created unless given.
     """
     n = _next()
@@ -236,6 +279,7 @@ def make_round(
             heads.append(h)
     else:
         staff, heads = unit_people
+    recused = None if recused_expert is False else (0 if recused_expert is True else int(recused_expert))
     rubric = make_rubric()
     round_config = m.default_round_config()
     round_config.update(config or {})
@@ -261,16 +305,16 @@ def make_round(
             {"user": deputy_u, "role": m.GroupRole.DEPUTY},
             {"user": liaison_u, "role": m.GroupRole.LIAISON},
         ] + [{"user": e, "role": m.GroupRole.EXPERT} for e in expert_us]
-        if recused_expert and g == 0:
-            members.append({"user": heads[0], "role": m.GroupRole.EXPERT})
+        if recused is not None and recused % groups == g:
+            members.append({"user": heads[recused], "role": m.GroupRole.EXPERT})
         group = case_services.group_create(
             user=office, round=rnd, number=g + 1, name=f"第{g + 1}组", phone="0431-8890000",
             members=members, units=group_units,
         )
         people.append(GroupPeople(group, leader_u, deputy_u, liaison_u, expert_us, group_units))
     setup = RoundSetup(rnd, rubric, office, leader, auditor, list(unit_objs), staff, heads, people)
-    if recused_expert:
-        setup.extra["recused_expert"] = heads[0]
+    if recused is not None:
+        setup.extra["recused_expert"] = heads[recused]
     if launch:
         setup.launch()
     return setup
