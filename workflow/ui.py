@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.workflow import chart
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
@@ -26,7 +27,7 @@ from workflow.api import task_context
 from workflow.deadlines import traffic_light
 from workflow.flows import CaseFlow, RoundFlow
 
-SCOPES = [("inbox", "我的待办"), ("queue", "可认领"), ("archive", "已办")]
+SCOPES = [("inbox", gettext_lazy("我的待办")), ("queue", gettext_lazy("可认领")), ("archive", gettext_lazy("已办"))]
 
 
 def _row(task, ctx) -> dict:
