@@ -844,6 +844,23 @@ TABLE_REQUIRED: dict[str, tuple[str, ...]] = {
     "activity_targets": ("code", "name"),
     "reconstructed": ("note",),
 }
+_TEXT_COLUMNS = frozenset(
+    (
+        "section_code",
+        "section_title",
+        "item_code",
+        "content",
+        "key",
+        "code",
+        "title",
+        "kind",
+        "per",
+        "note",
+        "name",
+        "group",
+        "level",
+    )
+)
 _TRUE = {"true", "yes", "y", "1", "是", "√", "x"}
 _FALSE = {"false", "no", "n", "0", "否", ""}
 
@@ -992,7 +1009,7 @@ class _Cells:
                 continue
             yield r, values
 
-    def get(self, values: tuple, name: str) -> Any:
+    def get(self, values: tuple, name: str, *, text: bool = False) -> Any:
         idx = self.columns.get(name)
         if idx is None or idx >= len(values):
             return None
@@ -1000,9 +1017,13 @@ class _Cells:
         if isinstance(value, float):
             # Excel stores numbers as binary doubles; the shortest repr is what the user
             # typed (0.5, 0.2) and is checked for ≤ 2 decimals like any other number.
-            return int(value) if value.is_integer() else Decimal(repr(value))
+            value = int(value) if value.is_integer() else Decimal(repr(value))
         if isinstance(value, str) and not value.strip():
             return None
+        numeric = isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+        if numeric and (text or name in _TEXT_COLUMNS):
+            # a code typed as a number in Excel (1, 1.1) is still a code
+            return str(value)
         return value
 
     def boolean(self, values: tuple, name: str, row: int) -> bool:
@@ -1055,7 +1076,7 @@ def load_rubric_xlsx(fileobj: BinaryIO | str) -> RubricSpec:
         if key in data:
             errors.append(f"{meta.where(r, 'key')}: duplicate key {key!r}")
             continue
-        data[key] = meta.get(values, "value")
+        data[key] = meta.get(values, "value", text=key in ("code", "title", "source"))
         locations[key] = meta.where(r, "value")
 
     items_sheet = _Cells(wb["items"], ITEM_COLUMNS, ITEM_COLUMNS[:6], errors)
