@@ -351,6 +351,9 @@ class Attachment(models.Model):
 
     objects = RestrictedManager()
 
+    class Meta:
+        ordering = ["case", "pk"]
+
 
 class InspectionMethod(models.TextChoices):
     REPORT = "听汇报", _("听汇报")

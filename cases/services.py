@@ -465,3 +465,52 @@ def round_update(*, user, round: m.Round, **fields) -> m.Round:
     after = {k: getattr(round, k).isoformat() for k in before}
     audit(actor=user, action="round.update", obj=round, before=before, after=after, round_id=round.pk)
     return round
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def attachment_create(*, user, case: m.Case, purpose: str, upload, items=(), inspection=None) -> m.Attachment:
+    """Store an uploaded file on a case. Evidence is the unit staff's (while preparing) and may
+    attach to several rubric items at once; inspection and finding files are the group's."""
+    import hashlib
+    from pathlib import PurePath
+
+    from django.conf import settings
+
+    if purpose == m.Attachment.Purpose.EVIDENCE:
+        if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
+            raise PermissionDenied("只有本单位填报员可以上传佐证材料。")
+        if case.status != m.CaseStatus.PREPARE:
+            raise Conflict("当前阶段不能上传佐证材料。")
+    elif purpose in (m.Attachment.Purpose.INSPECTION, m.Attachment.Purpose.FINDING):
+        _require_inspector(user, case)
+    else:
+        raise ValidationError({"purpose": ["未知的附件用途。"]})
+    errors = {}
+    extension = PurePath(upload.name).suffix.lower().lstrip(".")
+    if extension not in settings.UPLOAD_ALLOWED_EXTENSIONS:
+        errors["file"] = [f"不支持的文件类型 .{extension}（允许：{', '.join(settings.UPLOAD_ALLOWED_EXTENSIONS)}）。"]
+    elif upload.size == 0:
+        errors["file"] = ["文件为空。"]
+    elif upload.size > settings.UPLOAD_MAX_BYTES:
+        errors["file"] = [f"文件超过 {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB 上限。"]
+    items = list(items)
+    if any(item.rubric_id != case.round.rubric_id for item in items):
+        errors["items"] = ["评分项不属于本轮考评的细则。"]
+    if inspection is not None and inspection.case_id != case.pk:
+        errors["inspection"] = ["检查记录不属于该单位。"]
+    if errors:
+        raise ValidationError(errors)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    attachment = m.Attachment.objects.create(
+        case=case, purpose=purpose, inspection=inspection, file=upload, original_name=upload.name[:255],
+        size=upload.size, sha256=digest.hexdigest(), uploaded_by=user,
+    )
+    attachment.items.set(items)
+    audit(actor=user, action="attachment.create", obj=attachment,
+          after={"name": attachment.original_name, "sha256": attachment.sha256}, round_id=case.round_id)
+    return attachment

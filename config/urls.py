@@ -18,6 +18,7 @@ router.register("submissions", case_views.SubmissionViewSet, basename="submissio
 router.register("inspections", case_views.InspectionRecordViewSet, basename="inspection")
 router.register("findings", case_views.FindingViewSet, basename="finding")
 router.register("score-sheets", case_views.ScoreSheetViewSet, basename="score-sheet")
+router.register("attachments", case_views.AttachmentViewSet, basename="attachment")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
 router.register("tasks", workflow_api.TaskViewSet, basename="task")
 

@@ -171,3 +171,21 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         model = m.AuditEntry
         fields = ["id", "at", "actor", "action", "object_type", "object_id", "round", "before", "after", "comment"]
         read_only_fields = fields
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    items = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = m.Attachment
+        fields = ["id", "case", "purpose", "inspection", "items", "original_name", "size", "sha256",
+                  "uploaded_by", "uploaded_at"]
+        read_only_fields = fields
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    case = serializers.IntegerField()
+    purpose = serializers.ChoiceField(choices=m.Attachment.Purpose.choices)
+    file = serializers.FileField()
+    items = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    inspection = serializers.IntegerField(required=False, allow_null=True)

@@ -1,9 +1,12 @@
 """Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
 
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from cases import access, services
@@ -158,3 +161,34 @@ class AuditEntryViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model = m.AuditEntry
     serializer_class = s.AuditEntrySerializer
     filterset_fields = ["round", "object_type", "object_id", "action"]
+
+
+class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Uploads (multipart) and permission-checked downloads; files never sit under a web root."""
+
+    model = m.Attachment
+    serializer_class = s.AttachmentSerializer
+    filterset_fields = ["case", "purpose"]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=s.AttachmentUploadSerializer, responses=s.AttachmentSerializer)
+    def create(self, request):
+        upload = s.AttachmentUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("round"), pk=data["case"])
+        items = list(case.round.rubric.items.filter(code__in=data["items"]))
+        unknown = set(data["items"]) - {item.code for item in items}
+        if unknown:
+            return Response({"detail": "输入有误。", "errors": {"items": [f"未知的评分项：{', '.join(sorted(unknown))}"]}},
+                            status=status.HTTP_400_BAD_REQUEST)
+        inspection = (get_object_or_404(case.inspections, pk=data["inspection"]) if data.get("inspection") else None)
+        attachment = services.attachment_create(user=request.user, case=case, purpose=data["purpose"],
+                                                upload=data["file"], items=items, inspection=inspection)
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        attachment = self.get_object()
+        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name)
