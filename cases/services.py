@@ -514,3 +514,22 @@ def attachment_create(*, user, case: m.Case, purpose: str, upload, items=(), ins
     audit(actor=user, action="attachment.create", obj=attachment,
           after={"name": attachment.original_name, "sha256": attachment.sha256}, round_id=case.round_id)
     return attachment
+
+
+@transaction.atomic
+def group_set_units(*, user, group: m.Group, units: list[m.Unit]) -> m.Group:
+    """Set the units a group assesses in its (still draft) round; each unit keeps one case per round."""
+    _require_office(user)
+    _require_draft(group.round)
+    taken = (m.Case.objects.filter(round=group.round, unit__in=units).exclude(group=group)
+             .select_related("unit", "group"))
+    errors = [f"{c.unit.name}已在{c.group.name}。" for c in taken]
+    if errors:
+        raise ValidationError({"units": errors})
+    before = sorted(group.cases.values_list("unit_id", flat=True))
+    group.cases.exclude(unit__in=units).delete()
+    existing = set(group.cases.values_list("unit_id", flat=True))
+    m.Case.objects.bulk_create(m.Case(round=group.round, unit=u, group=group) for u in units if u.pk not in existing)
+    audit(actor=user, action="group.set_units", obj=group, before={"units": before},
+          after={"units": sorted(u.pk for u in units)}, round_id=group.round_id)
+    return group

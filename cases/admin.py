@@ -1,0 +1,140 @@
+"""Django admin: configuration by the office (units, people, rubrics). Running rounds, scores and
+the audit log are read-only here: they change only through the services, which audit them."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+
+from cases import models as m
+from cases import services
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class UnitMembershipInline(admin.TabularInline):
+    model = m.UnitMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(m.User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = BaseUserAdmin.fieldsets + (("考评", {"fields": ("display_name", "title", "office_phone", "mobile", "org_role")}),)
+    list_display = ["username", "display_name", "title", "org_role", "mobile", "is_active"]
+    list_filter = ["org_role", "is_active", "is_staff"]
+    search_fields = ["username", "display_name", "mobile"]
+
+
+@admin.register(m.Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "short_name", "category", "sort_order", "active"]
+    list_filter = ["category", "active"]
+    search_fields = ["code", "name", "short_name"]
+    inlines = [UnitMembershipInline]
+
+
+class RubricItemInline(admin.TabularInline):
+    model = m.RubricItem
+    fields = ["code", "content", "max_points", "bonus_cap", "evidence_required", "veto", "position"]
+    extra = 0
+
+
+@admin.register(m.Rubric)
+class RubricAdmin(admin.ModelAdmin):
+    list_display = ["code", "version", "title", "total_max", "frozen"]
+    readonly_fields = ["frozen", "total_max"]
+    inlines = [RubricItemInline]
+
+    def get_inline_instances(self, request, obj=None):
+        # A frozen rubric (a round has launched on it) cannot change: publish a new version instead.
+        return [] if obj is not None and obj.frozen else super().get_inline_instances(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and obj.frozen)
+
+
+class GroupMemberInline(admin.TabularInline):
+    model = m.GroupMember
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class GroupForm(forms.ModelForm):
+    units = forms.ModelMultipleChoiceField(m.Unit.objects.filter(active=True), required=False,
+                                           widget=admin.widgets.FilteredSelectMultiple("单位", False))
+
+    class Meta:
+        model = m.Group
+        fields = ["round", "number", "name", "phone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["units"].initial = list(self.instance.cases.values_list("unit_id", flat=True))
+
+
+@admin.register(m.Group)
+class GroupAdmin(admin.ModelAdmin):
+    """Groups of draft rounds: people (inline) and units (each unit gets its case in the round)."""
+
+    form = GroupForm
+    list_display = ["round", "number", "name", "phone"]
+    list_filter = ["round"]
+    inlines = [GroupMemberInline]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and obj.round.status != m.RoundStatus.DRAFT)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        try:
+            services.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level="error")
+
+
+@admin.register(m.Round)
+class RoundAdmin(admin.ModelAdmin):
+    """Created and edited through the services, so that deadline changes are audited; launched from
+    the API (POST /api/v1/rounds/{id}/launch/)."""
+
+    list_display = ["title", "kind", "year", "status", "prepare_due", "launched_at"]
+    list_filter = ["kind", "year", "status"]
+    fields = ["title", "kind", "year", "rubric", "previous_round", "prepare_due", "inspect_due", "review_due",
+              "approve_due", "report_due", "config"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            # The form has already written its values onto `obj`; the service needs the stored row for "before".
+            services.round_update(user=request.user, round=m.Round.objects.get(pk=obj.pk), **data)
+        else:
+            form.instance = services.round_create(user=request.user, **form.cleaned_data)
+            obj.pk = form.instance.pk
+
+
+@admin.register(m.Case)
+class CaseAdmin(ReadOnlyAdmin):
+    list_display = ["round", "unit", "group", "status", "late", "submitted_at"]
+    list_filter = ["round", "status", "late"]
+    search_fields = ["unit__name"]
+
+
+@admin.register(m.AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor", "action", "object_type", "object_id", "round"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_id", "comment"]
