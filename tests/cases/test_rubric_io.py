@@ -471,7 +471,7 @@ def test_xlsx_missing_sheets_and_columns():
     def drop_column(wb):
         wb["items"].delete_cols(6)  # item_max
 
-    # all-or-nothing: a missing required column stops before any row is read
+    # structural problems (sheets, columns, cells) are reported before field validation
     assert errors_of(
         load_rubric_xlsx, edited_workbook(fixture("wuxing_2016"), drop_column)
     ) == ["items: row 1: missing column 'item_max'"]
