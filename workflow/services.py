@@ -227,7 +227,9 @@ def task_unclaim(*, user, task_id: int) -> Task:
     try:
         with _locked(task_id) as activation:
             task = activation.task
-            if task.status != STATUS.ASSIGNED or task.owner_id != user.pk:
+            if task.status == STATUS.ASSIGNED and task.owner_id != user.pk:
+                raise PermissionDenied("该任务不是您的任务。")
+            if task.status != STATUS.ASSIGNED:
                 raise Conflict("只能退回本人已认领、未办理的任务。")
             if activation.flow_task.name == "score":
                 raise Conflict("专家评分任务不能放弃。")
