@@ -73,8 +73,15 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs
     if model is m.Case:
         return qs.filter(_case_q(user))
-    if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment):
+    if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment, m.SpecialBonus):
         return qs.filter(case__in=_visible_case_ids(user))
+    if model is m.Result:
+        # Units see their own result once the round's results are approved; group leads see
+        # their group's while compiling; experts see none (they score, the office compiles).
+        return qs.filter(
+            Q(case__group_id__in=group_ids(user, GROUP_LEAD_ROLES))
+            | Q(case__unit_id__in=unit_ids(user), round__results_frozen_at__isnull=False)
+        )
     if model is m.ScoreSheet:
         # Sheets are the group's internal work: an expert sees their own, group leaders see all
         # of their group; units see results, never individual sheets.

@@ -203,6 +203,8 @@ class Round(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)
     launched_at = models.DateTimeField(null=True, blank=True)
+    # Set when the leader approves: results can no longer be recomputed.
+    results_frozen_at = models.DateTimeField(null=True, blank=True)
 
     objects = RestrictedManager()
 
@@ -287,6 +289,9 @@ class Case(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     late = models.BooleanField(default=False)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The group leader may set the panel score instead of the aggregate, with a reason (audited).
+    panel_override = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    panel_override_reason = models.TextField(blank=True)
 
     objects = RestrictedManager()
 
@@ -408,6 +413,8 @@ class Finding(models.Model):
     )
     occurrences = models.PositiveIntegerField(default=1)
     requires_rectification = models.BooleanField(default=False)
+    # 一票否决: the unit gets the lowest grade and ranks after every unit without a veto.
+    veto = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)
 
@@ -485,3 +492,43 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+
+
+class SpecialBonus(models.Model):
+    """A special bonus (特别加分) granted to a unit for an honour, e.g. 国家级表彰 +3; capped in total."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="special_bonuses")
+    level = models.CharField(_("级别"), max_length=32)
+    title = models.CharField(_("事项"), max_length=255)
+    amount = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(ZERO)])
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["case", "pk"]
+
+
+class Result(models.Model):
+    """A unit's computed result in a round. Recomputed from the raw inputs until the leader
+    approves the round (`Round.results_frozen_at`), immutable afterwards."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="result")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="results")
+    category = models.CharField(max_length=32, blank=True)
+    panel = models.DecimalField(max_digits=8, decimal_places=2)
+    deductions = models.DecimalField(max_digits=8, decimal_places=2)
+    bonus = models.DecimalField(max_digits=8, decimal_places=2)
+    total = models.DecimalField(max_digits=8, decimal_places=2)
+    rank = models.PositiveIntegerField()
+    grade = models.CharField(max_length=16, blank=True)
+    movement = models.IntegerField(null=True, blank=True)
+    veto = models.BooleanField(default=False)
+    sheet_scores = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = RestrictedManager()
+
+    class Meta:
+        ordering = ["round", "category", "rank", "case__unit__code"]

@@ -229,9 +229,7 @@ class ScoringConfig:
             raise ScoringError(f"unknown aggregation {self.aggregation!r}")
         if self.aggregation_level not in AGGREGATION_LEVELS:
             raise ScoringError(f"unknown aggregation level {self.aggregation_level!r}")
-        if isinstance(self.trim_min_sheets, bool) or not isinstance(
-            self.trim_min_sheets, int
-        ):
+        if isinstance(self.trim_min_sheets, bool) or not isinstance(self.trim_min_sheets, int):
             raise ScoringError("trim_min_sheets must be an integer")
         if self.trim_min_sheets < 3:
             raise ScoringError("trim_min_sheets must be at least 3")
@@ -274,6 +272,9 @@ class UnitInput:
     sheets: tuple[Sheet, ...] = ()
     incidents: tuple[Incident, ...] = ()
     special_bonus: tuple[Decimal, ...] = ()
+    # The group leader's decision, with a reason recorded elsewhere: it replaces the aggregate
+    # as the panel score (the sheets still have to be there and are still reported).
+    panel_override: Decimal | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sheets", _tuple(self.sheets))
@@ -397,22 +398,20 @@ def _sheet_total(index: _RubricIndex, sheet: Sheet) -> Decimal:
         try:
             sidx, imax, cap = items[code]
         except KeyError:
-            raise ScoringError(
-                f"sheet of {sheet.expert!r}: unknown item {code!r}"
-            ) from None
+            raise ScoringError(f"sheet of {sheet.expert!r}: unknown item {code!r}") from None
         ded = marks.deductions
         if ded:
             d = sum(ded, ZERO)
             if d > 0:
-                sums[sidx] -= d if d < imax else imax  # noqa: FURB136
+                sums[sidx] -= d if d < imax else imax
         bon = marks.bonus
         if bon and cap:
             b = sum(bon, ZERO)
             if b > 0:
-                bonus += b if b < cap else cap  # noqa: FURB136
+                bonus += b if b < cap else cap
     total = bonus
     for s, smax in zip(sums, index.section_max):
-        total += s if s < smax else smax  # noqa: FURB136
+        total += s if s < smax else smax
     return total
 
 
@@ -435,15 +434,10 @@ def sheet_breakdown(rubric: ScoringRubric, sheet: Sheet) -> SheetBreakdown:
                 item_base[item.code] = item.max
                 item_bonus[item.code] = ZERO
         for code in sorted(sheet.items):
-            _, _, base, bonus = _item_values(
-                index, code, sheet.items[code], sheet.expert
-            )
+            _, _, base, bonus = _item_values(index, code, sheet.items[code], sheet.expert)
             item_base[code] = base
             item_bonus[code] = bonus
-        section_base = {
-            s.code: min(sum((item_base[i.code] for i in s.items), ZERO), s.max)
-            for s in rubric.sections
-        }
+        section_base = {s.code: min(sum((item_base[i.code] for i in s.items), ZERO), s.max) for s in rubric.sections}
         bonus_total = sum(item_bonus.values(), ZERO)
         total = sum(section_base.values(), ZERO) + bonus_total
     return SheetBreakdown(item_base, item_bonus, section_base, bonus_total, total)
@@ -454,9 +448,7 @@ def sheet_breakdown(rubric: ScoringRubric, sheet: Sheet) -> SheetBreakdown:
 # ---------------------------------------------------------------------------------------
 
 
-def _aggregate_ratio(
-    values: Sequence[Decimal], method: str, trim_min_sheets: int
-) -> tuple[Decimal, int]:
+def _aggregate_ratio(values: Sequence[Decimal], method: str, trim_min_sheets: int) -> tuple[Decimal, int]:
     """Aggregate as an exact ratio ``(numerator, denominator)``.
 
     The denominator depends only on the method and ``len(values)``, which lets the
@@ -480,9 +472,7 @@ def _aggregate_ratio(
     raise ScoringError(f"unknown aggregation {method!r}")
 
 
-def aggregate(
-    values: Sequence[Decimal], method: str = "mean", trim_min_sheets: int = 5
-) -> Decimal:
+def aggregate(values: Sequence[Decimal], method: str = "mean", trim_min_sheets: int = 5) -> Decimal:
     """Aggregate sheet scores (mean / trimmed_mean / median), rounded once to 2 places."""
     with localcontext() as ctx:
         ctx.prec = _PRECISION
@@ -490,17 +480,13 @@ def aggregate(
         return _round_ratio(num, den)
 
 
-def _panel_total_level(
-    index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]
-):
+def _panel_total_level(index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]):
     scores = [_sheet_total(index, sheet) for sheet in sheets]
     num, den = _aggregate_ratio(scores, config.aggregation, config.trim_min_sheets)
     return _round_ratio(num, den), scores
 
 
-def _panel_item_level(
-    index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]
-):
+def _panel_item_level(index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]):
     """Aggregate every item's base and bonus across sheets, then apply the section caps.
 
     All per-item aggregates share one denominator (it depends only on the sheet count), so
@@ -522,16 +508,11 @@ def _panel_item_level(
             pos = position.get(code)
             if pos is None:
                 raise ScoringError(f"sheet of {sheet.expert!r}: unknown item {code!r}")
-            _, _, bases[pos], bonuses[pos] = _item_values(
-                index, code, marks, sheet.expert
-            )
+            _, _, bases[pos], bonuses[pos] = _item_values(index, code, marks, sheet.expert)
         sums = [ZERO] * len(index.section_max)
         for pos in range(n_items):
             sums[item_section[pos]] += bases[pos]
-        scores.append(
-            sum(bonuses, ZERO)
-            + sum((min(s, m) for s, m in zip(sums, index.section_max)), ZERO)
-        )
+        scores.append(sum(bonuses, ZERO) + sum((min(s, m) for s, m in zip(sums, index.section_max)), ZERO))
         base_rows.append(bases)
         bonus_rows.append(bonuses)
     method, trim = config.aggregation, config.trim_min_sheets
@@ -548,9 +529,7 @@ def _panel_item_level(
     return _round_ratio(total_num, den), scores
 
 
-def panel_score(
-    rubric: ScoringRubric, config: ScoringConfig, sheets: Sequence[Sheet]
-) -> Decimal:
+def panel_score(rubric: ScoringRubric, config: ScoringConfig, sheets: Sequence[Sheet]) -> Decimal:
     """The panel score of one unit's sheets, rounded once to 2 places."""
     if not sheets:
         raise ScoringError("a panel needs at least one sheet")
@@ -592,13 +571,9 @@ def distribution_boundaries(m: int, percents: Sequence[Decimal]) -> list[int]:
     return out
 
 
-def _distribution_grades(
-    totals_in_rank_order: Sequence[Decimal], scheme: GradeScheme
-) -> list[str]:
+def _distribution_grades(totals_in_rank_order: Sequence[Decimal], scheme: GradeScheme) -> list[str]:
     names = scheme.names
-    bounds = distribution_boundaries(
-        len(totals_in_rank_order), [v for _, v in scheme.bands]
-    )
+    bounds = distribution_boundaries(len(totals_in_rank_order), [v for _, v in scheme.bands])
     grades: list[str] = []
     band = 0
     group_grade = None
@@ -627,9 +602,7 @@ def _threshold_grade(total: Decimal, scheme: GradeScheme) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def compute_results(
-    rubric: ScoringRubric, config: ScoringConfig, units: Sequence[UnitInput]
-) -> list[UnitResult]:
+def compute_results(rubric: ScoringRubric, config: ScoringConfig, units: Sequence[UnitInput]) -> list[UnitResult]:
     """Score, rank and grade every unit; see ``docs/scoring.md`` for the exact rules.
 
     Returns results ordered by category, then rank order (non-veto units first, ties by
@@ -643,9 +616,7 @@ def compute_results(
             raise ScoringError(f"duplicate unit code {unit.code!r}")
         seen_codes.add(unit.code)
 
-    panel_of = (
-        _panel_item_level if config.aggregation_level == "item" else _panel_total_level
-    )
+    panel_of = _panel_item_level if config.aggregation_level == "item" else _panel_total_level
     special_cap = rubric.special_bonus_cap
 
     with localcontext() as ctx:
@@ -653,9 +624,7 @@ def compute_results(
         partial = []
         for unit in units:
             if not unit.sheets:
-                raise ScoringError(
-                    f"unit {unit.code!r}: at least one sheet is required"
-                )
+                raise ScoringError(f"unit {unit.code!r}: at least one sheet is required")
             experts = [s.expert for s in unit.sheets]
             if len(set(experts)) != len(experts):
                 raise ScoringError(f"unit {unit.code!r}: duplicate expert")
@@ -663,6 +632,8 @@ def compute_results(
                 panel, scores = panel_of(index, config, unit.sheets)
             except ScoringError as exc:
                 raise ScoringError(f"unit {unit.code!r}: {exc}") from None
+            if unit.panel_override is not None:
+                panel = round2(unit.panel_override)
             deductions = round2(sum((i.amount * i.count for i in unit.incidents), ZERO))
             bonus_sum = sum(unit.special_bonus, ZERO)
             bonus = round2(min(special_cap, bonus_sum))
@@ -677,19 +648,13 @@ def compute_results(
         results: list[UnitResult] = []
         for category in sorted(by_category):
             rows = by_category[category]
-            normal = sorted(
-                (r for r in rows if not r[0].veto), key=lambda r: (-r[4], r[0].code)
-            )
-            vetoed = sorted(
-                (r for r in rows if r[0].veto), key=lambda r: (-r[4], r[0].code)
-            )
+            normal = sorted((r for r in rows if not r[0].veto), key=lambda r: (-r[4], r[0].code))
+            vetoed = sorted((r for r in rows if r[0].veto), key=lambda r: (-r[4], r[0].code))
             grades_normal: list[str | None] = [None] * len(normal)
             scheme = config.grades
             if scheme is not None:
                 if scheme.scheme == "distribution":
-                    grades_normal = list(
-                        _distribution_grades([r[4] for r in normal], scheme)
-                    )
+                    grades_normal = list(_distribution_grades([r[4] for r in normal], scheme))
                 else:
                     grades_normal = [_threshold_grade(r[4], scheme) for r in normal]
             veto_grade = scheme.last if scheme is not None else None
@@ -703,11 +668,7 @@ def compute_results(
                     unit, panel, deductions, bonus, total, sheet_scores = row
                     if total != prev_total:
                         rank, prev_total = offset + position, total
-                    movement = (
-                        None
-                        if unit.previous_rank is None
-                        else unit.previous_rank - rank
-                    )
+                    movement = None if unit.previous_rank is None else unit.previous_rank - rank
                     results.append(
                         UnitResult(
                             code=unit.code,
@@ -758,9 +719,7 @@ def _check_same_keys(a: Mapping, b: Mapping, what: str) -> None:
         raise ScoringError(f"{what}: missing {missing}, unexpected {extra}")
 
 
-def weighted_composite(
-    scores: Mapping[str, Decimal], weights: Mapping[str, Decimal]
-) -> Decimal:
+def weighted_composite(scores: Mapping[str, Decimal], weights: Mapping[str, Decimal]) -> Decimal:
     """Σ score_c × weight_c / 100 with percentage weights summing to 100, rounded once.
 
     Seed 001: ``{"年终集中考核": 70, "平时考核": 30}``; seed 000: the half-year result counts
@@ -773,15 +732,11 @@ def weighted_composite(
             raise ScoringError("weighted_composite: weights must sum to 100")
         if any(Decimal(w) < 0 for w in weights.values()):
             raise ScoringError("weighted_composite: weights must not be negative")
-        total = sum(
-            (Decimal(scores[k]) * Decimal(weights[k]) for k in sorted(scores)), ZERO
-        )
+        total = sum((Decimal(scores[k]) * Decimal(weights[k]) for k in sorted(scores)), ZERO)
         return _round_ratio(total, 100)
 
 
-def points_composite(
-    scores: Mapping[str, Decimal], maxima: Mapping[str, Decimal] | None = None
-) -> Decimal:
+def points_composite(scores: Mapping[str, Decimal], maxima: Mapping[str, Decimal] | None = None) -> Decimal:
     """Σ component scores, each on its own points scale (seed 002: 90 + 5 + 5).
 
     With ``maxima``, every component must be present and lie in ``[0, max]``.
@@ -792,9 +747,7 @@ def points_composite(
             _check_same_keys(scores, maxima, "points_composite")
             for key in sorted(scores):
                 if not ZERO <= Decimal(scores[key]) <= Decimal(maxima[key]):
-                    raise ScoringError(
-                        f"points_composite: {key} is outside [0, {maxima[key]}]"
-                    )
+                    raise ScoringError(f"points_composite: {key} is outside [0, {maxima[key]}]")
         return round2(sum((Decimal(v) for v in scores.values()), ZERO))
 
 
@@ -802,11 +755,7 @@ def rescale(score: Decimal, from_max: Decimal, to_max: Decimal) -> Decimal:
     """Convert a score to another full mark (e.g. 1000-point to 100-point), rounded once."""
     if Decimal(from_max) <= 0:
         raise ScoringError("rescale: from_max must be positive")
-    return _round_fraction(
-        Fraction(Decimal(score))
-        * Fraction(Decimal(to_max))
-        / Fraction(Decimal(from_max))
-    )
+    return _round_fraction(Fraction(Decimal(score)) * Fraction(Decimal(to_max)) / Fraction(Decimal(from_max)))
 
 
 def group_means(
@@ -833,16 +782,12 @@ def group_means(
         return {g: _round_ratio(sums[g], counts[g]) for g in sorted(sums)}
 
 
-def grade_distribution(
-    results: Iterable[UnitResult], scheme: GradeScheme | None = None
-) -> dict[str | None, int]:
+def grade_distribution(results: Iterable[UnitResult], scheme: GradeScheme | None = None) -> dict[str | None, int]:
     """Number of units per grade. With ``scheme`` every band appears (0 if unused), in
     band order; otherwise grades appear in sorted order (``None`` last)."""
     counts = Counter(r.grade for r in results)
     if scheme is not None:
-        out: dict[str | None, int] = {
-            name: counts.pop(name, 0) for name in scheme.names
-        }
+        out: dict[str | None, int] = {name: counts.pop(name, 0) for name in scheme.names}
         for name in sorted(counts, key=lambda g: (g is None, g or "")):
             out[name] = counts[name]
         return out

@@ -40,7 +40,7 @@ def parse_points(value, field: str) -> Decimal:
         raise ValidationError({field: ["不能为负数。"]})
     if amount != amount.quantize(TWO_PLACES):
         raise ValidationError({field: ["最多两位小数。"]})
-    return amount
+    return amount.quantize(TWO_PLACES)
 
 
 # --- rubrics ----------------------------------------------------------------------------------
@@ -533,3 +533,25 @@ def group_set_units(*, user, group: m.Group, units: list[m.Unit]) -> m.Group:
     audit(actor=user, action="group.set_units", obj=group, before={"units": before},
           after={"units": sorted(u.pk for u in units)}, round_id=group.round_id)
     return group
+
+
+@transaction.atomic
+def case_set_panel_override(*, user, case: m.Case, panel, reason: str) -> m.Case:
+    """The group leader replaces the aggregated panel score (or clears it with panel=None)."""
+    if not access.can_lead_group(user, case.group_id):
+        raise PermissionDenied("只有组长或副组长可以调整评审分数。")
+    if case.round.results_frozen_at:
+        raise Conflict("结果已经领导审定，不能调整。")
+    value = None if panel in (None, "") else parse_points(panel, "panel")
+    if value is not None:
+        if value > case.round.rubric.total_max:
+            raise ValidationError({"panel": [f"不能超过满分 {case.round.rubric.total_max}。"]})
+        if not reason.strip():
+            raise ValidationError({"reason": ["调整分数必须说明理由。"]})
+    before = {"panel_override": str(case.panel_override) if case.panel_override is not None else None}
+    case.panel_override = value
+    case.panel_override_reason = reason if value is not None else ""
+    case.save(update_fields=["panel_override", "panel_override_reason"])
+    audit(actor=user, action="case.panel_override", obj=case, before=before,
+          after={"panel_override": str(value) if value is not None else None}, comment=reason, round_id=case.round_id)
+    return case

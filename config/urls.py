@@ -19,6 +19,7 @@ router.register("inspections", case_views.InspectionRecordViewSet, basename="ins
 router.register("findings", case_views.FindingViewSet, basename="finding")
 router.register("score-sheets", case_views.ScoreSheetViewSet, basename="score-sheet")
 router.register("attachments", case_views.AttachmentViewSet, basename="attachment")
+router.register("results", case_views.ResultViewSet, basename="result")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
 router.register("tasks", workflow_api.TaskViewSet, basename="task")
 
@@ -27,6 +28,7 @@ api_v1 = [
     path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
     path("auth/token/", obtain_auth_token, name="api-token"),
+    path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
     path("", include(router.urls)),
 ]
 

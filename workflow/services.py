@@ -20,7 +20,7 @@ from viewflow.workflow.signals import flow_started, task_finished, task_started
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.token import Token
 
-from cases import access
+from cases import access, results
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
@@ -327,6 +327,7 @@ def _review(user, activation, action, data):
 
 def _compile(user, activation, action, data):
     round = _round(activation)
+    results.round_compute_results(user=user, round=round)
     round.status = m.RoundStatus.APPROVING
     round.save(update_fields=["status"])
     case_services.audit(actor=user, action="round.compiled", obj=round, round_id=round.pk)
@@ -340,6 +341,8 @@ def _approve(user, activation, action, data):
         raise ValidationError({"comment": ["退回时必须填写意见。"]})
     round.status = m.RoundStatus.REPORTING if approve else m.RoundStatus.COMPILING
     round.save(update_fields=["status"])
+    if approve:
+        results.round_freeze_results(round=round)
     _set_process_flag(activation, "approved", approve)
     case_services.audit(
         actor=user,

@@ -18,7 +18,7 @@ from viewflow.workflow import chart
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
-from cases import access
+from cases import access, results
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
@@ -204,7 +204,24 @@ def _case_context(user, case: m.Case) -> dict:
 
 
 def _round_context(round: m.Round) -> dict:
-    return {"round_cases": round.cases.select_related("unit", "group"), "round_obj": round}
+    """The compile / approve / report pages: the ranking table, grade distribution, group means."""
+    cases = {c.pk: c for c in round.cases.select_related("unit", "group")}
+    stored = list(m.Result.objects.filter(round=round).select_related("case"))
+    preview = False
+    if not stored and all(c.status == m.CaseStatus.DONE for c in cases.values()):
+        stored = [m.Result(case=cases[int(r.code)], round=round, category=r.category, panel=r.panel,
+                           deductions=r.deductions, bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "",
+                           movement=r.movement, veto=r.veto) for r in results.compute(round)]
+        preview = True
+    for result in stored:
+        result.case = cases[result.case_id]
+    return {
+        "round_cases": cases.values(),
+        "round_obj": round,
+        "results": stored,
+        "results_preview": preview,
+        "results_summary": results.summary(round, stored) if stored else None,
+    }
 
 
 def _process_svg(flow_class, process) -> str:

@@ -189,3 +189,20 @@ class AttachmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     items = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     inspection = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    unit = serializers.CharField(source="case.unit.name", read_only=True)
+    unit_code = serializers.CharField(source="case.unit.code", read_only=True)
+    group = serializers.CharField(source="case.group.name", read_only=True)
+
+    class Meta:
+        model = m.Result
+        fields = ["id", "round", "case", "unit", "unit_code", "group", "category", "panel", "deductions", "bonus",
+                  "total", "rank", "grade", "movement", "veto", "sheet_scores", "computed_at"]
+        read_only_fields = fields
+
+
+class PanelOverrideSerializer(serializers.Serializer):
+    panel = serializers.CharField(allow_null=True, allow_blank=True)
+    reason = serializers.CharField(allow_blank=True, default="")

@@ -5,11 +5,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from cases import access, services
+from cases import access, results, scoring_io, services
 from cases import models as m
 from cases.api import serializers as s
 
@@ -61,6 +61,27 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
             user=self.request.user, round=serializer.instance, **serializer.validated_data
         )
 
+    @extend_schema(request=None, responses=s.ResultSerializer(many=True))
+    @action(detail=True, methods=["post"], url_path="compute-results")
+    def compute_results(self, request, pk=None):
+        """Recompute and store the results from the raw inputs (office; until the leader approves)."""
+        stored = results.round_compute_results(user=request.user, round=self.get_object())
+        return Response(s.ResultSerializer(stored, many=True).data)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get"], url_path="results-summary")
+    def results_summary(self, request, pk=None):
+        """Grade distribution and per-group means of the results the user may see."""
+        round = self.get_object()
+        stored = list(m.Result.objects.restrict(request.user).filter(round=round).select_related("case"))
+        data = results.summary(round, stored)
+        return Response({
+            "grade_distribution": [{"grade": g, "count": n} for g, n in data["grade_distribution"].items()],
+            "group_means": [{"group": g, "mean": str(v)} for g, v in data["group_means"].items()],
+            "overall_mean": str(data["overall_mean"]) if data["overall_mean"] is not None else None,
+            "frozen": data["frozen"],
+        })
+
 
 class GroupViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     model = m.Group
@@ -84,6 +105,15 @@ class CaseViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return super().get_queryset().select_related("unit", "group", "round")
 
+    @extend_schema(request=s.PanelOverrideSerializer, responses=s.CaseSerializer)
+    @action(detail=True, methods=["post"], url_path="panel-override")
+    def panel_override(self, request, pk=None):
+        """The group leader sets (or clears, with an empty panel) the case's panel score, with a reason."""
+        body = s.PanelOverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = services.case_set_panel_override(user=request.user, case=self.get_object(), **body.validated_data)
+        return Response(s.CaseSerializer(case).data)
+
     @extend_schema(request=s.SubmissionWriteSerializer, responses=s.SubmissionSerializer)
     @action(detail=True, methods=["get", "put"])
     def submission(self, request, pk=None):
@@ -98,6 +128,17 @@ class CaseViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         writer.is_valid(raise_exception=True)
         sub = services.submission_save(user=request.user, case=case, **writer.validated_data)
         return Response(s.SubmissionSerializer(sub).data)
+
+
+class ResultViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Computed results: by category, then rank."""
+
+    model = m.Result
+    serializer_class = s.ResultSerializer
+    filterset_fields = ["round", "category", "grade", "veto"]
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("case__unit", "case__group")
 
 
 class SubmissionViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -192,3 +233,14 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def download(self, request, pk=None):
         attachment = self.get_object()
         return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name)
+
+
+@extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+@api_view(["POST"])
+def scoring_compute(request):
+    """Recompute results from raw inputs in exchange format v1 (see docs/scoring.md): anyone signed in
+    can verify the arithmetic; errors name the path of each offending field."""
+    try:
+        return Response(scoring_io.compute_exchange(request.data))
+    except scoring_io.ScoringInputError as exc:
+        return Response({"detail": "输入有误。", "errors": {"input": list(exc.messages)}}, status=status.HTTP_400_BAD_REQUEST)

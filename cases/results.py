@@ -1,0 +1,172 @@
+"""A round's results: raw inputs read from the database in a few flat queries, handed to the exact
+engine in `cases.scoring`, stored as `Result` rows. Recomputable until the leader approves the
+round, frozen afterwards. The arithmetic lives only in the engine.
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases import access
+from cases import models as m
+from cases import scoring
+from cases.errors import Conflict
+from cases.services import audit
+
+LATE_KIND = "逾期提交"
+
+
+def scoring_rubric(rubric: m.Rubric) -> scoring.ScoringRubric:
+    items_by_section = defaultdict(list)
+    for item in rubric.items.order_by("position"):
+        items_by_section[item.section_id].append(
+            scoring.ScoringItem(code=item.code, max=item.max_points, bonus_cap=item.bonus_cap)
+        )
+    return scoring.ScoringRubric(
+        sections=[
+            scoring.ScoringSection(code=s.code, max=s.max_points, items=items_by_section[s.pk])
+            for s in rubric.sections.order_by("position")
+        ],
+        special_bonus_cap=Decimal(str(rubric.spec.get("special_bonus_cap") or "0")),
+    )
+
+
+def scoring_config(round: m.Round) -> scoring.ScoringConfig:
+    config = round.config or {}
+    grades = config.get("grades")
+    scheme = None
+    if grades:
+        scheme = scoring.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
+    return scoring.ScoringConfig(
+        aggregation=config.get("aggregation", "mean"),
+        trim_min_sheets=int(config.get("trim_min_sheets", 5)),
+        aggregation_level=config.get("aggregation_level", "total"),
+        grades=scheme,
+    )
+
+
+def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
+    """The engine's inputs for the given cases of the round: submitted sheets only."""
+    case_ids = [c.pk for c in cases]
+    sheets = list(
+        m.ScoreSheet.objects.filter(case_id__in=case_ids, status=m.SheetStatus.SUBMITTED)
+        .values_list("pk", "case_id", "expert_id")
+    )
+    marks: dict[int, dict[str, scoring.ItemMarks]] = defaultdict(dict)
+    rows = m.ItemScore.objects.filter(
+        sheet__case_id__in=case_ids, sheet__status=m.SheetStatus.SUBMITTED
+    ).values_list("sheet_id", "item__code", "deduction", "bonus")
+    for sheet_id, code, deduction, bonus in rows.iterator(chunk_size=20000):
+        marks[sheet_id][code] = scoring.ItemMarks((deduction,), (bonus,))
+    sheets_by_case = defaultdict(list)
+    for sheet_id, case_id, expert_id in sheets:
+        sheets_by_case[case_id].append(scoring.Sheet(expert=str(expert_id), items=marks.get(sheet_id, {})))
+
+    incidents = defaultdict(list)
+    vetoed = set()
+    findings = m.Finding.objects.filter(case_id__in=case_ids).values_list(
+        "case_id", "deduction_kind", "source", "deduction_amount", "occurrences", "veto"
+    )
+    for case_id, kind, source, amount, count, veto in findings:
+        if amount > 0:
+            incidents[case_id].append(scoring.Incident(kind=kind or source, amount=amount, count=count))
+        if veto:
+            vetoed.add(case_id)
+    late_amount = Decimal(str((round.config or {}).get("late_deduction", "0")))
+    bonuses = defaultdict(list)
+    for case_id, amount in m.SpecialBonus.objects.filter(case_id__in=case_ids).values_list("case_id", "amount"):
+        bonuses[case_id].append(amount)
+    previous = {}
+    if round.previous_round_id:
+        previous = dict(m.Result.objects.filter(round_id=round.previous_round_id).values_list("case__unit_id", "rank"))
+    by_category = bool((round.config or {}).get("rank_by_category"))
+
+    inputs = []
+    for case in cases:
+        case_incidents = list(incidents[case.pk])
+        if case.late and late_amount > 0:
+            case_incidents.append(scoring.Incident(kind=LATE_KIND, amount=late_amount, count=1))
+        inputs.append(
+            scoring.UnitInput(
+                code=str(case.pk),
+                category=case.unit.category if by_category else "",
+                veto=case.pk in vetoed,
+                previous_rank=previous.get(case.unit_id),
+                sheets=sheets_by_case[case.pk],
+                incidents=case_incidents,
+                special_bonus=bonuses[case.pk],
+                panel_override=case.panel_override,
+            )
+        )
+    return inputs
+
+
+def compute(round: m.Round) -> list[scoring.UnitResult]:
+    """Compute without storing (the compile page's preview and the benchmark use this)."""
+    cases = list(round.cases.select_related("unit"))
+    missing = [c.unit.name for c in cases if c.status != m.CaseStatus.DONE]
+    if missing:
+        raise Conflict(f"尚有{len(missing)}个单位未完成评审：{'、'.join(missing[:5])}。")
+    try:
+        return scoring.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
+    except scoring.ScoringError as exc:
+        raise ValidationError({"config": [str(exc)]}) from None
+
+
+@transaction.atomic
+def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
+    """Recompute and store the round's results (office only, until the leader approves)."""
+    if not access.is_office(user):
+        raise PermissionDenied("只有考核办可以汇总结果。")
+    round = m.Round.objects.select_for_update().get(pk=round.pk)
+    if round.results_frozen_at:
+        raise Conflict("结果已经领导审定，不能重新计算。")
+    computed = compute(round)
+    before = {
+        str(r.case_id): [str(r.total), r.rank, r.grade]
+        for r in m.Result.objects.filter(round=round)
+    }
+    m.Result.objects.filter(round=round).delete()
+    now = timezone.now()
+    results = m.Result.objects.bulk_create(
+        m.Result(
+            case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
+            bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "", movement=r.movement, veto=r.veto,
+            sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores], computed_at=now,
+        )
+        for r in computed
+    )
+    after = {str(r.case_id): [str(r.total), r.rank, r.grade] for r in results}
+    changed = {k: v for k, v in after.items() if before.get(k) != v}
+    audit(actor=user, action="round.results_computed", obj=round,
+          before={k: before.get(k) for k in changed}, after=changed, round_id=round.pk)
+    return results
+
+
+def round_freeze_results(*, round: m.Round) -> None:
+    """Called when the leader approves: the stored results become final."""
+    m.Round.objects.filter(pk=round.pk, results_frozen_at__isnull=True).update(results_frozen_at=timezone.now())
+
+
+def summary(round: m.Round, stored: list[m.Result]) -> dict:
+    """Grade distribution and per-group means of the stored results (a lenient group stands out)."""
+    rows = [
+        scoring.UnitResult(code=str(r.case_id), category=r.category, panel=r.panel, deductions=r.deductions,
+                           bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or None, movement=r.movement,
+                           veto=r.veto)
+        for r in stored
+    ]
+    group_names = dict(round.groups.values_list("pk", "name"))
+    groups = {str(r.case_id): group_names[r.case.group_id] for r in stored}
+    means = scoring.group_means(rows, groups)
+    overall = scoring.group_means(rows, {row.code: "" for row in rows}).get("")
+    config = scoring_config(round)
+    return {
+        "grade_distribution": scoring.grade_distribution(rows, config.grades),
+        "group_means": means,
+        "overall_mean": overall,
+        "frozen": round.results_frozen_at is not None,
+    }

@@ -1,0 +1,122 @@
+"""A round's results from the database: the numbers worked out by hand, recompute, override, freeze."""
+
+from decimal import Decimal
+
+import pytest
+
+from cases import models as m
+from tests.factories import act, advance_case, make_round
+
+pytestmark = pytest.mark.django_db
+
+GRADES = {"scheme": "thresholds", "bands": [["优秀", "16"], ["良好", "14"], ["达标", "0"]]}
+
+
+def _score(r, index, sheets):
+    """Carry case `index` to scoring, then each expert submits their items."""
+    case = advance_case(r, index, upto="score")
+    for expert, items in zip(r.group_of(index).experts, sheets):
+        reason = "" if items else "材料齐全，全部满分"
+        act(r, expert, "score", case, items=items, reason=reason)
+    act(r, r.group_of(index).leader, "review", case, "approve")
+    return case
+
+
+def _scored_round():
+    """Rubric (tests.factories.rubric_spec): S1 max 10 = S1.1 (6) + S1.2 (4, bonus cap 2); S2 max 5."""
+    r = make_round(units=3, experts=2, launch=True, config={"grades": GRADES})
+    r.round.rubric.spec = {**r.round.rubric.spec, "special_bonus_cap": "2"}
+    r.round.rubric.save()
+    # A: 15 − 2 = 13 and 15 − 1 + 2 (bonus) = 16 → mean 14.50
+    a = _score(r, 0, [[{"item": "S1.1", "deduction": "2", "reason": "缺方案"}],
+                      [{"item": "S1.1", "deduction": "1", "reason": "缺总结"},
+                       {"item": "S1.2", "bonus": "2", "reason": "省级推广"}]])
+    # B: 15 and 14.5 → mean 14.75, minus 通报批评 3 × 1 → 11.75
+    b = _score(r, 1, [[], [{"item": "S2.2", "deduction": "0.5", "reason": "迟报"}]])
+    m.Finding.objects.create(case=b, source=m.FindingSource.CRITICISM, description="被专项通报批评",
+                             deduction_kind="通报批评", deduction_amount=Decimal("3"), occurrences=1)
+    # C: 14.67 twice → 14.67, plus special bonus min(2 + 1, cap 2) = 2 → 16.67
+    c = _score(r, 2, [[{"item": "S1.1", "deduction": "0.33", "reason": "略"}],
+                      [{"item": "S1.1", "deduction": "0.33", "reason": "略"}]])
+    m.SpecialBonus.objects.create(case=c, level="国家级", title="全国文明单位", amount=Decimal("2"))
+    m.SpecialBonus.objects.create(case=c, level="市级", title="市级表彰", amount=Decimal("1"))
+    return r, a, b, c
+
+
+def _rows(response):
+    assert response.status_code == 200, response.content
+    return {row["unit_code"]: (row["panel"], row["deductions"], row["bonus"], row["total"], row["rank"], row["grade"])
+            for row in response.json()}
+
+
+def test_compute_results_by_hand(api):
+    r, a, b, c = _scored_round()
+    rows = _rows(api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/"))
+    assert rows == {
+        c.unit.code: ("14.67", "0.00", "2.00", "16.67", 1, "优秀"),
+        a.unit.code: ("14.50", "0.00", "0.00", "14.50", 2, "良好"),
+        b.unit.code: ("14.75", "3.00", "0.00", "11.75", 3, "达标"),
+    }
+    summary = api(r.office).get(f"/api/v1/rounds/{r.round.pk}/results-summary/").json()
+    assert summary["grade_distribution"] == [{"grade": "优秀", "count": 1}, {"grade": "良好", "count": 1},
+                                             {"grade": "达标", "count": 1}]
+    # (16.67 + 14.50 + 11.75) / 3 = 14.306… → 14.31
+    assert summary["overall_mean"] == "14.31"
+
+    # A veto finding sends A after every unit without one, with the last grade.
+    m.Finding.objects.create(case=a, source=m.FindingSource.INSPECTION, description="违纪案件", veto=True)
+    rows = _rows(api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/"))
+    assert [rows[u.unit.code][4:] for u in (c, b, a)] == [(1, "优秀"), (2, "达标"), (3, "达标")]
+    entry = m.AuditEntry.objects.filter(action="round.results_computed").order_by("-pk").first()
+    assert entry.before[str(a.pk)] == ["14.50", 2, "良好"] and entry.after[str(a.pk)] == ["14.50", 3, "达标"]
+
+
+def test_panel_override_needs_a_reason_and_is_audited(api):
+    r, a, b, c = _scored_round()
+    leader = r.group_of(0).leader
+    url = f"/api/v1/cases/{b.pk}/panel-override/"
+    refused = api(leader).post(url, {"panel": "15", "reason": ""}, format="json")
+    assert refused.status_code == 400 and "reason" in refused.json()["errors"]
+    assert api(r.staff[1]).post(url, {"panel": "15", "reason": "复核"}, format="json").status_code in (403, 404)
+    assert api(leader).post(url, {"panel": "15", "reason": "组务会复核后确定"}, format="json").status_code == 200
+
+    rows = _rows(api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/"))
+    assert rows[b.unit.code][:4] == ("15.00", "3.00", "0.00", "12.00")
+    entry = m.AuditEntry.objects.get(action="case.panel_override", object_id=str(b.pk))
+    assert entry.after == {"panel_override": "15.00"} and entry.comment == "组务会复核后确定"
+
+
+def test_results_freeze_on_approval_and_units_see_their_own_only_then(api):
+    r, a, b, c = _scored_round()
+    staff = r.staff[0]
+    act(r, r.office, "compile")
+    assert m.Result.objects.filter(round=r.round).count() == 3
+    assert api(staff).get("/api/v1/results/").json()["count"] == 0  # not before approval
+
+    act(r, r.leader, "approve", action="approve")
+    r.round.refresh_from_db()
+    assert r.round.results_frozen_at is not None
+    frozen = list(m.Result.objects.filter(round=r.round).values_list("case_id", "total", "rank", "grade"))
+    m.Finding.objects.create(case=a, source=m.FindingSource.INSPECTION, description="迟到的问题", veto=True)
+    assert api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/").status_code == 409
+    assert list(m.Result.objects.filter(round=r.round).values_list("case_id", "total", "rank", "grade")) == frozen
+
+    mine = api(staff).get("/api/v1/results/").json()
+    assert [row["unit_code"] for row in mine["results"]] == [a.unit.code]
+
+
+def test_compute_endpoint_checks_the_arithmetic_and_names_bad_fields(api):
+    r = make_round(units=1, experts=1)
+    doc = {
+        "rubric": {"sections": [{"code": "S1", "max": "10", "items": [{"code": "S1.1", "max": "10"}]}]},
+        "config": {"aggregation": "mean"},
+        "units": [{"code": "U1", "sheets": [{"expert": "E1", "items": {"S1.1": {"deductions": ["1.5"]}}},
+                                            {"expert": "E2", "items": {}}]}],
+    }
+    ok = api(r.office).post("/api/v1/scoring/compute", doc, format="json")
+    assert ok.status_code == 200
+    assert ok.json()["units"][0]["total"] == "9.25"  # (8.50 + 10) / 2
+    doc["units"][0]["sheets"][0]["items"] = {"S9.9": {"deductions": ["1"]}}
+    bad = api(r.office).post("/api/v1/scoring/compute", doc, format="json")
+    assert bad.status_code == 400
+    assert any("units[0].sheets[0].items.S9.9" in msg for msg in bad.json()["errors"]["input"])
