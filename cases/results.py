@@ -10,9 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases import access
+from cases import access, scoring
 from cases import models as m
-from cases import scoring
 from cases.errors import Conflict
 from cases.services import audit
 
