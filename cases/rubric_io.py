@@ -341,9 +341,7 @@ class _Checker:
         if value is None:
             return ()
         if not isinstance(value, dict):
-            self.error(
-                path, f"expected a mapping of level → amount, got {_type_name(value)}"
-            )
+            self.error(path, f"expected a mapping of level → amount, got {_type_name(value)}")
             return ()
         out = []
         for level, amount in value.items():
@@ -375,19 +373,13 @@ def _rule(c: _Checker, raw: Any, path: str) -> RuleSpec | None:
     n_errors = len(c.errors)
     values: dict[str, Any] = {"kind": kind}
     values["text"] = c.text(data.get("text"), f"{path}.text")
-    values["condition"] = c.text(
-        data.get("condition"), f"{path}.condition", required=False
-    )
+    values["condition"] = c.text(data.get("condition"), f"{path}.condition", required=False)
     for name in _DECIMAL_FIELDS:
         if data.get(name) is not None:
             values[name] = c.decimal(data[name], f"{path}.{name}")
     if data.get("elements") is not None:
         elements = c.list_of(data["elements"], f"{path}.elements")
-        values["elements"] = tuple(
-            e
-            for i, e in enumerate(elements)
-            if c.required_text(e, f"{path}.elements[{i}]")
-        )
+        values["elements"] = tuple(e for i, e in enumerate(elements) if c.required_text(e, f"{path}.elements[{i}]"))
     if kind == "bonus_by_level":
         values["levels"] = c.level_map(data.get("levels"), f"{path}.levels")
         if not values["levels"] and data.get("levels") is not None:
@@ -399,9 +391,7 @@ def _rule(c: _Checker, raw: Any, path: str) -> RuleSpec | None:
     return RuleSpec(**values)
 
 
-def _item(
-    c: _Checker, raw: Any, path: str, section_max: Decimal | None
-) -> ItemSpec | None:
+def _item(c: _Checker, raw: Any, path: str, section_max: Decimal | None) -> ItemSpec | None:
     data = c.mapping(
         raw,
         path,
@@ -421,10 +411,7 @@ def _item(
         bonus_cap = c.decimal(data["bonus_cap"], f"{path}.bonus_cap")
     evidence = c.boolean(data.get("evidence_required"), f"{path}.evidence_required")
     veto = c.boolean(data.get("veto"), f"{path}.veto")
-    rules = [
-        _rule(c, r, f"{path}.rules[{i}]")
-        for i, r in enumerate(c.list_of(data.get("rules"), f"{path}.rules"))
-    ]
+    rules = [_rule(c, r, f"{path}.rules[{i}]") for i, r in enumerate(c.list_of(data.get("rules"), f"{path}.rules"))]
     if len(c.errors) > n_errors:
         return None
     return ItemSpec(code, content, imax, bonus_cap, evidence, veto, tuple(rules))
@@ -494,23 +481,15 @@ def rubric_from_dict(data: Any) -> RubricSpec:
             sections_ok = False
         if len(c.errors) == n_errors:
             sections.append(SectionSpec(scode, stitle, smax, tuple(items)))
-    if (
-        total_max is not None
-        and sections_ok
-        and raw_sections
-        and total_max != section_sum
-    ):
+    if total_max is not None and sections_ok and raw_sections and total_max != section_sum:
         c.error(
             "total_max",
-            f"must equal the sum of the section maxima ({_canonical(section_sum)}), "
-            f"got {total_max}",
+            f"must equal the sum of the section maxima ({_canonical(section_sum)}), got {total_max}",
         )
 
     catalogue = []
     catalogue_codes: set[str] = set()
-    for i, raw in enumerate(
-        c.list_of(doc.get("deduction_catalogue"), "deduction_catalogue")
-    ):
+    for i, raw in enumerate(c.list_of(doc.get("deduction_catalogue"), "deduction_catalogue")):
         path = f"deduction_catalogue[{i}]"
         d = c.mapping(raw, path, ("code", "kind", "amount", "per"), ("note", "veto"))
         if d is None:
@@ -558,11 +537,7 @@ def rubric_from_dict(data: Any) -> RubricSpec:
         components.append(ComponentSpec(ccode, ctitle, cmax, cweight, note))
     if len(modes) > 1:
         c.error("components", "all components must use max, or all must use weight")
-    elif (
-        modes == {"weight"}
-        and len(weights) == len(raw_components)
-        and sum(weights, ZERO) != 100
-    ):
+    elif modes == {"weight"} and len(weights) == len(raw_components) and sum(weights, ZERO) != 100:
         c.error("components", f"weights sum to {sum(weights, ZERO)}, expected 100")
 
     targets = []
@@ -732,9 +707,7 @@ class _YamlLoader(yaml.SafeLoader):
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=True)
                 if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -778,9 +751,7 @@ def load_rubric_json(text: str) -> RubricSpec:
     try:
         data = json.loads(text, parse_float=Decimal, object_pairs_hook=_json_pairs)
     except json.JSONDecodeError as exc:
-        raise RubricError(
-            [f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]
-        ) from None
+        raise RubricError([f"line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]) from None
     except ValueError as exc:
         raise RubricError([f"invalid JSON: {exc}"]) from None
     return rubric_from_dict(data)
@@ -886,9 +857,7 @@ def rubric_to_xlsx(spec: RubricSpec) -> bytes:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never let a leading "=" become a formula
 
-    def sheet(
-        title: str, header: tuple[str, ...], widths: dict[int, int] | None = None
-    ):
+    def sheet(title: str, header: tuple[str, ...], widths: dict[int, int] | None = None):
         ws = wb.create_sheet(title)
         ws.append(list(header))
         for cell in ws[1]:
@@ -911,16 +880,10 @@ def rubric_to_xlsx(spec: RubricSpec) -> bytes:
             continue
         put_row(meta, [key, value])
 
-    ws = sheet(
-        "items", ITEM_COLUMNS, {0: 12, 1: 18, 2: 10, 3: 10, 4: 80, 5: 9, 6: 9, 9: 60}
-    )
+    ws = sheet("items", ITEM_COLUMNS, {0: 12, 1: 18, 2: 10, 3: 10, 4: 80, 5: 9, 6: 9, 9: 60})
     for s in spec.sections:
         for item in s.items:
-            rules = (
-                json.dumps([_rule_to_dict(r) for r in item.rules], ensure_ascii=False)
-                if item.rules
-                else None
-            )
+            rules = json.dumps([_rule_to_dict(r) for r in item.rules], ensure_ascii=False) if item.rules else None
             put_row(
                 ws,
                 [
@@ -941,23 +904,17 @@ def rubric_to_xlsx(spec: RubricSpec) -> bytes:
     rows: dict[str, list[list]] = {
         "special_bonus_levels": [[k, v] for k, v in spec.special_bonus_levels],
         "deduction_catalogue": [
-            [d.code, d.kind, d.amount, d.per, d.note or None, d.veto]
-            for d in spec.deduction_catalogue
+            [d.code, d.kind, d.amount, d.per, d.note or None, d.veto] for d in spec.deduction_catalogue
         ],
-        "components": [
-            [c.code, c.title, c.max, c.weight, c.note or None] for c in spec.components
-        ],
+        "components": [[c.code, c.title, c.max, c.weight, c.note or None] for c in spec.components],
         "activity_targets": [
-            [t.code, t.name, t.group or None, t.target, t.note or None]
-            for t in spec.activity_targets
+            [t.code, t.name, t.group or None, t.target, t.note or None] for t in spec.activity_targets
         ],
         "reconstructed": [[note] for note in spec.reconstructed],
     }
     for title, header in TABLES.items():
         if rows[title]:
-            ws = sheet(
-                title, header, {0: 14, 1: 30, 4: 40} if len(header) > 4 else {0: 90}
-            )
+            ws = sheet(title, header, {0: 14, 1: 30, 4: 40} if len(header) > 4 else {0: 90})
             for row in rows[title]:
                 put_row(ws, row)
 
@@ -997,14 +954,10 @@ class _Cells:
         from openpyxl.utils import get_column_letter
 
         idx = self.columns.get(name, 0)
-        return (
-            f"{self.ws.title}: row {row}, column {get_column_letter(idx + 1)} ({name})"
-        )
+        return f"{self.ws.title}: row {row}, column {get_column_letter(idx + 1)} ({name})"
 
     def rows(self):
-        for r, values in enumerate(
-            self.ws.iter_rows(min_row=2, values_only=True), start=2
-        ):
+        for r, values in enumerate(self.ws.iter_rows(min_row=2, values_only=True), start=2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
             yield r, values
@@ -1035,9 +988,7 @@ class _Cells:
             return True
         if text in _FALSE:
             return False
-        self.errors.append(
-            f"{self.where(row, name)}: expected TRUE/FALSE, got {value!r}"
-        )
+        self.errors.append(f"{self.where(row, name)}: expected TRUE/FALSE, got {value!r}")
         return False
 
 
@@ -1131,13 +1082,9 @@ def load_rubric_xlsx(fileobj: BinaryIO | str) -> RubricSpec:
         locations[f"{ipath}.rules"] = items_sheet.where(r, "rules_json")
         if rules_text is not None:
             try:
-                item["rules"] = json.loads(
-                    str(rules_text), parse_float=Decimal, object_pairs_hook=_json_pairs
-                )
+                item["rules"] = json.loads(str(rules_text), parse_float=Decimal, object_pairs_hook=_json_pairs)
             except ValueError as exc:
-                errors.append(
-                    f"{items_sheet.where(r, 'rules_json')}: invalid JSON: {exc}"
-                )
+                errors.append(f"{items_sheet.where(r, 'rules_json')}: invalid JSON: {exc}")
         current["items"].append(item)
     data["sections"] = sections
     locations["sections"] = "items"
@@ -1152,9 +1099,7 @@ def load_rubric_xlsx(fileobj: BinaryIO | str) -> RubricSpec:
             for r, values in table.rows():
                 level = table.get(values, "level")
                 if level in levels:
-                    errors.append(
-                        f"{table.where(r, 'level')}: duplicate level {level!r}"
-                    )
+                    errors.append(f"{table.where(r, 'level')}: duplicate level {level!r}")
                 levels[level] = table.get(values, "amount")
                 locations[f"{title}.{level}"] = table.where(r, "amount")
             data[title] = levels
@@ -1171,11 +1116,7 @@ def load_rubric_xlsx(fileobj: BinaryIO | str) -> RubricSpec:
             path = f"{title}[{len(rows_out)}]"
             row: dict[str, Any] = {}
             for col in header:
-                value = (
-                    table.boolean(values, col, r)
-                    if col == "veto"
-                    else table.get(values, col)
-                )
+                value = table.boolean(values, col, r) if col == "veto" else table.get(values, col)
                 if value is not None and not (col == "veto" and value is False):
                     row[col] = value
                 locations[f"{path}.{col}"] = table.where(r, col)

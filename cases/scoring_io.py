@@ -169,9 +169,7 @@ class _Validator:
             self.error(path, f"has more than 2 decimals (got {value})")
             ok = False
         if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
-            self.error(
-                path, f"is too large (at most {MAX_INTEGER_DIGITS} integer digits)"
-            )
+            self.error(path, f"is too large (at most {MAX_INTEGER_DIGITS} integer digits)")
             ok = False
         if not ok:
             return None
@@ -194,9 +192,7 @@ class _Validator:
 # ---------------------------------------------------------------------------------------
 
 
-def _parse_rubric(
-    v: _Validator, raw: Any, item_codes: set[str]
-) -> ScoringRubric | None:
+def _parse_rubric(v: _Validator, raw: Any, item_codes: set[str]) -> ScoringRubric | None:
     """Parse the rubric; ``item_codes`` receives every item code seen, even on errors."""
     data = v.obj(raw, "rubric", ("sections",), ("special_bonus_cap",))
     if data is None:
@@ -207,11 +203,7 @@ def _parse_rubric(
         cap = v.decimal(data["special_bonus_cap"], "rubric.special_bonus_cap") or ZERO
     sections: list[ScoringSection] = []
     section_codes: set[str] = set()
-    raw_sections = (
-        v.array(data["sections"], "rubric.sections", non_empty=True)
-        if "sections" in data
-        else []
-    )
+    raw_sections = v.array(data["sections"], "rubric.sections", non_empty=True) if "sections" in data else []
     for si, raw_section in enumerate(raw_sections or []):
         spath = f"rubric.sections[{si}]"
         sec = v.obj(raw_section, spath, ("code", "max", "items"), ("title",))
@@ -226,19 +218,13 @@ def _parse_rubric(
         if "title" in sec:
             v.text(sec["title"], f"{spath}.title", non_empty=False)
         items: list[ScoringItem] = []
-        raw_items = (
-            v.array(sec["items"], f"{spath}.items", non_empty=True)
-            if "items" in sec
-            else []
-        )
+        raw_items = v.array(sec["items"], f"{spath}.items", non_empty=True) if "items" in sec else []
         for ii, raw_item in enumerate(raw_items or []):
             ipath = f"{spath}.items[{ii}]"
             item = v.obj(raw_item, ipath, ("code", "max"), ("bonus_cap", "title"))
             if item is None:
                 continue
-            icode = (
-                v.text(item.get("code"), f"{ipath}.code") if "code" in item else None
-            )
+            icode = v.text(item.get("code"), f"{ipath}.code") if "code" in item else None
             if icode is not None:
                 if icode in item_codes:
                     v.error(f"{ipath}.code", f"duplicate item code {icode!r}")
@@ -277,11 +263,7 @@ def _parse_grades(v: _Validator, raw: Any) -> GradeScheme | None:
         )
     bands: list[tuple[str, Decimal]] = []
     names: set[str] = set()
-    raw_bands = (
-        v.array(data["bands"], f"{path}.bands", non_empty=True)
-        if "bands" in data
-        else []
-    )
+    raw_bands = v.array(data["bands"], f"{path}.bands", non_empty=True) if "bands" in data else []
     for bi, raw_band in enumerate(raw_bands or []):
         bpath = f"{path}.bands[{bi}]"
         if not isinstance(raw_band, list) or len(raw_band) != 2:
@@ -306,8 +288,7 @@ def _parse_grades(v: _Validator, raw: Any) -> GradeScheme | None:
             if bands[bi][1] >= bands[bi - 1][1]:
                 v.error(
                     f"{path}.bands[{bi}][1]",
-                    f"thresholds must be strictly descending ({bands[bi][1]} is not "
-                    f"below {bands[bi - 1][1]})",
+                    f"thresholds must be strictly descending ({bands[bi][1]} is not below {bands[bi - 1][1]})",
                 )
     if len(v.errors) > n_errors:
         return None
@@ -328,15 +309,13 @@ def _parse_config(v: _Validator, raw: Any) -> ScoringConfig | None:
     if aggregation not in AGGREGATIONS:
         v.error(
             "config.aggregation",
-            f"unknown aggregation {aggregation!r} "
-            f"(expected one of {', '.join(AGGREGATIONS)})",
+            f"unknown aggregation {aggregation!r} (expected one of {', '.join(AGGREGATIONS)})",
         )
     level = data.get("aggregation_level", "total")
     if level not in AGGREGATION_LEVELS:
         v.error(
             "config.aggregation_level",
-            f"unknown aggregation level {level!r} "
-            f"(expected one of {', '.join(AGGREGATION_LEVELS)})",
+            f"unknown aggregation level {level!r} (expected one of {', '.join(AGGREGATION_LEVELS)})",
         )
     trim = 5
     if "trim_min_sheets" in data:
@@ -349,9 +328,7 @@ def _parse_config(v: _Validator, raw: Any) -> ScoringConfig | None:
     return ScoringConfig(aggregation, trim, grades, level)
 
 
-def _parse_units(
-    v: _Validator, raw: Any, item_codes: set[str] | None
-) -> list[UnitInput]:
+def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[UnitInput]:
     units: list[UnitInput] = []
     raw_units = v.array(raw, "units")
     unit_codes: set[str] = set()
@@ -379,29 +356,17 @@ def _parse_units(
             veto = v.boolean(data["veto"], f"{upath}.veto")
         previous_rank = data.get("previous_rank")
         if previous_rank is not None:
-            previous_rank = v.integer(
-                previous_rank, f"{upath}.previous_rank", minimum=1
-            )
-        sheets = (
-            _parse_sheets(v, data["sheets"], upath, item_codes)
-            if "sheets" in data
-            else []
-        )
+            previous_rank = v.integer(previous_rank, f"{upath}.previous_rank", minimum=1)
+        sheets = _parse_sheets(v, data["sheets"], upath, item_codes) if "sheets" in data else []
         incidents: list[Incident] = []
-        raw_incidents = (
-            v.array(data["incidents"], f"{upath}.incidents")
-            if "incidents" in data
-            else []
-        )
+        raw_incidents = v.array(data["incidents"], f"{upath}.incidents") if "incidents" in data else []
         for ii, raw_incident in enumerate(raw_incidents or []):
             ipath = f"{upath}.incidents[{ii}]"
             inc = v.obj(raw_incident, ipath, ("kind", "amount"), ("count",))
             if inc is None:
                 continue
             kind = v.text(inc.get("kind"), f"{ipath}.kind") if "kind" in inc else None
-            amount = (
-                v.decimal(inc["amount"], f"{ipath}.amount") if "amount" in inc else None
-            )
+            amount = v.decimal(inc["amount"], f"{ipath}.amount") if "amount" in inc else None
             count = 1
             if "count" in inc:
                 count = v.integer(inc["count"], f"{ipath}.count", minimum=0)
@@ -425,9 +390,7 @@ def _parse_units(
     return units
 
 
-def _parse_sheets(
-    v: _Validator, raw: Any, upath: str, item_codes: set[str] | None
-) -> list[Sheet]:
+def _parse_sheets(v: _Validator, raw: Any, upath: str, item_codes: set[str] | None) -> list[Sheet]:
     sheets: list[Sheet] = []
     raw_sheets = v.array(raw, f"{upath}.sheets")
     if raw_sheets is not None and not raw_sheets:
@@ -438,9 +401,7 @@ def _parse_sheets(
         data = v.obj(raw_sheet, spath, ("expert",), ("items",))
         if data is None:
             continue
-        expert = (
-            v.text(data.get("expert"), f"{spath}.expert") if "expert" in data else None
-        )
+        expert = v.text(data.get("expert"), f"{spath}.expert") if "expert" in data else None
         if expert is not None:
             if expert in experts:
                 v.error(f"{spath}.expert", f"duplicate expert {expert!r} in this unit")
@@ -448,9 +409,7 @@ def _parse_sheets(
         items: dict[str, ItemMarks] = {}
         raw_items = data.get("items", {})
         if not isinstance(raw_items, dict):
-            v.error(
-                f"{spath}.items", f"expected an object, got {_type_name(raw_items)}"
-            )
+            v.error(f"{spath}.items", f"expected an object, got {_type_name(raw_items)}")
             raw_items = {}
         for icode, raw_marks in raw_items.items():
             if item_codes is not None and icode not in item_codes:
@@ -503,11 +462,7 @@ def _slow_marks(v: _Validator, raw: Any, ipath: str) -> ItemMarks | None:
     marks = v.obj(raw, ipath, (), ("deductions", "bonus"))
     if marks is None:
         return None
-    deductions = (
-        v.decimals(marks["deductions"], f"{ipath}.deductions")
-        if "deductions" in marks
-        else []
-    )
+    deductions = v.decimals(marks["deductions"], f"{ipath}.deductions") if "deductions" in marks else []
     bonus = v.decimals(marks["bonus"], f"{ipath}.bonus") if "bonus" in marks else []
     return ItemMarks(tuple(deductions), tuple(bonus))
 
@@ -535,11 +490,7 @@ def parse_exchange(data: Any) -> ExchangeInput:
     item_codes: set[str] = set()
     rubric = _parse_rubric(v, doc["rubric"], item_codes) if "rubric" in doc else None
     config = _parse_config(v, doc["config"]) if "config" in doc else None
-    units = (
-        _parse_units(v, doc["units"], item_codes if "rubric" in doc else None)
-        if "units" in doc
-        else []
-    )
+    units = _parse_units(v, doc["units"], item_codes if "rubric" in doc else None) if "units" in doc else []
     if v.errors or rubric is None or config is None:
         raise ScoringInputError(v.errors or ["input: invalid document"])
     return ExchangeInput(rubric, config, tuple(units))
@@ -568,9 +519,7 @@ def load_exchange_text(text: str) -> Any:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise ScoringInputError(
-            [f"input: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
-        ) from None
+        raise ScoringInputError([f"input: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
 
 
 def _dec_out(value: Decimal) -> str:
@@ -630,10 +579,7 @@ def exchange_to_dict(inputs: ExchangeInput) -> dict:
                 }
                 for sh in u.sheets
             ],
-            "incidents": [
-                {"kind": i.kind, "amount": _dec_out(i.amount), "count": i.count}
-                for i in u.incidents
-            ],
+            "incidents": [{"kind": i.kind, "amount": _dec_out(i.amount), "count": i.count} for i in u.incidents],
             "special_bonus": [_dec_out(b) for b in u.special_bonus],
         }
         for u in inputs.units

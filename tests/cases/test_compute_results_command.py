@@ -54,9 +54,7 @@ def test_stdin_input():
 
 def test_invalid_input_exits_2_with_one_message_per_line(tmp_path):
     doc = json.loads(json.dumps(EXAMPLE))
-    doc["units"].append(
-        {"code": "U04", "sheets": [{"expert": "E1", "items": {"S9.9": {}}}]}
-    )
+    doc["units"].append({"code": "U04", "sheets": [{"expert": "E1", "items": {"S9.9": {}}}]})
     doc["config"]["aggregation"] = "mode"
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
@@ -64,10 +62,7 @@ def test_invalid_input_exits_2_with_one_message_per_line(tmp_path):
     assert code == 2
     assert out == ""
     assert err.splitlines() == [
-        (
-            "config.aggregation: unknown aggregation 'mode' "
-            "(expected one of mean, trimmed_mean, median)"
-        ),
+        ("config.aggregation: unknown aggregation 'mode' (expected one of mean, trimmed_mean, median)"),
         "units[3].sheets[0].items.S9.9: unknown item",
     ]
 

@@ -271,9 +271,7 @@ def test_catalogue_components_targets_validation():
     ]
     d = rubric_to_dict(fixture("luoyang_2013"))
     d["components"][1]["weight"] = "20"
-    assert errors_of(rubric_from_dict, d) == [
-        "components: weights sum to 90, expected 100"
-    ]
+    assert errors_of(rubric_from_dict, d) == ["components: weights sum to 90, expected 100"]
 
 
 def test_rule_fields_per_kind():
@@ -324,15 +322,9 @@ sections:
         D("0.1"),
         D("0.2"),
     ]  # 0.1 + 0.2 == 0.3 exactly
-    assert errors_of(load_rubric_yaml, "code: x\ncode: y\n") == [
-        "line 2, column 1: invalid YAML: duplicate key 'code'"
-    ]
-    assert errors_of(load_rubric_yaml, "a: [1, 2\n")[0].startswith(
-        "line 2, column 1: invalid YAML"
-    )
-    assert errors_of(load_rubric_yaml, "- 1\n") == [
-        "rubric: expected a mapping, got list"
-    ]
+    assert errors_of(load_rubric_yaml, "code: x\ncode: y\n") == ["line 2, column 1: invalid YAML: duplicate key 'code'"]
+    assert errors_of(load_rubric_yaml, "a: [1, 2\n")[0].startswith("line 2, column 1: invalid YAML")
+    assert errors_of(load_rubric_yaml, "- 1\n") == ["rubric: expected a mapping, got list"]
     assert errors_of(load_rubric_yaml, text.replace("max: 0.1", "max: .inf")) == [
         "line 11, column 36: invalid YAML: '.inf' is not a decimal number"
     ]
@@ -346,9 +338,7 @@ def test_json_loader():
     assert errors_of(load_rubric_json, '{"code": 1,') == [
         "line 1, column 12: invalid JSON: Expecting property name enclosed in double quotes"
     ]
-    assert errors_of(load_rubric_json, '{"code": "a", "code": "b"}') == [
-        "invalid JSON: duplicate key 'code'"
-    ]
+    assert errors_of(load_rubric_json, '{"code": "a", "code": "b"}') == ["invalid JSON: duplicate key 'code'"]
 
 
 def test_yaml_dump_writes_plain_numbers_and_chinese():
@@ -472,9 +462,9 @@ def test_xlsx_missing_sheets_and_columns():
         wb["items"].delete_cols(6)  # item_max
 
     # structural problems (sheets, columns, cells) are reported before field validation
-    assert errors_of(
-        load_rubric_xlsx, edited_workbook(fixture("wuxing_2016"), drop_column)
-    ) == ["items: row 1: missing column 'item_max'"]
+    assert errors_of(load_rubric_xlsx, edited_workbook(fixture("wuxing_2016"), drop_column)) == [
+        "items: row 1: missing column 'item_max'"
+    ]
     assert errors_of(load_rubric_xlsx, io.BytesIO(b"not a zip")) == [
         "not a readable .xlsx workbook: File is not a zip file"
     ]

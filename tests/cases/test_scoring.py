@@ -42,9 +42,7 @@ SEED_002_BANDS = GradeScheme(
     "distribution",
     [("优秀", D(25)), ("良好", D(35)), ("达标", D(34)), ("不达标", D(6))],
 )
-THRESHOLDS = GradeScheme(
-    "thresholds", [("优秀", D(90)), ("良好", D(80)), ("达标", D(60)), ("不达标", D(0))]
-)
+THRESHOLDS = GradeScheme("thresholds", [("优秀", D(90)), ("良好", D(80)), ("达标", D(60)), ("不达标", D(0))])
 
 # One item worth 100 points: a sheet's score is 100 − its deduction, handy for totals.
 SINGLE = ScoringRubric([ScoringSection("S", D(100), [ScoringItem("I", D(100))])], D(5))
@@ -56,9 +54,7 @@ def sheet(expert: str, score: str) -> Sheet:
 
 
 def unit(code: str, *scores: str, **kwargs) -> UnitInput:
-    return UnitInput(
-        code, sheets=[sheet(f"E{i}", s) for i, s in enumerate(scores)], **kwargs
-    )
+    return UnitInput(code, sheets=[sheet(f"E{i}", s) for i, s in enumerate(scores)], **kwargs)
 
 
 def by_code(results):
@@ -184,9 +180,7 @@ def test_item_level_aggregation_applies_section_caps_after_averaging():
 
 
 def test_item_level_median_aggregates_each_item_separately():
-    rubric = ScoringRubric(
-        [ScoringSection("S", D(20), [ScoringItem("A", D(10)), ScoringItem("B", D(10))])]
-    )
+    rubric = ScoringRubric([ScoringSection("S", D(20), [ScoringItem("A", D(10)), ScoringItem("B", D(10))])])
     sheets = [
         Sheet("E1", {"A": ItemMarks((D(4),))}),  # A 6, B 10 → 16
         Sheet("E2", {"B": ItemMarks((D(4),))}),  # A 10, B 6 → 16
@@ -200,9 +194,7 @@ def test_item_level_median_aggregates_each_item_separately():
 
 
 def test_item_level_mean_equals_total_level_mean_when_no_cap_binds():
-    rubric = ScoringRubric(
-        [ScoringSection("S", D(20), [ScoringItem("A", D(10)), ScoringItem("B", D(10))])]
-    )
+    rubric = ScoringRubric([ScoringSection("S", D(20), [ScoringItem("A", D(10)), ScoringItem("B", D(10))])])
     sheets = [
         Sheet("E1", {"A": ItemMarks((D("0.01"),))}),
         Sheet("E2", {"B": ItemMarks((D(3),))}),
@@ -404,16 +396,12 @@ def test_everyone_tied_gets_the_best_band():
 
 def test_a_single_unit_under_25_35_34_6():
     # M = 1: C = [round(0.25) = 0, round(0.6) = 1, …] → position 1 falls in 良好
-    [r] = compute_results(
-        SINGLE, ScoringConfig(grades=SEED_002_BANDS), [unit("U", "99")]
-    )
+    [r] = compute_results(SINGLE, ScoringConfig(grades=SEED_002_BANDS), [unit("U", "99")])
     assert r.grade == "良好"
 
 
 def test_veto_units_do_not_count_in_the_distribution_and_get_the_last_band():
-    units = [unit(f"U{i}", str(90 - i)) for i in range(4)] + [
-        unit("V", "99", veto=True)
-    ]
+    units = [unit(f"U{i}", str(90 - i)) for i in range(4)] + [unit("V", "99", veto=True)]
     grades = GradeScheme("distribution", [("A", D(50)), ("B", D(50))])
     results = compute_results(SINGLE, ScoringConfig(grades=grades), units)
     # M = 4 non-veto: C = [2, 4]
@@ -505,9 +493,7 @@ def test_json_output_shape():
         unit("U1", "80.5", previous_rank=2, category="群团组织"),
         unit("U2", "90", category="群团组织"),
     ]
-    doc = results_to_json(
-        compute_results(SINGLE, ScoringConfig(grades=THRESHOLDS), units)
-    )
+    doc = results_to_json(compute_results(SINGLE, ScoringConfig(grades=THRESHOLDS), units))
     assert doc == {
         "units": [
             {
@@ -555,13 +541,9 @@ def test_weighted_composite_seed_001_and_000():
         {"年终集中考核": D(70), "平时考核": D(30)},
     ) == D("86.85")
     # seed 000: the half-year result counts 20 %: 88 × 0.8 + 75 × 0.2 = 70.4 + 15 = 85.4
-    assert weighted_composite(
-        {"年终": D(88), "半年": D(75)}, {"年终": D(80), "半年": D(20)}
-    ) == D("85.40")
+    assert weighted_composite({"年终": D(88), "半年": D(75)}, {"年终": D(80), "半年": D(20)}) == D("85.40")
     # rounded once: 85.55 × 0.7 + 90.01 × 0.3 = 59.885 + 27.003 = 86.888 → 86.89
-    assert weighted_composite(
-        {"a": D("85.55"), "b": D("90.01")}, {"a": D(70), "b": D(30)}
-    ) == D("86.89")
+    assert weighted_composite({"a": D("85.55"), "b": D("90.01")}, {"a": D(70), "b": D(30)}) == D("86.89")
 
 
 def test_weighted_composite_errors():
@@ -598,9 +580,7 @@ def test_group_means_spot_a_lenient_group():
 
 
 def test_grade_distribution_without_scheme():
-    results = compute_results(
-        SINGLE, ScoringConfig(grades=THRESHOLDS), [unit("a", "95"), unit("b", "50")]
-    )
+    results = compute_results(SINGLE, ScoringConfig(grades=THRESHOLDS), [unit("a", "95"), unit("b", "50")])
     assert grade_distribution(results) == {"不达标": 1, "优秀": 1}
     assert grade_distribution(results, THRESHOLDS) == {
         "优秀": 1,

@@ -241,9 +241,7 @@ def test_valid_decimal_strings(value):
 def test_grade_band_rules():
     doc = copy.deepcopy(EXAMPLE)
     doc["config"]["grades"]["bands"] = [["优秀", "25"], ["良好", "35"], ["达标", "34"]]
-    assert errors_of(doc) == [
-        "config.grades.bands: percentages sum to 94, expected 100"
-    ]
+    assert errors_of(doc) == ["config.grades.bands: percentages sum to 94, expected 100"]
 
     doc["config"]["grades"] = {
         "scheme": "thresholds",
@@ -326,14 +324,10 @@ def test_empty_units_give_an_empty_result():
 
 
 def test_load_exchange_text():
-    assert load_exchange_text('{"a": 1.5}') == {
-        "a": __import__("decimal").Decimal("1.5")
-    }
+    assert load_exchange_text('{"a": 1.5}') == {"a": __import__("decimal").Decimal("1.5")}
     with pytest.raises(ScoringInputError) as info:
         load_exchange_text('{"a": ')
-    assert info.value.messages == [
-        "input: invalid JSON at line 1 column 7: Expecting value"
-    ]
+    assert info.value.messages == ["input: invalid JSON at line 1 column 7: Expecting value"]
 
 
 def test_scoring_input_error_str_lists_messages():

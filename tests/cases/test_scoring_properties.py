@@ -87,11 +87,7 @@ def scenarios(draw, max_units=8):
                 sheets=tuple(sheets),
                 incidents=tuple(
                     Incident("k", a, c)
-                    for a, c in draw(
-                        st.lists(
-                            st.tuples(small_amounts, st.integers(0, 3)), max_size=2
-                        )
-                    )
+                    for a, c in draw(st.lists(st.tuples(small_amounts, st.integers(0, 3)), max_size=2))
                 ),
                 special_bonus=tuple(draw(st.lists(small_amounts, max_size=3))),
             )
@@ -113,9 +109,7 @@ def scenarios(draw, max_units=8):
                         ],
                     ),
                     GradeScheme("distribution", [("A", D("33.33")), ("B", D("66.67"))]),
-                    GradeScheme(
-                        "thresholds", [("A", D(30)), ("B", D(10)), ("C", D(0))]
-                    ),
+                    GradeScheme("thresholds", [("A", D(30)), ("B", D(10)), ("C", D(0))]),
                 ]
             )
         ),
@@ -135,9 +129,7 @@ def shuffled(units, seed):
             rnd.shuffle(keys)
             marks = {
                 k: ItemMarks(
-                    tuple(
-                        rnd.sample(s.items[k].deductions, len(s.items[k].deductions))
-                    ),
+                    tuple(rnd.sample(s.items[k].deductions, len(s.items[k].deductions))),
                     tuple(rnd.sample(s.items[k].bonus, len(s.items[k].bonus))),
                 )
                 for k in keys
@@ -227,9 +219,7 @@ def test_ranks_are_competition_ranks_within_each_category(scenario):
             assert r.rank == 1 + sum(1 for p in normal if p.total > r.total)
         else:
             vetoed = [p for p in peers if p.veto]
-            assert r.rank == len(normal) + 1 + sum(
-                1 for p in vetoed if p.total > r.total
-            )
+            assert r.rank == len(normal) + 1 + sum(1 for p in vetoed if p.total > r.total)
         if r.movement is not None:
             unit = next(u for u in units if u.code == r.code)
             assert r.movement == unit.previous_rank - r.rank
@@ -258,9 +248,7 @@ def test_ties_are_never_split_and_grades_are_monotonic(scenario):
                 assert names.index(a.grade) <= names.index(b.grade)
 
 
-percent_bands = st.lists(st.integers(0, 100), min_size=1, max_size=5).filter(
-    lambda xs: sum(xs) > 0
-)
+percent_bands = st.lists(st.integers(0, 100), min_size=1, max_size=5).filter(lambda xs: sum(xs) > 0)
 
 
 @PROFILE

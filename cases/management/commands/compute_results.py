@@ -48,9 +48,7 @@ class Command(BaseCommand):
             try:
                 return stdin.read()
             except UnicodeDecodeError as exc:
-                raise ScoringInputError(
-                    [f"input: not valid UTF-8 ({exc.reason})"]
-                ) from None
+                raise ScoringInputError([f"input: not valid UTF-8 ({exc.reason})"]) from None
         try:
             with open(path, encoding="utf-8-sig") as handle:
                 return handle.read()
@@ -59,10 +57,6 @@ class Command(BaseCommand):
         except IsADirectoryError:
             raise ScoringInputError([f"input: is a directory: {path}"]) from None
         except UnicodeDecodeError as exc:
-            raise ScoringInputError(
-                [f"input: {path} is not valid UTF-8 ({exc.reason})"]
-            ) from None
+            raise ScoringInputError([f"input: {path} is not valid UTF-8 ({exc.reason})"]) from None
         except OSError as exc:
-            raise ScoringInputError(
-                [f"input: cannot read {path}: {exc.strerror}"]
-            ) from None
+            raise ScoringInputError([f"input: cannot read {path}: {exc.strerror}"]) from None
