@@ -1,6 +1,6 @@
 """Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -9,9 +9,18 @@ from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from cases import access, results, scoring_io, services
+from cases import access, exports, results, scoring_io, services
 from cases import models as m
 from cases.api import serializers as s
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 class OfficeWritesOnly(permissions.BasePermission):
@@ -67,6 +76,21 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
         """Recompute and store the results from the raw inputs (office; until the leader approves)."""
         stored = results.round_compute_results(user=request.user, round=self.get_object())
         return Response(s.ResultSerializer(stored, many=True).data)
+
+    @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="results-export")
+    def results_xlsx(self, request, pk=None):
+        round = self.get_object()
+        rows = m.Result.objects.restrict(request.user).filter(round=round).select_related("case__unit", "case__group")
+        return _xlsx(exports.results_xlsx(round, rows), f"results-{round.pk}.xlsx")
+
+    @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path="score-sheets-export")
+    def score_sheets_xlsx(self, request, pk=None):
+        round = self.get_object()
+        sheets = (m.ScoreSheet.objects.restrict(request.user).filter(case__round=round)
+                  .select_related("case__unit", "case__group", "expert").prefetch_related("item_scores__item"))
+        return _xlsx(exports.score_sheets_xlsx(round, sheets), f"score-sheets-{round.pk}.xlsx")
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path="results-summary")

@@ -120,3 +120,28 @@ def test_compute_endpoint_checks_the_arithmetic_and_names_bad_fields(api):
     bad = api(r.office).post("/api/v1/scoring/compute", doc, format="json")
     assert bad.status_code == 400
     assert any("units[0].sheets[0].items.S9.9" in msg for msg in bad.json()["errors"]["input"])
+
+
+def test_results_and_score_sheets_export_to_excel(api):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    r, a, b, c = _scored_round()
+    api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/")
+    response = api(r.office).get(f"/api/v1/rounds/{r.round.pk}/results-export/")
+    assert response.status_code == 200
+    rows = list(load_workbook(BytesIO(response.content)).active.values)
+    assert rows[0][:3] == ("名次", "单位编码", "单位")
+    assert [(row[0], row[1], row[8], row[9]) for row in rows[1:]] == [
+        (1, c.unit.code, 16.67, "优秀"), (2, a.unit.code, 14.5, "良好"), (3, b.unit.code, 11.75, "达标")]
+
+    sheets = list(load_workbook(BytesIO(api(r.office).get(
+        f"/api/v1/rounds/{r.round.pk}/score-sheets-export/").content)).active.values)
+    # A: two item rows for expert 2, one for expert 1; B: a full-marks sheet row and one item row; C: two rows.
+    assert len(sheets) - 1 == 3 + 2 + 2
+    # An expert's export holds only their own sheets.
+    expert = r.group_of(0).experts[0]
+    mine = list(load_workbook(BytesIO(api(expert).get(
+        f"/api/v1/rounds/{r.round.pk}/score-sheets-export/").content)).active.values)
+    assert {row[2] for row in mine[1:]} == {str(expert)}
