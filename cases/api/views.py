@@ -13,7 +13,6 @@ from cases import access, exports, results, scoring_io, services
 from cases import models as m
 from cases.api import serializers as s
 
-
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
