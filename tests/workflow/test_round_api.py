@@ -118,7 +118,8 @@ def test_whole_round_through_the_api(people, api):
     draft = ok(staff[0].put(f"{API}/cases/{case_ids[0]}/submission/", {"statistics": {"党委会": {"target": 6, "done": 4}}},
                             format="json"))
     assert (draft["attempt"], draft["status"]) == (2, "draft")
-    assert draft["report"] == "单位0上半年自评报告。" and draft["self_scores"] == {"S1.1": "5.5"}
+    assert draft["report"] == "单位0上半年自评报告。"
+    assert {k: Decimal(v) for k, v in draft["self_scores"].items()} == {"S1.1": Decimal("5.5")}
     act(staff[0], again["id"], "submit", report=draft["report"] + "补充了佐证材料。")
     subs = all_pages(staff[0], f"{API}/submissions/", {"case": case_ids[0]})
     assert [(s["attempt"], s["status"]) for s in subs] == [(1, "returned"), (2, "submitted")]
