@@ -1145,3 +1145,20 @@ def _locate(message: str, locations: Mapping[str, str]) -> str:
         cut = max(probe.rfind("."), probe.rfind("["))
         probe = probe[:cut] if cut > 0 else ""
     return message
+
+
+def load_upload(name: str, content: bytes) -> RubricSpec:
+    """Load an uploaded rubric file by its extension (.yaml/.yml, .json, .xlsx)."""
+    from io import BytesIO
+
+    lowered = name.lower()
+    try:
+        if lowered.endswith((".yaml", ".yml")):
+            return load_rubric_yaml(content.decode("utf-8"))
+        if lowered.endswith(".json"):
+            return load_rubric_json(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RubricError(["file: not UTF-8 text"]) from None
+    if lowered.endswith(".xlsx"):
+        return load_rubric_xlsx(BytesIO(content))
+    raise RubricError([f"file: unsupported type {name!r} (use .yaml, .json or .xlsx)"])

@@ -555,3 +555,22 @@ def case_set_panel_override(*, user, case: m.Case, panel, reason: str) -> m.Case
     audit(actor=user, action="case.panel_override", obj=case, before=before,
           after={"panel_override": str(value) if value is not None else None}, comment=reason, round_id=case.round_id)
     return case
+
+
+# --- rubric files -----------------------------------------------------------------------------
+
+
+def rubric_import(*, user, spec) -> m.Rubric:
+    """Store a validated rubric file (`cases.rubric_io.RubricSpec`) as a new rubric version.
+
+    A version, once stored, is never overwritten: publish the next version number instead."""
+    from cases.rubric_io import rubric_to_dict
+
+    if user is not None and not access.is_office(user):
+        raise PermissionDenied("只有考核办可以导入考评细则。")
+    if m.Rubric.objects.filter(code=spec.code, version=spec.version).exists():
+        raise ValidationError({"version": [f"细则 {spec.code} 的第 {spec.version} 版已存在，请使用新的版本号。"]})
+    rubric = rubric_create(spec=rubric_to_dict(spec))
+    if user is not None:
+        audit(actor=user, action="rubric.import", obj=rubric, after={"code": spec.code, "version": spec.version})
+    return rubric

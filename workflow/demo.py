@@ -7,7 +7,6 @@ inbox has work, and a small finished round waiting for the leader's approval.
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +15,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import models as m
 from cases import services as case_services
+from cases.rubric_io import load_rubric_yaml
 from workflow import services
 from workflow.flows import CaseFlow, RoundFlow
 
@@ -98,7 +98,7 @@ class Demo:
         self.office, self.leader, self.auditor = (
             m.User.objects.get(username=u) for u in ("office", "leader", "auditor")
         )
-        rubric = case_services.rubric_create(spec=yaml.safe_load(RUBRIC_FILE.read_text(encoding="utf-8")))
+        rubric = case_services.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
         units = self._units()
         now = timezone.now()
         half_year = case_services.round_create(

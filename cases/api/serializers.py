@@ -206,3 +206,7 @@ class ResultSerializer(serializers.ModelSerializer):
 class PanelOverrideSerializer(serializers.Serializer):
     panel = serializers.CharField(allow_null=True, allow_blank=True)
     reason = serializers.CharField(allow_blank=True, default="")
+
+
+class RubricImportSerializer(serializers.Serializer):
+    file = serializers.FileField()

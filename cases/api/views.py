@@ -3,23 +3,27 @@
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from cases import access, exports, results, scoring_io, services
+from cases import access, exports, results, rubric_io, scoring_io, services
 from cases import models as m
 from cases.api import serializers as s
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _xlsx(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=XLSX)
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _xlsx(content: bytes, filename: str) -> HttpResponse:
+    return _download(content, XLSX, filename)
 
 
 class OfficeWritesOnly(permissions.BasePermission):
@@ -52,6 +56,36 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related("sections__items")
+
+    @extend_schema(request={"multipart/form-data": s.RubricImportSerializer}, responses=s.RubricSerializer)
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_file(self, request):
+        """Import a rubric file (.yaml / .json / .xlsx) as a new version; all or nothing, every
+        problem named by its path or sheet/row/column."""
+        body = s.RubricImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        try:
+            spec = rubric_io.load_upload(upload.name, upload.read())
+        except rubric_io.RubricError as exc:
+            return Response({"detail": "输入有误。", "errors": {"file": exc.messages}}, status=status.HTTP_400_BAD_REQUEST)
+        rubric = services.rubric_import(user=request.user, spec=spec)
+        return Response(s.RubricSerializer(rubric).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json", "xlsx"])],
+                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        """The rubric as a file to edit and re-import (lossless)."""
+        rubric = self.get_object()
+        fmt = request.query_params.get("as", "yaml")
+        spec = rubric_io.rubric_from_dict(rubric.spec)
+        name = f"{rubric.code}-v{rubric.version}.{fmt}"
+        if fmt == "xlsx":
+            return _download(rubric_io.rubric_to_xlsx(spec), XLSX, name)
+        if fmt == "json":
+            return _download(rubric_io.dump_rubric_json(spec).encode(), "application/json", name)
+        return _download(rubric_io.dump_rubric_yaml(spec).encode(), "application/yaml", name)
 
 
 class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):

@@ -1,0 +1,85 @@
+"""Ready rubrics by one command; rubric files imported and exported through the API, all or nothing."""
+
+from io import StringIO
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from cases import models as m
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_rubrics_loads_the_three_seed_rubrics_once():
+    out = StringIO()
+    call_command("load_rubrics", stdout=out)
+    totals = dict(m.Rubric.objects.values_list("code", "total_max"))
+    assert {str(v) for v in totals.values()} == {"100.00", "90.00", "1000.00"}
+    wuxing = m.Rubric.objects.get(total_max=100)
+    assert wuxing.items.count() == 26  # 5 + 5 + 4 + 4 + 4 + 4
+    assert [str(s.max_points) for s in wuxing.sections.all()] == ["25.00", "20.00", "15.00", "15.00", "10.00", "15.00"]
+    call_command("load_rubrics", stdout=out)
+    assert m.Rubric.objects.count() == 3
+    assert "already loaded" in out.getvalue()
+
+
+def _yaml(version=1, total="10"):
+    return f"""code: demo
+title: 测试细则
+version: {version}
+total_max: {total}
+sections:
+  - code: S1
+    title: 组织领导
+    max: 10
+    items:
+      - {{code: S1.1, content: 有领导小组, max: 6}}
+      - {{code: S1.2, content: 有方案, max: 4, bonus_cap: 1}}
+""".encode()
+
+
+def test_import_export_round_trip_and_errors(api):
+    office = make_user("office-rubric", org_role=m.OrgRole.OFFICE)
+    upload = lambda name, content: api(office).post(  # noqa: E731
+        "/api/v1/rubrics/import/", {"file": SimpleUploadedFile(name, content)}, format="multipart")
+
+    created = upload("demo.yaml", _yaml())
+    assert created.status_code == 201, created.content
+    rubric_id = created.json()["id"]
+    assert created.json()["total_max"] == "10.00"
+
+    again = upload("demo.yaml", _yaml())
+    assert again.status_code == 400 and "version" in again.json()["errors"]
+
+    broken = upload("demo.yaml", _yaml(version=2, total="11"))  # sections add up to 10, not 11
+    assert broken.status_code == 400
+    assert any("total_max" in msg for msg in broken.json()["errors"]["file"])
+    assert m.Rubric.objects.count() == 1
+
+    for fmt in ("yaml", "json", "xlsx"):
+        exported = api(office).get(f"/api/v1/rubrics/{rubric_id}/export/?as={fmt}")
+        assert exported.status_code == 200
+        content = exported.content
+        if fmt == "xlsx":
+            from io import BytesIO
+
+            from cases.rubric_io import load_rubric_xlsx
+
+            spec = load_rubric_xlsx(BytesIO(content))
+            assert [(i.code, str(i.max)) for s in spec.sections for i in s.items] == [("S1.1", "6"), ("S1.2", "4")]
+        else:
+            content = content.replace(b"version: 1", b"version: 9").replace(b'"version": 1', b'"version": 9')
+            reimported = upload(f"demo.{fmt}", content)
+            assert reimported.status_code == 201, reimported.content
+            new = m.Rubric.objects.get(pk=reimported.json()["id"])
+            assert list(new.items.values_list("code", "max_points", "bonus_cap")) == list(
+                m.Rubric.objects.get(pk=rubric_id).items.values_list("code", "max_points", "bonus_cap"))
+            m.Rubric.objects.filter(pk=new.pk).delete()
+
+    outsider = make_user("expert-rubric")
+    refused = api(outsider).post("/api/v1/rubrics/import/", {"file": SimpleUploadedFile("x.yaml", _yaml(3))},
+                                 format="multipart")
+    assert refused.status_code == 403
+    assert m.Rubric.objects.count() == 1
