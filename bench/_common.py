@@ -30,6 +30,8 @@ def bench_env(dbname: str) -> dict:
         CSRF_COOKIE_SECURE="0",
         VAR_DIR=f"/tmp/{dbname}-var",
         LOG_LEVEL="ERROR",
+        # whitenoise warns once per process that collectstatic has not run; the API needs no static files.
+        PYTHONWARNINGS="ignore:No directory at:UserWarning",
     )
     return env
 
@@ -50,7 +52,11 @@ def setup(dbname: str) -> None:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
     sys.path.insert(0, str(ROOT))
+    import warnings
+
     import django
+
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
     django.setup()
 
@@ -81,9 +87,9 @@ def gunicorn(dbname: str, workers: int = 4, threads: int = 1):
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {proc.returncode}")
             try:
-                requests.get(f"{base}/api/v1/", timeout=1)
+                requests.get(f"{base}/api/v1/", timeout=10)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 if time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start within 30 s") from None
                 time.sleep(0.2)

@@ -1,0 +1,87 @@
+"""The task list's fast paths (workflow/api.py) give what the generic ones gave, in a constant number
+of queries: the hand-written TaskSerializer.to_representation, the case summaries, `.only()`."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+from viewflow.workflow.models import Task
+
+from cases import models as m
+from tests.api_helpers import API, act, all_pages, ok
+from tests.factories import advance_case, make_round
+from workflow.api import TaskSerializer, task_summaries
+
+pytestmark = pytest.mark.django_db
+
+
+def _varied_round():
+    """Cases at every step, a returned sign-off (a comment), finished cases and round tasks."""
+    setup = make_round(units=5, experts=2, launch=True)
+    for n, upto in enumerate(["prepare", "sign_off", "inspect", "score", "done"]):
+        advance_case(setup, n, upto)
+    from tests.factories import act as act_service
+
+    act_service(setup, setup.heads[1], "sign_off", setup.case(1), "return", comment="请补充")
+    # A second round whose only case is done: its compile task is a round task.
+    finished = make_round(units=1, experts=1, launch=True, office=setup.office)
+    advance_case(finished, 0, "done")
+    return setup
+
+
+def test_fast_representation_equals_drf_generic_one(api):
+    setup = _varied_round()
+    rows = all_pages(api(setup.office), f"{API}/tasks/", {"scope": "all"})
+    tasks = list(Task.objects.filter(pk__in=[r["id"] for r in rows]).select_related("process"))
+    assert len(tasks) == len(rows) >= 15
+    assert {t.status for t in tasks} >= {"NEW", "ASSIGNED", "DONE"}
+    context = task_summaries(tasks)
+    serializer = TaskSerializer(context=context)
+    by_id = {r["id"]: r for r in rows}
+    for task in tasks:
+        generic = serializers.Serializer.to_representation(serializer, task)
+        assert serializer.to_representation(task) == generic
+        assert by_id[task.pk] == generic
+    # The case summaries are what the model-based representation showed.
+    for row in rows:
+        if row["case"] is not None:
+            case = m.Case.objects.select_related("unit", "group").get(pk=row["case"]["id"])
+            assert row["case"] == {"id": case.pk, "unit": case.unit.name, "group": case.group.name,
+                                   "status": case.status}
+    assert any(r["comment"] == "请补充" for r in rows)
+    assert any(r["flow"] == "round" for r in rows)
+
+
+def _list_queries(client, params=None):
+    client.get(f"{API}/tasks/", params or {})  # warm the content-type cache
+    with CaptureQueriesContext(connection) as queries:
+        body = ok(client.get(f"{API}/tasks/", params or {}))
+    return body, len(queries)
+
+
+def test_list_queries_do_not_grow_with_the_page(api):
+    small = make_round(units=1, experts=1, launch=True)
+    big = make_round(units=8, experts=1, launch=True, groups=2)
+    advance_case(small, 0, "score")
+    for n in range(8):
+        advance_case(big, n, "score")
+    one, q_one = _list_queries(api(small.groups[0].experts[0]))
+    four, q_four = _list_queries(api(big.groups[0].experts[0]))
+    assert (one["count"], four["count"]) == (1, 4)
+    assert q_one == q_four
+    # Everything an office user sees, a full page and more, costs the same too.
+    full, q_full = _list_queries(api(big.office), {"scope": "all", "page_size": 50})
+    assert full["count"] > len(full["results"]) or full["count"] >= 8
+    assert q_full == q_one
+
+
+def test_detail_and_actions_still_answer_with_the_task(api):
+    setup = make_round(units=1, experts=1, launch=True)
+    advance_case(setup, 0, "score")
+    expert = setup.groups[0].experts[0]
+    client = api(expert)
+    (row,) = ok(client.get(f"{API}/tasks/"))["results"]
+    assert ok(client.get(f"{API}/tasks/{row['id']}/")) == row
+    done = act(client, row["id"], "submit", items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
+    assert (done["id"], done["status"], done["actions"], done["step"]) == (row["id"], "DONE", [], "score")
+    assert done["case"] == {**row["case"], "status": m.CaseStatus.REVIEW}
