@@ -292,6 +292,8 @@ class Case(models.Model):
     # The group leader may set the panel score instead of the aggregate, with a reason (audited).
     panel_override = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     panel_override_reason = models.TextField(blank=True)
+    # The group's grade proposal made at review; per-group quotas are enforced when it is made.
+    proposed_grade = models.CharField(max_length=16, blank=True)
 
     objects = RestrictedManager()
 

@@ -4,6 +4,7 @@ round, frozen afterwards. The arithmetic lives only in the engine.
 """
 
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -134,6 +135,11 @@ def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
     if round.results_frozen_at:
         raise Conflict("结果已经领导审定，不能重新计算。")
     computed = compute(round)
+    if (round.config or {}).get("grade_source") == "proposal":
+        # Seed 000: the group leader decides the grade; a veto still gives the last band.
+        proposed = dict(round.cases.values_list("pk", "proposed_grade"))
+        computed = [r if r.veto or not proposed.get(int(r.code)) else replace(r, grade=proposed[int(r.code)])
+                    for r in computed]
     before = {
         str(r.case_id): [str(r.total), r.rank, r.grade]
         for r in m.Result.objects.filter(round=round)

@@ -574,3 +574,37 @@ def rubric_import(*, user, spec) -> m.Rubric:
     if user is not None:
         audit(actor=user, action="rubric.import", obj=rubric, after={"code": spec.code, "version": spec.version})
     return rubric
+
+
+def grade_quota(percent, group_size: int) -> int:
+    """Places in a band for a group: round_half_up(size × percent / 100), the rule the forced
+    distribution uses for its boundaries."""
+    from decimal import ROUND_HALF_UP
+
+    return int((Decimal(group_size) * Decimal(str(percent)) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@transaction.atomic
+def case_propose_grade(*, user, case: m.Case, grade: str) -> m.Case:
+    """The group leader proposes the case's grade. Where the round sets per-group quotas
+    (config "group_quotas": {"优秀": "25"}), a proposal over the quota is refused at once."""
+    if not access.can_lead_group(user, case.group_id):
+        raise PermissionDenied("只有组长或副组长可以提出等次建议。")
+    bands = [name for name, _ in (case.round.config.get("grades") or {}).get("bands", [])]
+    if grade and bands and grade not in bands:
+        raise ValidationError({"grade": [f"等次必须是：{'、'.join(bands)}。"]})
+    quota_percent = (case.round.config.get("group_quotas") or {}).get(grade)
+    if grade and quota_percent is not None:
+        # Lock the group so that two leaders proposing at once cannot both take the last place.
+        m.Group.objects.select_for_update().filter(pk=case.group_id).exists()
+        size = m.Case.objects.filter(group_id=case.group_id).count()
+        quota = grade_quota(quota_percent, size)
+        taken = m.Case.objects.filter(group_id=case.group_id, proposed_grade=grade).exclude(pk=case.pk).count()
+        if taken >= quota:
+            raise ValidationError({"grade": [f"{case.group.name}“{grade}”名额已满（{taken}/{quota}）。"]})
+    before = {"proposed_grade": case.proposed_grade}
+    case.proposed_grade = grade
+    case.save(update_fields=["proposed_grade"])
+    audit(actor=user, action="case.propose_grade", obj=case, before=before, after={"proposed_grade": grade},
+          round_id=case.round_id)
+    return case

@@ -309,6 +309,8 @@ def _score(user, activation, action, data):
 def _review(user, activation, action, data):
     case = _case(activation)
     if action == "approve":
+        if data.get("grade"):
+            case_services.case_propose_grade(user=user, case=case, grade=data["grade"])
         _set_process_flag(activation, "returned_experts", [])
         case_services.audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
         return

@@ -87,6 +87,7 @@ def _form_data(request, step: str) -> dict:
         data["reason"] = post.get("reason", "")
     if step == "review":
         data["sheets"] = [int(pk) for pk in post.getlist("sheets") if pk.isdigit()]
+        data["grade"] = post.get("grade", "")
     return data
 
 
@@ -199,6 +200,7 @@ def _case_context(user, case: m.Case) -> dict:
         "severities": m.Severity.choices,
         "items": case.round.rubric.items.order_by("section__position", "position"),
         "can_inspect": access.can_record_inspection(user, case),
+        "grade_bands": [name for name, _ in (case.round.config.get("grades") or {}).get("bands", [])],
         "char_limit": case.round.report_char_limit,
     }
 

@@ -161,7 +161,7 @@ class CaseSerializer(serializers.ModelSerializer):
         model = m.Case
         fields = [
             "id", "round", "round_title", "unit", "group", "group_name", "status",
-            "submitted_at", "late", "finished_at",
+            "submitted_at", "late", "finished_at", "proposed_grade", "panel_override", "panel_override_reason",
         ]
         read_only_fields = fields
 

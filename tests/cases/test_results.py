@@ -145,3 +145,25 @@ def test_results_and_score_sheets_export_to_excel(api):
     mine = list(load_workbook(BytesIO(api(expert).get(
         f"/api/v1/rounds/{r.round.pk}/score-sheets-export/").content)).active.values)
     assert {row[2] for row in mine[1:]} == {str(expert)}
+
+
+def test_group_quota_is_enforced_when_grades_are_proposed_and_proposals_can_decide(api):
+    # 3 units in the group, 优秀 quota 34% → round_half_up(1.02) = 1 place.
+    config = {"grades": GRADES, "group_quotas": {"优秀": "34"}, "grade_source": "proposal"}
+    r = make_round(units=3, experts=1, launch=True, config=config)
+    leader = r.group_of(0).leader
+    for index in range(3):
+        advance_case(r, index, upto="review")
+    act(r, leader, "review", r.case(0), "approve", grade="优秀")
+    with pytest.raises(Exception) as refused:
+        act(r, leader, "review", r.case(1), "approve", grade="优秀")
+    assert "名额已满（1/1）" in str(refused.value)
+    assert r.task("review", r.case(1)) is not None  # nothing moved
+    act(r, leader, "review", r.case(1), "approve", grade="良好")
+    act(r, leader, "review", r.case(2), "approve", grade="达标")
+
+    rows = _rows(api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/"))
+    # Every case scored 15 − 1 = 14 (advance_case deducts 1): the proposals, not the thresholds, decide.
+    assert sorted(row[5] for row in rows.values()) == ["优秀", "良好", "达标"]
+    assert rows[r.units[0].code][5] == "优秀"
+    assert m.AuditEntry.objects.filter(action="case.propose_grade").count() == 3
