@@ -30,10 +30,7 @@ def tasks(client, scope: str = "queue", **params) -> list[dict]:
 
 def find_task(client, step: str, *, scope: str = "queue", case: int | None = None) -> dict:
     """The one task of `step` (for `case`) in the user's `scope`; fails if there is not exactly one."""
-    found = [
-        t for t in tasks(client, scope, step=step)
-        if case is None or (t["case"] and t["case"]["id"] == case)
-    ]
+    found = [t for t in tasks(client, scope, step=step) if case is None or (t["case"] and t["case"]["id"] == case)]
     assert len(found) == 1, f"expected one {step} task in {scope} (case {case}), got {found}"
     return found[0]
 

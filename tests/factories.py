@@ -298,7 +298,9 @@ def make_round(
         leader_u = make_user(f"{prefix}leader", display_name=f"组长{n}-{g + 1}")
         deputy_u = make_user(f"{prefix}deputy", display_name=f"副组长{n}-{g + 1}")
         liaison_u = make_user(f"{prefix}liaison", display_name=f"联络员{n}-{g + 1}", office_phone="0431-88900000")
-        expert_us = [make_user(f"{prefix}expert{e + 1}", display_name=f"专家{n}-{g + 1}-{e + 1}") for e in range(experts)]
+        expert_us = [
+            make_user(f"{prefix}expert{e + 1}", display_name=f"专家{n}-{g + 1}-{e + 1}") for e in range(experts)
+        ]
         group_units = [u for i, u in enumerate(unit_objs) if i % groups == g]
         members = [
             {"user": leader_u, "role": m.GroupRole.LEADER},
@@ -308,8 +310,13 @@ def make_round(
         if recused is not None and recused % groups == g:
             members.append({"user": heads[recused], "role": m.GroupRole.EXPERT})
         group = case_services.group_create(
-            user=office, round=rnd, number=g + 1, name=f"第{g + 1}组", phone="0431-8890000",
-            members=members, units=group_units,
+            user=office,
+            round=rnd,
+            number=g + 1,
+            name=f"第{g + 1}组",
+            phone="0431-8890000",
+            members=members,
+            units=group_units,
         )
         people.append(GroupPeople(group, leader_u, deputy_u, liaison_u, expert_us, group_units))
     setup = RoundSetup(rnd, rubric, office, leader, auditor, list(unit_objs), staff, heads, people)

@@ -28,8 +28,11 @@ def _messages(value, path: str, field: str) -> list[str]:
     if isinstance(value, (list, tuple)):
         out = []
         for n, sub in enumerate(value):
-            out.extend(_messages(sub, f"{path}[{n}]", field) if isinstance(sub, (dict, list, tuple))
-                       else _messages(sub, path, field))
+            out.extend(
+                _messages(sub, f"{path}[{n}]", field)
+                if isinstance(sub, (dict, list, tuple))
+                else _messages(sub, path, field)
+            )
         return out
     return [str(value) if path == field else f"{path}: {value}"]
 

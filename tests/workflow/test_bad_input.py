@@ -59,18 +59,39 @@ def world(django_db_setup, django_db_blocker):
 def snapshot() -> dict:
     """Everything a request could have changed."""
     return {
-        "submissions": list(m.Submission.objects.order_by("pk").values_list(
-            "pk", "attempt", "status", "report", "self_scores", "statistics", "return_comment")),
-        "sheets": list(m.ScoreSheet.objects.order_by("pk").values_list(
-            "pk", "attempt", "status", "total", "reason", "return_comment")),
-        "item_scores": list(m.ItemScore.objects.order_by("pk").values_list("pk", "sheet", "item", "deduction", "bonus", "reason")),
+        "submissions": list(
+            m.Submission.objects.order_by("pk").values_list(
+                "pk", "attempt", "status", "report", "self_scores", "statistics", "return_comment"
+            )
+        ),
+        "sheets": list(
+            m.ScoreSheet.objects.order_by("pk").values_list(
+                "pk", "attempt", "status", "total", "reason", "return_comment"
+            )
+        ),
+        "item_scores": list(
+            m.ItemScore.objects.order_by("pk").values_list("pk", "sheet", "item", "deduction", "bonus", "reason")
+        ),
         "tasks": list(Task.objects.order_by("pk").values_list("pk", "status", "owner", "data")),
         "processes": list(Process.objects.order_by("pk").values_list("pk", "status", "data")),
         "cases": list(m.Case.objects.order_by("pk").values_list("pk", "status", "submitted_at")),
-        "rounds": list(m.Round.objects.order_by("pk").values_list(
-            "pk", "status", "title", "config", "prepare_due", "inspect_due", "review_due", "approve_due", "report_due")),
-        "counts": [model.objects.count() for model in (
-            m.Unit, m.Group, m.GroupMember, m.Finding, m.InspectionRecord, m.AuditEntry, m.Rubric)],
+        "rounds": list(
+            m.Round.objects.order_by("pk").values_list(
+                "pk",
+                "status",
+                "title",
+                "config",
+                "prepare_due",
+                "inspect_due",
+                "review_due",
+                "approve_due",
+                "report_due",
+            )
+        ),
+        "counts": [
+            model.objects.count()
+            for model in (m.Unit, m.Group, m.GroupMember, m.Finding, m.InspectionRecord, m.AuditEntry, m.Rubric)
+        ],
     }
 
 
@@ -85,24 +106,38 @@ def task_id(w, step, case_index=None, expert=None, *, approving=False):
 
 def sheet_id(w, case_index, expert_index):
     return m.ScoreSheet.objects.get(
-        case=w.case(case_index), expert=w.r.groups[0].experts[expert_index], status="draft").pk
+        case=w.case(case_index), expert=w.r.groups[0].experts[expert_index], status="draft"
+    ).pk
 
 
 def round_body(w, **over):
-    body = {"title": "新一轮", "kind": "annual", "year": 2027, "rubric": w.r.rubric.pk,
-            **{k: v.isoformat() for k, v in round_dates().items()}}
+    body = {
+        "title": "新一轮",
+        "kind": "annual",
+        "year": 2027,
+        "rubric": w.r.rubric.pk,
+        **{k: v.isoformat() for k, v in round_dates().items()},
+    }
     body.update(over)
     return {k: v for k, v in body.items() if v is not None}
 
 
 def sheet_put(item="S1.1", **row):
-    return lambda w: ("expert0", "put", f"{API}/score-sheets/{sheet_id(w, 2, 0)}/items/",
-                      {"items": [{"item": item, "reason": "理由", **row}]})
+    return lambda w: (
+        "expert0",
+        "put",
+        f"{API}/score-sheets/{sheet_id(w, 2, 0)}/items/",
+        {"items": [{"item": item, "reason": "理由", **row}]},
+    )
 
 
 def score_submit(item="S1.1", **row):
-    return lambda w: ("expert0", "post", f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/submit/",
-                      {"items": [{"item": item, "reason": "理由", **row}]})
+    return lambda w: (
+        "expert0",
+        "post",
+        f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/submit/",
+        {"items": [{"item": item, "reason": "理由", **row}]},
+    )
 
 
 def sub_put(**body):
@@ -124,47 +159,156 @@ def submitted_sheet(w, case_index=3):
 # name, request, status, error fields, a text the messages must contain
 CASES = [
     # --- missing fields and wrong types
-    ("round: missing fields", lambda w: ("office", "post", f"{API}/rounds/", {}), 400,
-     ["title", "kind", "year", "rubric", "prepare_due", "report_due"], None),
-    ("round: wrong types", lambda w: ("office", "post", f"{API}/rounds/", round_body(
-        w, kind="weekly", year="二〇二七", rubric=999999, prepare_due="tomorrow")), 400,
-     ["kind", "year", "rubric", "prepare_due"], None),
-    ("round: phases out of order", lambda w: ("office", "post", f"{API}/rounds/", round_body(
-        w, inspect_due="2020-01-01T00:00:00+08:00")), 400, ["inspect_due"], "prepare_due"),
-    ("round: report limit not a number", lambda w: ("office", "post", f"{API}/rounds/", round_body(
-        w, config={"report_char_limit": "many"})), 400, ["config"], "report_char_limit"),
-    ("round: patch with a bad date", lambda w: ("office", "patch", f"{API}/rounds/{w.r.round.pk}/",
-                                                {"review_due": "next week"}), 400, ["review_due"], None),
-    ("group: missing fields", lambda w: ("office", "post", f"{API}/groups/", {"round": w.r.round.pk}), 400,
-     ["number", "name", "members", "units"], None),
-    ("group: unknown member role", lambda w: ("office", "post", f"{API}/groups/", {
-        "round": w.r.round.pk, "number": 9, "name": "第九组", "units": [],
-        "members": [{"user": w.r.office.pk, "role": "boss"}]}), 400, ["members"], "members[0].role"),
-    ("unit: duplicate code, missing category", lambda w: ("office", "post", f"{API}/units/", {
-        "code": w.r.units[0].code, "name": "另一个单位"}), 400, ["code", "category"], None),
-    ("submission: wrong types", sub_put(self_scores=["S1.1"], statistics="完成6次"), 400,
-     ["self_scores", "statistics"], None),
-    ("prepare submit: wrong types", prepare_submit(self_scores="5", statistics=[1, 2]), 400,
-     ["self_scores", "statistics"], None),
-    ("finding: missing fields", lambda w: ("group_leader", "post", f"{API}/findings/", {"case": w.case(2).pk}),
-     400, ["source", "description"], None),
-    ("inspection: unknown method, bad date", lambda w: ("group_leader", "post", f"{API}/inspections/", {
-        "case": w.case(2).pk, "method": "打电话", "date": "昨天"}), 400, ["method", "date"], None),
-    ("sheet: items missing", lambda w: ("expert0", "put", f"{API}/score-sheets/{sheet_id(w, 2, 0)}/items/", {}),
-     400, ["items"], None),
-    ("sheet: items not a list", lambda w: ("expert0", "put", f"{API}/score-sheets/{sheet_id(w, 2, 0)}/items/",
-                                           {"items": "全部满分"}), 400, ["items"], None),
-    ("score submit: items not a list", lambda w: (
-        "expert0", "post", f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/submit/",
-        {"items": "全部满分"}), 400, ["items"], None),
-    ("review return: sheets not integers", review_return(sheets=["第一张"], comment="请复核"), 400, ["sheets"],
-     "sheets[0]"),
+    (
+        "round: missing fields",
+        lambda w: ("office", "post", f"{API}/rounds/", {}),
+        400,
+        ["title", "kind", "year", "rubric", "prepare_due", "report_due"],
+        None,
+    ),
+    (
+        "round: wrong types",
+        lambda w: (
+            "office",
+            "post",
+            f"{API}/rounds/",
+            round_body(w, kind="weekly", year="二〇二七", rubric=999999, prepare_due="tomorrow"),
+        ),
+        400,
+        ["kind", "year", "rubric", "prepare_due"],
+        None,
+    ),
+    (
+        "round: phases out of order",
+        lambda w: ("office", "post", f"{API}/rounds/", round_body(w, inspect_due="2020-01-01T00:00:00+08:00")),
+        400,
+        ["inspect_due"],
+        "prepare_due",
+    ),
+    (
+        "round: report limit not a number",
+        lambda w: ("office", "post", f"{API}/rounds/", round_body(w, config={"report_char_limit": "many"})),
+        400,
+        ["config"],
+        "report_char_limit",
+    ),
+    (
+        "round: patch with a bad date",
+        lambda w: ("office", "patch", f"{API}/rounds/{w.r.round.pk}/", {"review_due": "next week"}),
+        400,
+        ["review_due"],
+        None,
+    ),
+    (
+        "group: missing fields",
+        lambda w: ("office", "post", f"{API}/groups/", {"round": w.r.round.pk}),
+        400,
+        ["number", "name", "members", "units"],
+        None,
+    ),
+    (
+        "group: unknown member role",
+        lambda w: (
+            "office",
+            "post",
+            f"{API}/groups/",
+            {
+                "round": w.r.round.pk,
+                "number": 9,
+                "name": "第九组",
+                "units": [],
+                "members": [{"user": w.r.office.pk, "role": "boss"}],
+            },
+        ),
+        400,
+        ["members"],
+        "members[0].role",
+    ),
+    (
+        "unit: duplicate code, missing category",
+        lambda w: ("office", "post", f"{API}/units/", {"code": w.r.units[0].code, "name": "另一个单位"}),
+        400,
+        ["code", "category"],
+        None,
+    ),
+    (
+        "submission: wrong types",
+        sub_put(self_scores=["S1.1"], statistics="完成6次"),
+        400,
+        ["self_scores", "statistics"],
+        None,
+    ),
+    (
+        "prepare submit: wrong types",
+        prepare_submit(self_scores="5", statistics=[1, 2]),
+        400,
+        ["self_scores", "statistics"],
+        None,
+    ),
+    (
+        "finding: missing fields",
+        lambda w: ("group_leader", "post", f"{API}/findings/", {"case": w.case(2).pk}),
+        400,
+        ["source", "description"],
+        None,
+    ),
+    (
+        "inspection: unknown method, bad date",
+        lambda w: (
+            "group_leader",
+            "post",
+            f"{API}/inspections/",
+            {"case": w.case(2).pk, "method": "打电话", "date": "昨天"},
+        ),
+        400,
+        ["method", "date"],
+        None,
+    ),
+    (
+        "sheet: items missing",
+        lambda w: ("expert0", "put", f"{API}/score-sheets/{sheet_id(w, 2, 0)}/items/", {}),
+        400,
+        ["items"],
+        None,
+    ),
+    (
+        "sheet: items not a list",
+        lambda w: ("expert0", "put", f"{API}/score-sheets/{sheet_id(w, 2, 0)}/items/", {"items": "全部满分"}),
+        400,
+        ["items"],
+        None,
+    ),
+    (
+        "score submit: items not a list",
+        lambda w: (
+            "expert0",
+            "post",
+            f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/submit/",
+            {"items": "全部满分"},
+        ),
+        400,
+        ["items"],
+        None,
+    ),
+    (
+        "review return: sheets not integers",
+        review_return(sheets=["第一张"], comment="请复核"),
+        400,
+        ["sheets"],
+        "sheets[0]",
+    ),
     # --- the report limit of the round's configuration
     ("submission: report over the limit", sub_put(report="字" * (LIMIT + 1)), 400, ["report"], f"{LIMIT}"),
     ("prepare submit: report over the limit", prepare_submit(report="字" * (LIMIT + 1)), 400, ["report"], f"{LIMIT}"),
     ("prepare submit: empty report", prepare_submit(report="  "), 400, ["report"], None),
     # --- numbers: above max, above the bonus cap, unknown item, > 2 decimals, negative
-    ("submission: self-score above the item's max", sub_put(self_scores={"S1.1": "6.01"}), 400, ["self_scores"], "S1.1"),
+    (
+        "submission: self-score above the item's max",
+        sub_put(self_scores={"S1.1": "6.01"}),
+        400,
+        ["self_scores"],
+        "S1.1",
+    ),
     ("submission: self-score unknown item", sub_put(self_scores={"S9.9": "1"}), 400, ["self_scores"], "S9.9"),
     ("submission: self-score three decimals", sub_put(self_scores={"S1.1": "1.005"}), 400, ["self_scores"], "S1.1"),
     ("submission: self-score negative", sub_put(self_scores={"S1.1": "-1"}), 400, ["self_scores"], "S1.1"),
@@ -181,33 +325,103 @@ CASES = [
     ("score submit: three decimals", score_submit(deduction="1.001"), 400, ["items"], "items[0].deduction"),
     ("score submit: negative", score_submit(deduction="-0.5"), 400, ["items"], "items[0].deduction"),
     ("score submit: deduction without a reason", score_submit(deduction="1", reason=""), 400, ["items"], "S1.1"),
-    ("finding: negative deduction", lambda w: ("group_leader", "post", f"{API}/findings/", {
-        "case": w.case(2).pk, "source": "inspection", "description": "问题", "deduction_amount": "-1"}), 400,
-     ["deduction_amount"], None),
-    ("finding: item of another rubric", lambda w: ("group_leader", "post", f"{API}/findings/", {
-        "case": w.case(2).pk, "source": "inspection", "description": "问题", "item": w.foreign_item.pk}), 400,
-     ["item"], None),
+    (
+        "finding: negative deduction",
+        lambda w: (
+            "group_leader",
+            "post",
+            f"{API}/findings/",
+            {"case": w.case(2).pk, "source": "inspection", "description": "问题", "deduction_amount": "-1"},
+        ),
+        400,
+        ["deduction_amount"],
+        None,
+    ),
+    (
+        "finding: item of another rubric",
+        lambda w: (
+            "group_leader",
+            "post",
+            f"{API}/findings/",
+            {"case": w.case(2).pk, "source": "inspection", "description": "问题", "item": w.foreign_item.pk},
+        ),
+        400,
+        ["item"],
+        None,
+    ),
     # --- task actions
-    ("task: not yours (office on the unit's prepare)", lambda w: (
-        "office", "post", f"{API}/tasks/{task_id(w, 'prepare', 0)}/submit/", {"report": "代写"}), 403, [], None),
-    ("task: not yours (leader on an expert's sheet)", lambda w: (
-        "leader", "post", f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/submit/", {}), 403, [], None),
-    ("task: action not offered by the step", lambda w: (
-        "staff0", "post", f"{API}/tasks/{task_id(w, 'prepare', 0)}/approve/", {}), 400, ["action"], "prepare"),
-    ("task: return on a score step", lambda w: (
-        "expert0", "post", f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/return/",
-        {"comment": "不想评"}), 400, ["action"], None),
-    ("sign-off: return without comment", lambda w: (
-        "head1", "post", f"{API}/tasks/{task_id(w, 'sign_off', 1)}/return/", {"comment": "  "}), 400, ["comment"], None),
-    ("review: return without comment", lambda w: (
-        "group_leader", "post", f"{API}/tasks/{task_id(w, 'review', 3)}/return/", {"sheets": [submitted_sheet(w)]}),
-     400, ["comment"], None),
+    (
+        "task: not yours (office on the unit's prepare)",
+        lambda w: ("office", "post", f"{API}/tasks/{task_id(w, 'prepare', 0)}/submit/", {"report": "代写"}),
+        403,
+        [],
+        None,
+    ),
+    (
+        "task: not yours (leader on an expert's sheet)",
+        lambda w: ("leader", "post", f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/submit/", {}),
+        403,
+        [],
+        None,
+    ),
+    (
+        "task: action not offered by the step",
+        lambda w: ("staff0", "post", f"{API}/tasks/{task_id(w, 'prepare', 0)}/approve/", {}),
+        400,
+        ["action"],
+        "prepare",
+    ),
+    (
+        "task: return on a score step",
+        lambda w: (
+            "expert0",
+            "post",
+            f"{API}/tasks/{task_id(w, 'score', 2, w.r.groups[0].experts[0])}/return/",
+            {"comment": "不想评"},
+        ),
+        400,
+        ["action"],
+        None,
+    ),
+    (
+        "sign-off: return without comment",
+        lambda w: ("head1", "post", f"{API}/tasks/{task_id(w, 'sign_off', 1)}/return/", {"comment": "  "}),
+        400,
+        ["comment"],
+        None,
+    ),
+    (
+        "review: return without comment",
+        lambda w: (
+            "group_leader",
+            "post",
+            f"{API}/tasks/{task_id(w, 'review', 3)}/return/",
+            {"sheets": [submitted_sheet(w)]},
+        ),
+        400,
+        ["comment"],
+        None,
+    ),
     ("review: return without sheets", review_return(comment="请复核"), 400, ["sheets"], None),
-    ("review: return a sheet of another case", lambda w: (
-        "group_leader", "post", f"{API}/tasks/{task_id(w, 'review', 3)}/return/",
-        {"sheets": [sheet_id(w, 2, 0)], "comment": "请复核"}), 400, ["sheets"], None),
-    ("round approval: return without comment", lambda w: (
-        "leader", "post", f"{API}/tasks/{task_id(w, 'approve', approving=True)}/return/", {}), 400, ["comment"], None),
+    (
+        "review: return a sheet of another case",
+        lambda w: (
+            "group_leader",
+            "post",
+            f"{API}/tasks/{task_id(w, 'review', 3)}/return/",
+            {"sheets": [sheet_id(w, 2, 0)], "comment": "请复核"},
+        ),
+        400,
+        ["sheets"],
+        None,
+    ),
+    (
+        "round approval: return without comment",
+        lambda w: ("leader", "post", f"{API}/tasks/{task_id(w, 'approve', approving=True)}/return/", {}),
+        400,
+        ["comment"],
+        None,
+    ),
 ]
 
 
@@ -215,8 +429,12 @@ CASES = [
 def actor(world, api):
     g = world.r.groups[0]
     people = {
-        "office": world.r.office, "leader": world.r.leader, "staff0": world.r.staff[0], "head1": world.r.heads[1],
-        "group_leader": g.leader, "expert0": g.experts[0],
+        "office": world.r.office,
+        "leader": world.r.leader,
+        "staff0": world.r.staff[0],
+        "head1": world.r.heads[1],
+        "group_leader": g.leader,
+        "expert0": g.experts[0],
     }
     return lambda name: api(people[name])
 
@@ -241,7 +459,7 @@ def test_bad_input_is_refused_and_changes_nothing(world, actor, name, build, sta
         errors = data["errors"]
         assert set(fields) <= set(errors), errors
         # {field: [message, ...]}: flat lists of text, nested rows named by their path (items[0].deduction)
-        for field, messages in errors.items():
+        for messages in errors.values():
             assert isinstance(messages, list) and messages, errors
             assert all(isinstance(msg, str) and msg.strip() for msg in messages), errors
         if contains:
@@ -252,8 +470,11 @@ def test_bad_input_is_refused_and_changes_nothing(world, actor, name, build, sta
 def test_the_same_requests_done_right_do_change_things(world, actor):
     """Control: the snapshot sees a change when the input is good (so the test above can fail)."""
     before = snapshot()
-    resp = actor("expert0").put(f"{API}/score-sheets/{sheet_id(world, 2, 0)}/items/",
-                                {"items": [{"item": "S1.2", "bonus": "2", "reason": "创新"}]}, format="json")
+    resp = actor("expert0").put(
+        f"{API}/score-sheets/{sheet_id(world, 2, 0)}/items/",
+        {"items": [{"item": "S1.2", "bonus": "2", "reason": "创新"}]},
+        format="json",
+    )
     assert resp.status_code == 200, resp.content
     assert snapshot() != before
     before = snapshot()

@@ -143,8 +143,7 @@ def test_same_expert_double_submits():
     assert len(sheets) == 1 and sheets[0].status == "submitted"
     scores = list(sheets[0].item_scores.values_list("item__code", "deduction", "reason"))
     expected = bodies[winner]["items"][0]
-    assert [(c, str(d), why) for c, d, why in scores] == [
-        ("S1.1", f"{expected['deduction']}.00", expected["reason"])]
+    assert [(c, str(d), why) for c, d, why in scores] == [("S1.1", f"{expected['deduction']}.00", expected["reason"])]
     task.refresh_from_db()
     assert task.status == STATUS.DONE
     assert m.AuditEntry.objects.filter(action="score_sheet.submit").count() == 1
@@ -158,8 +157,15 @@ def test_two_experts_of_one_case_submit_at_once():
     r = make_round(units=1, experts=2, launch=True)
     case = advance_case(r, 0, upto="score")
     experts = r.groups[0].experts
-    calls = [post(client_for(e), r.task("score", case, expert=e).pk, "submit",
-                  items=[{"item": "S2.2", "deduction": "1", "reason": "迟报"}]) for e in experts]
+    calls = [
+        post(
+            client_for(e),
+            r.task("score", case, expert=e).pk,
+            "submit",
+            items=[{"item": "S2.2", "deduction": "1", "reason": "迟报"}],
+        )
+        for e in experts
+    ]
 
     responses = race(*calls)
 

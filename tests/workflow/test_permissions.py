@@ -57,8 +57,9 @@ def _task_id(case, step, owner=None) -> int:
 def build_world() -> World:
     X = make_round(units=4, experts=2, groups=2, recused_expert=2, launch=True, title="X")
     org = {"office": X.office, "leader": X.leader, "auditor": X.auditor}
-    Y = make_round(unit_objs=X.units[:2], unit_people=(X.staff[:2], X.heads[:2]), experts=1, launch=True,
-                   title="Y", **org)
+    Y = make_round(
+        unit_objs=X.units[:2], unit_people=(X.staff[:2], X.heads[:2]), experts=1, launch=True, title="Y", **org
+    )
     Z = make_round(units=1, experts=1, launch=True, title="Z", **org)
     D = make_round(units=1, experts=1, title="D", **org)
     g1, g2 = X.groups
@@ -93,29 +94,45 @@ def build_world() -> World:
     actors = {
         **org,
         "nobody": make_user("nobody"),
-        "g1_leader": g1.leader, "g1_deputy": g1.deputy, "g1_liaison": g1.liaison, "g1_expert": g1.experts[0],
-        "g2_leader": g2.leader, "g2_deputy": g2.deputy, "g2_liaison": g2.liaison, "g2_expert2": g2.experts[1],
+        "g1_leader": g1.leader,
+        "g1_deputy": g1.deputy,
+        "g1_liaison": g1.liaison,
+        "g1_expert": g1.experts[0],
+        "g2_leader": g2.leader,
+        "g2_deputy": g2.deputy,
+        "g2_liaison": g2.liaison,
+        "g2_expert2": g2.experts[1],
         "recused": recused,
         "y_expert": Y.groups[0].experts[0],
-        "u0_staff": X.staff[0], "u0_head": X.heads[0], "u1_staff": X.staff[1], "u1_head": X.heads[1],
-        "u2_staff": X.staff[2], "u3_staff": X.staff[3],
+        "u0_staff": X.staff[0],
+        "u0_head": X.heads[0],
+        "u1_staff": X.staff[1],
+        "u1_head": X.heads[1],
+        "u2_staff": X.staff[2],
+        "u3_staff": X.staff[3],
     }
     cases = {"X0": x0, "X1": x1, "X2": x2, "X3": x3, "Y0": y0, "Y1": y1, "Z0": z0, "D0": d0}
     tasks = {
-        "X0.prepare": _task_id(x0, "prepare"), "X0.sign_off": _task_id(x0, "sign_off"),
-        "X0.inspect": _task_id(x0, "inspect"), "X0.review": _task_id(x0, "review"),
+        "X0.prepare": _task_id(x0, "prepare"),
+        "X0.sign_off": _task_id(x0, "sign_off"),
+        "X0.inspect": _task_id(x0, "inspect"),
+        "X0.review": _task_id(x0, "review"),
         "X0.score.g1_expert": _task_id(x0, "score", g1.experts[0]),
         "X0.score.g1_expert2": _task_id(x0, "score", g1.experts[1]),
         "X0.score.recused": _task_id(x0, "score", recused),
-        "X1.prepare": _task_id(x1, "prepare"), "X1.sign_off": _task_id(x1, "sign_off"),
+        "X1.prepare": _task_id(x1, "prepare"),
+        "X1.sign_off": _task_id(x1, "sign_off"),
         "X1.inspect": _task_id(x1, "inspect"),
         "X1.score.g2_expert1": _task_id(x1, "score", g2.experts[0]),
         "X1.score.g2_expert2": _task_id(x1, "score", g2.experts[1]),
-        "X2.prepare": _task_id(x2, "prepare"), "X3.prepare": _task_id(x3, "prepare"),
-        "Y0.prepare": _task_id(y0, "prepare"), "Y0.sign_off": _task_id(y0, "sign_off"),
+        "X2.prepare": _task_id(x2, "prepare"),
+        "X3.prepare": _task_id(x3, "prepare"),
+        "Y0.prepare": _task_id(y0, "prepare"),
+        "Y0.sign_off": _task_id(y0, "sign_off"),
         "Y1.prepare": _task_id(y1, "prepare"),
-        "Z.compile": Task.objects.get(process__flow_class=RoundFlow, process__data__round=Z.round.pk,
-                                      flow_task=RoundFlow.compile).pk,
+        "Z.compile": Task.objects.get(
+            process__flow_class=RoundFlow, process__data__round=Z.round.pk, flow_task=RoundFlow.compile
+        ).pk,
         "Z.approve": Z.task("approve").pk,
     }
     sheets = {
@@ -148,39 +165,102 @@ def as_(world, api):
 ALL = "ALL"
 SEE_ALL = ["office", "leader", "auditor"]
 ACTORS = [
-    "office", "leader", "auditor", "nobody",
-    "g1_leader", "g1_deputy", "g1_liaison", "g1_expert", "g2_leader", "g2_deputy", "g2_liaison", "g2_expert2",
-    "recused", "y_expert", "u0_staff", "u0_head", "u1_staff", "u1_head", "u2_staff", "u3_staff",
+    "office",
+    "leader",
+    "auditor",
+    "nobody",
+    "g1_leader",
+    "g1_deputy",
+    "g1_liaison",
+    "g1_expert",
+    "g2_leader",
+    "g2_deputy",
+    "g2_liaison",
+    "g2_expert2",
+    "recused",
+    "y_expert",
+    "u0_staff",
+    "u0_head",
+    "u1_staff",
+    "u1_head",
+    "u2_staff",
+    "u3_staff",
 ]
 
 # Cases each actor sees. The recused expert is head of unit 2 (sees X2 as its head) and an expert
 # of group 1 (sees X0 for scoring, never X2 as an expert: see test_recused_expert).
 CASES = {
-    "office": ALL, "leader": ALL, "auditor": ALL, "nobody": set(),
-    "g1_leader": {"X0", "X2"}, "g1_deputy": {"X0", "X2"}, "g1_liaison": {"X0", "X2"}, "g1_expert": {"X0", "X2"},
-    "g2_leader": {"X1", "X3"}, "g2_deputy": {"X1", "X3"}, "g2_liaison": {"X1", "X3"}, "g2_expert2": {"X1", "X3"},
+    "office": ALL,
+    "leader": ALL,
+    "auditor": ALL,
+    "nobody": set(),
+    "g1_leader": {"X0", "X2"},
+    "g1_deputy": {"X0", "X2"},
+    "g1_liaison": {"X0", "X2"},
+    "g1_expert": {"X0", "X2"},
+    "g2_leader": {"X1", "X3"},
+    "g2_deputy": {"X1", "X3"},
+    "g2_liaison": {"X1", "X3"},
+    "g2_expert2": {"X1", "X3"},
     "recused": {"X0", "X2"},
     "y_expert": {"Y0", "Y1"},
-    "u0_staff": {"X0", "Y0"}, "u0_head": {"X0", "Y0"}, "u1_staff": {"X1", "Y1"}, "u1_head": {"X1", "Y1"},
-    "u2_staff": {"X2"}, "u3_staff": {"X3"},
+    "u0_staff": {"X0", "Y0"},
+    "u0_head": {"X0", "Y0"},
+    "u1_staff": {"X1", "Y1"},
+    "u1_head": {"X1", "Y1"},
+    "u2_staff": {"X2"},
+    "u3_staff": {"X3"},
 }
 ROUNDS = {
-    "office": ALL, "leader": ALL, "auditor": ALL, "nobody": set(),
-    **{a: {"X"} for a in ["g1_leader", "g1_deputy", "g1_liaison", "g1_expert", "g2_leader", "g2_deputy",
-                          "g2_liaison", "g2_expert2", "recused", "u2_staff", "u3_staff"]},
-    "y_expert": {"Y"}, "u0_staff": {"X", "Y"}, "u0_head": {"X", "Y"}, "u1_staff": {"X", "Y"}, "u1_head": {"X", "Y"},
+    "office": ALL,
+    "leader": ALL,
+    "auditor": ALL,
+    "nobody": set(),
+    **{
+        a: {"X"}
+        for a in [
+            "g1_leader",
+            "g1_deputy",
+            "g1_liaison",
+            "g1_expert",
+            "g2_leader",
+            "g2_deputy",
+            "g2_liaison",
+            "g2_expert2",
+            "recused",
+            "u2_staff",
+            "u3_staff",
+        ]
+    },
+    "y_expert": {"Y"},
+    "u0_staff": {"X", "Y"},
+    "u0_head": {"X", "Y"},
+    "u1_staff": {"X", "Y"},
+    "u1_head": {"X", "Y"},
 }
 # Score sheets: an expert sees their own, the group's leader and deputy all of the group's; the
 # liaison and the units none.
 SHEETS = {
-    "office": ALL, "leader": ALL, "auditor": ALL, "nobody": set(),
+    "office": ALL,
+    "leader": ALL,
+    "auditor": ALL,
+    "nobody": set(),
     "g1_leader": {"X0.g1_expert", "X0.g1_expert2", "X0.recused"},
     "g1_deputy": {"X0.g1_expert", "X0.g1_expert2", "X0.recused"},
-    "g1_liaison": set(), "g1_expert": {"X0.g1_expert"}, "recused": {"X0.recused"},
-    "g2_leader": {"X1.g2_expert1", "X1.g2_expert2"}, "g2_deputy": {"X1.g2_expert1", "X1.g2_expert2"},
-    "g2_liaison": set(), "g2_expert2": {"X1.g2_expert2"},
-    "y_expert": set(), "u0_staff": set(), "u0_head": set(), "u1_staff": set(), "u1_head": set(),
-    "u2_staff": set(), "u3_staff": set(),
+    "g1_liaison": set(),
+    "g1_expert": {"X0.g1_expert"},
+    "recused": {"X0.recused"},
+    "g2_leader": {"X1.g2_expert1", "X1.g2_expert2"},
+    "g2_deputy": {"X1.g2_expert1", "X1.g2_expert2"},
+    "g2_liaison": set(),
+    "g2_expert2": {"X1.g2_expert2"},
+    "y_expert": set(),
+    "u0_staff": set(),
+    "u0_head": set(),
+    "u1_staff": set(),
+    "u1_head": set(),
+    "u2_staff": set(),
+    "u3_staff": set(),
 }
 AUDIT_READERS = {"office", "auditor"}
 
@@ -285,7 +365,7 @@ def test_read_matrix(world, as_, resource):
         assert in_world == {rows[k] for k in expected}, f"listed {sorted(in_world)}"
         if actor not in SEE_ALL:
             assert listed == in_world  # nothing from outside the world either
-        for key in (rows if resource == "cases" else sample(rows, expected)):
+        for key in rows if resource == "cases" else sample(rows, expected):
             status = client.get(f"{API}/{resource}/{rows[key]}/").status_code
             assert status == (200 if key in expected else 404), (key, status)
 
@@ -323,7 +403,8 @@ def test_audit_log(world, as_):
         if actor in AUDIT_READERS:
             assert len(rows) == total > 10
             assert {"round.launch", "submission.submit", "score_sheet.submit", "finding.create"} <= {
-                r["action"] for r in rows}
+                r["action"] for r in rows
+            }
         else:
             assert rows == []
         for pk in some:
@@ -354,8 +435,19 @@ def test_task_scopes(world, as_, scope):
 
 def test_anonymous_sees_nothing(world, api):
     client = api()
-    for url in ["units", "rounds", "groups", "cases", "submissions", "inspections", "findings", "score-sheets",
-                "audit", "tasks", f"cases/{world.cases['X0'].pk}"]:
+    for url in [
+        "units",
+        "rounds",
+        "groups",
+        "cases",
+        "submissions",
+        "inspections",
+        "findings",
+        "score-sheets",
+        "audit",
+        "tasks",
+        f"cases/{world.cases['X0'].pk}",
+    ]:
         resp = client.get(f"{API}/{url}/")
         assert resp.status_code in (401, 403), url
         assert "results" not in resp.json()
@@ -375,60 +467,126 @@ class Op:
 
 
 def _round_payload(w):
-    return {"title": "新一轮", "kind": "annual", "year": 2027, "rubric": w.X.rubric.pk,
-            **{k: v.isoformat() for k, v in round_dates().items()}}
+    return {
+        "title": "新一轮",
+        "kind": "annual",
+        "year": 2027,
+        "rubric": w.X.rubric.pk,
+        **{k: v.isoformat() for k, v in round_dates().items()},
+    }
 
 
 def _task_state(key):
     def state(w):
         task = Task.objects.get(pk=w.tasks[key])
         return task.status, task.owner_id, Task.objects.filter(process_id=task.process_id).count()
+
     return state
 
 
 def _task_op(key, action, allowed, forbidden=tuple(SEE_ALL), **data):
     return Op(
         lambda c, w: c.post(f"{API}/tasks/{w.tasks[key]}/{action}/", data, format="json"),
-        _task_state(key), 200, tuple(allowed), tuple(forbidden),
+        _task_state(key),
+        200,
+        tuple(allowed),
+        tuple(forbidden),
     )
 
 
 G1_SEES_X0 = ("g1_leader", "g1_deputy", "g1_liaison", "g1_expert", "recused", "u0_staff", "u0_head")
 OPS = {
-    "round_create": Op(lambda c, w: c.post(f"{API}/rounds/", _round_payload(w), format="json"),
-                       lambda w: m.Round.objects.count(), 201, ("office",), default=403),
-    "round_patch": Op(lambda c, w: c.patch(f"{API}/rounds/{w.rounds['X'].pk}/",
-                                           {"report_due": (w.rounds["X"].report_due + timedelta(days=1)).isoformat()},
-                                           format="json"),
-                      lambda w: m.Round.objects.get(pk=w.rounds["X"].pk).report_due, 200, ("office",), default=403),
-    "unit_create": Op(lambda c, w: c.post(f"{API}/units/", {"code": "NEW1", "name": "新单位", "category": "其他"},
-                                          format="json"),
-                      lambda w: m.Unit.objects.count(), 201, ("office",), default=403),
-    "group_create": Op(lambda c, w: c.post(f"{API}/groups/", {
-        "round": w.rounds["D"].pk, "number": 2, "name": "第二组", "units": [w.spare_unit.pk],
-        "members": [{"user": w.actors["nobody"].pk, "role": "leader"}]}, format="json"),
-        lambda w: m.Group.objects.filter(round=w.rounds["D"]).count(), 201, ("office",), default=403),
-    "launch": Op(lambda c, w: c.post(f"{API}/rounds/{w.rounds['D'].pk}/launch/"),
-                 lambda w: (m.Round.objects.get(pk=w.rounds["D"].pk).status, Task.objects.count()),
-                 200, ("office",), ("leader", "auditor")),
-    "submission_put": Op(lambda c, w: c.put(f"{API}/cases/{w.cases['X2'].pk}/submission/", {"report": "改写"},
-                                            format="json"),
-                         lambda w: list(m.Submission.objects.filter(case=w.cases["X2"]).values_list("report", "status")),
-                         200, ("u2_staff",),
-                         (*SEE_ALL, "g1_leader", "g1_deputy", "g1_liaison", "g1_expert", "recused")),
-    "inspection_post": Op(lambda c, w: c.post(f"{API}/inspections/", {
-        "case": w.cases["X0"].pk, "method": "座谈交流", "date": "2026-07-03", "notes": "座谈"}, format="json"),
-        lambda w: m.InspectionRecord.objects.filter(case=w.cases["X0"]).count(), 201,
-        ("g1_leader", "g1_deputy", "g1_expert", "recused"), (*SEE_ALL, "g1_liaison", "u0_staff", "u0_head")),
-    "finding_post": Op(lambda c, w: c.post(f"{API}/findings/", {
-        "case": w.cases["X0"].pk, "source": "complaint", "description": "投诉属实", "deduction_amount": "1.00"},
-        format="json"),
-        lambda w: m.Finding.objects.filter(case=w.cases["X0"]).count(), 201,
-        ("g1_leader", "g1_deputy", "g1_expert", "recused"), (*SEE_ALL, "g1_liaison", "u0_staff", "u0_head")),
-    "sheet_items_put": Op(lambda c, w: c.put(f"{API}/score-sheets/{w.sheets['X1.g2_expert2']}/items/", {
-        "items": [{"item": "S2.2", "deduction": "1", "reason": "迟报"}]}, format="json"),
-        lambda w: list(m.ItemScore.objects.filter(sheet_id=w.sheets["X1.g2_expert2"]).values_list("item__code", "deduction")),
-        200, ("g2_expert2",), (*SEE_ALL, "g2_leader", "g2_deputy")),
+    "round_create": Op(
+        lambda c, w: c.post(f"{API}/rounds/", _round_payload(w), format="json"),
+        lambda w: m.Round.objects.count(),
+        201,
+        ("office",),
+        default=403,
+    ),
+    "round_patch": Op(
+        lambda c, w: c.patch(
+            f"{API}/rounds/{w.rounds['X'].pk}/",
+            {"report_due": (w.rounds["X"].report_due + timedelta(days=1)).isoformat()},
+            format="json",
+        ),
+        lambda w: m.Round.objects.get(pk=w.rounds["X"].pk).report_due,
+        200,
+        ("office",),
+        default=403,
+    ),
+    "unit_create": Op(
+        lambda c, w: c.post(f"{API}/units/", {"code": "NEW1", "name": "新单位", "category": "其他"}, format="json"),
+        lambda w: m.Unit.objects.count(),
+        201,
+        ("office",),
+        default=403,
+    ),
+    "group_create": Op(
+        lambda c, w: c.post(
+            f"{API}/groups/",
+            {
+                "round": w.rounds["D"].pk,
+                "number": 2,
+                "name": "第二组",
+                "units": [w.spare_unit.pk],
+                "members": [{"user": w.actors["nobody"].pk, "role": "leader"}],
+            },
+            format="json",
+        ),
+        lambda w: m.Group.objects.filter(round=w.rounds["D"]).count(),
+        201,
+        ("office",),
+        default=403,
+    ),
+    "launch": Op(
+        lambda c, w: c.post(f"{API}/rounds/{w.rounds['D'].pk}/launch/"),
+        lambda w: (m.Round.objects.get(pk=w.rounds["D"].pk).status, Task.objects.count()),
+        200,
+        ("office",),
+        ("leader", "auditor"),
+    ),
+    "submission_put": Op(
+        lambda c, w: c.put(f"{API}/cases/{w.cases['X2'].pk}/submission/", {"report": "改写"}, format="json"),
+        lambda w: list(m.Submission.objects.filter(case=w.cases["X2"]).values_list("report", "status")),
+        200,
+        ("u2_staff",),
+        (*SEE_ALL, "g1_leader", "g1_deputy", "g1_liaison", "g1_expert", "recused"),
+    ),
+    "inspection_post": Op(
+        lambda c, w: c.post(
+            f"{API}/inspections/",
+            {"case": w.cases["X0"].pk, "method": "座谈交流", "date": "2026-07-03", "notes": "座谈"},
+            format="json",
+        ),
+        lambda w: m.InspectionRecord.objects.filter(case=w.cases["X0"]).count(),
+        201,
+        ("g1_leader", "g1_deputy", "g1_expert", "recused"),
+        (*SEE_ALL, "g1_liaison", "u0_staff", "u0_head"),
+    ),
+    "finding_post": Op(
+        lambda c, w: c.post(
+            f"{API}/findings/",
+            {"case": w.cases["X0"].pk, "source": "complaint", "description": "投诉属实", "deduction_amount": "1.00"},
+            format="json",
+        ),
+        lambda w: m.Finding.objects.filter(case=w.cases["X0"]).count(),
+        201,
+        ("g1_leader", "g1_deputy", "g1_expert", "recused"),
+        (*SEE_ALL, "g1_liaison", "u0_staff", "u0_head"),
+    ),
+    "sheet_items_put": Op(
+        lambda c, w: c.put(
+            f"{API}/score-sheets/{w.sheets['X1.g2_expert2']}/items/",
+            {"items": [{"item": "S2.2", "deduction": "1", "reason": "迟报"}]},
+            format="json",
+        ),
+        lambda w: list(
+            m.ItemScore.objects.filter(sheet_id=w.sheets["X1.g2_expert2"]).values_list("item__code", "deduction")
+        ),
+        200,
+        ("g2_expert2",),
+        (*SEE_ALL, "g2_leader", "g2_deputy"),
+    ),
     "task_claim": _task_op("X2.prepare", "claim", ["u2_staff"]),
     "task_unclaim": _task_op("X3.prepare", "unclaim", ["u3_staff"]),
     "task_submit_prepare": _task_op("X2.prepare", "submit", ["u2_staff"]),
@@ -475,20 +633,48 @@ def test_write_matrix(world, as_, op_name):
 PERSONAS = [
     # role, object, write, (actor, read status, may write?) × 3
     ("office", "rounds/X", "round_patch", [("office", 200, True), ("leader", 200, False), ("nobody", 404, False)]),
-    ("leader", "rounds/Z", "task_approve_round",
-     [("leader", 200, True), ("office", 200, False), ("nobody", 404, False)]),
-    ("group_leader", "cases/X0", "task_approve_review",
-     [("g1_leader", 200, True), ("g1_expert", 200, False), ("g2_leader", 404, False)]),
-    ("deputy", "cases/X0", "task_approve_review",
-     [("g1_deputy", 200, True), ("g1_liaison", 200, False), ("g2_deputy", 404, False)]),
-    ("expert", "cases/X1", "task_submit_score",
-     [("g2_expert2", 200, True), ("g2_leader", 200, False), ("g1_expert", 404, False)]),
-    ("liaison", "cases/X0", "finding_post",  # the liaison reads but never writes; the leader does
-     [("g1_liaison", 200, False), ("g1_leader", 200, True), ("g2_liaison", 404, False)]),
-    ("unit_staff", "cases/X2", "submission_put",
-     [("u2_staff", 200, True), ("recused", 200, False), ("u0_staff", 404, False)]),
-    ("unit_head", "cases/Y0", "task_return_sign_off",
-     [("u0_head", 200, True), ("u0_staff", 200, False), ("u1_head", 404, False)]),
+    (
+        "leader",
+        "rounds/Z",
+        "task_approve_round",
+        [("leader", 200, True), ("office", 200, False), ("nobody", 404, False)],
+    ),
+    (
+        "group_leader",
+        "cases/X0",
+        "task_approve_review",
+        [("g1_leader", 200, True), ("g1_expert", 200, False), ("g2_leader", 404, False)],
+    ),
+    (
+        "deputy",
+        "cases/X0",
+        "task_approve_review",
+        [("g1_deputy", 200, True), ("g1_liaison", 200, False), ("g2_deputy", 404, False)],
+    ),
+    (
+        "expert",
+        "cases/X1",
+        "task_submit_score",
+        [("g2_expert2", 200, True), ("g2_leader", 200, False), ("g1_expert", 404, False)],
+    ),
+    (
+        "liaison",
+        "cases/X0",
+        "finding_post",  # the liaison reads but never writes; the leader does
+        [("g1_liaison", 200, False), ("g1_leader", 200, True), ("g2_liaison", 404, False)],
+    ),
+    (
+        "unit_staff",
+        "cases/X2",
+        "submission_put",
+        [("u2_staff", 200, True), ("recused", 200, False), ("u0_staff", 404, False)],
+    ),
+    (
+        "unit_head",
+        "cases/Y0",
+        "task_return_sign_off",
+        [("u0_head", 200, True), ("u0_staff", 200, False), ("u1_head", 404, False)],
+    ),
     ("auditor", "audit", None, [("auditor", 200, False), ("leader", 200, False), ("nobody", 200, False)]),
 ]
 
@@ -541,19 +727,26 @@ def test_recused_expert(world, as_):
     x0, x2 = world.cases["X0"], world.cases["X2"]
     g1_experts = set(m.GroupMember.objects.filter(group=x0.group, role="expert").values_list("user", flat=True))
     assert recused.pk in g1_experts
-    scored = set(Task.objects.filter(process__data__case=x0.pk, flow_task=CaseFlow.score).values_list("owner", flat=True))
+    scored = set(
+        Task.objects.filter(process__data__case=x0.pk, flow_task=CaseFlow.score).values_list("owner", flat=True)
+    )
     assert scored == g1_experts  # everyone in group 1 scores X0, the recused expert too
     advance_case(world.X, 2, upto="score")  # X2 reaches scoring: the recused expert is left out
-    x2_scorers = set(Task.objects.filter(process__data__case=x2.pk, flow_task=CaseFlow.score).values_list("owner", flat=True))
+    x2_scorers = set(
+        Task.objects.filter(process__data__case=x2.pk, flow_task=CaseFlow.score).values_list("owner", flat=True)
+    )
     assert x2_scorers == g1_experts - {recused.pk}
     assert not m.ScoreSheet.objects.filter(case=x2, expert=recused).exists()
 
     client = as_("recused")
-    assert all(t["case"]["id"] != x2.pk for t in all_pages(client, f"{API}/tasks/", {"scope": "all"})
-               if t["step"] == "score")
+    assert all(
+        t["case"]["id"] != x2.pk for t in all_pages(client, f"{API}/tasks/", {"scope": "all"}) if t["step"] == "score"
+    )
     assert all_pages(client, f"{API}/score-sheets/", {"case": x2.pk}) == []
-    for url, body in [(f"{API}/findings/", {"case": x2.pk, "source": "inspection", "description": "自己单位"}),
-                      (f"{API}/inspections/", {"case": x2.pk, "method": "查资料", "date": "2026-07-01"})]:
+    for url, body in [
+        (f"{API}/findings/", {"case": x2.pk, "source": "inspection", "description": "自己单位"}),
+        (f"{API}/inspections/", {"case": x2.pk, "method": "查资料", "date": "2026-07-01"}),
+    ]:
         assert client.post(url, body, format="json").status_code == 403
     assert not m.Finding.objects.filter(case=x2).exists()
     # As an expert they do not see X2's sheets of their fellow experts either.
@@ -603,8 +796,11 @@ def test_liaison_reads_the_groups_cases_but_cannot_write(world, as_):
     assert len(all_pages(client, f"{API}/findings/", {"case": world.cases["X0"].pk})) == 1
     assert len(all_pages(client, f"{API}/inspections/", {"case": world.cases["X0"].pk})) == 1
     findings = m.Finding.objects.count()
-    resp = client.post(f"{API}/findings/", {"case": world.cases["X0"].pk, "source": "inspection",
-                                            "description": "联络员记录"}, format="json")
+    resp = client.post(
+        f"{API}/findings/",
+        {"case": world.cases["X0"].pk, "source": "inspection", "description": "联络员记录"},
+        format="json",
+    )
     assert resp.status_code == 403 and m.Finding.objects.count() == findings
     # The review task is the group leader's: the liaison neither sees it nor can act on it.
     review = world.tasks["X0.review"]

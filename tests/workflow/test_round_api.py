@@ -59,32 +59,63 @@ def test_whole_round_through_the_api(people, api):
     # --- office: units, round, group, launch -------------------------------------------------
     unit_ids = []
     for i in range(3):
-        body = ok(office_api.post(f"{API}/units/", {
-            "code": f"API{i}", "name": f"接口单位{i}", "category": "政府工作部门", "sort_order": i,
-        }, format="json"), 201)
+        body = ok(
+            office_api.post(
+                f"{API}/units/",
+                {
+                    "code": f"API{i}",
+                    "name": f"接口单位{i}",
+                    "category": "政府工作部门",
+                    "sort_order": i,
+                },
+                format="json",
+            ),
+            201,
+        )
         unit_ids.append(body["id"])
     for i, uid in enumerate(unit_ids):
         m.UnitMembership.objects.create(user=people["staff"][i], unit_id=uid, role=m.UnitRole.STAFF)
         m.UnitMembership.objects.create(user=people["heads"][i], unit_id=uid, role=m.UnitRole.HEAD)
 
     dates = {k: v.isoformat() for k, v in round_dates().items()}
-    rnd = ok(office_api.post(f"{API}/rounds/", {
-        "title": "2026年上半年跟踪考评", "kind": "half_year", "year": 2026, "rubric": rubric.pk,
-        "config": {"report_char_limit": 500, "aggregation": "mean"}, **dates,
-    }, format="json"), 201)
+    rnd = ok(
+        office_api.post(
+            f"{API}/rounds/",
+            {
+                "title": "2026年上半年跟踪考评",
+                "kind": "half_year",
+                "year": 2026,
+                "rubric": rubric.pk,
+                "config": {"report_char_limit": 500, "aggregation": "mean"},
+                **dates,
+            },
+            format="json",
+        ),
+        201,
+    )
     assert rnd["status"] == "draft"
     round_id = rnd["id"]
-    group = ok(office_api.post(f"{API}/groups/", {
-        "round": round_id, "number": 1, "name": "第一组", "phone": "0431-88900001",
-        "members": [
-            {"user": people["gl"].pk, "role": "leader"},
-            {"user": people["deputy"].pk, "role": "deputy"},
-            {"user": people["liaison"].pk, "role": "liaison"},
-            {"user": people["e1"].pk, "role": "expert"},
-            {"user": people["e2"].pk, "role": "expert"},
-        ],
-        "units": unit_ids,
-    }, format="json"), 201)
+    group = ok(
+        office_api.post(
+            f"{API}/groups/",
+            {
+                "round": round_id,
+                "number": 1,
+                "name": "第一组",
+                "phone": "0431-88900001",
+                "members": [
+                    {"user": people["gl"].pk, "role": "leader"},
+                    {"user": people["deputy"].pk, "role": "deputy"},
+                    {"user": people["liaison"].pk, "role": "liaison"},
+                    {"user": people["e1"].pk, "role": "expert"},
+                    {"user": people["e2"].pk, "role": "expert"},
+                ],
+                "units": unit_ids,
+            },
+            format="json",
+        ),
+        201,
+    )
     assert sorted(u["id"] for u in group["unit_list"]) == sorted(unit_ids)
 
     launched = ok(office_api.post(f"{API}/rounds/{round_id}/launch/"))
@@ -104,8 +135,14 @@ def test_whole_round_through_the_api(people, api):
     for i, client in enumerate(staff):
         task = find_task(client, "prepare", case=case_ids[i])
         assert task["actions"] == ["submit"] and task["owner"] is None
-        act(client, task["id"], "submit", report=f"单位{i}上半年自评报告。", self_scores={"S1.1": "5.5"},
-            statistics={"党委会": {"target": 6, "done": 3}})
+        act(
+            client,
+            task["id"],
+            "submit",
+            report=f"单位{i}上半年自评报告。",
+            self_scores={"S1.1": "5.5"},
+            statistics={"党委会": {"target": 6, "done": 3}},
+        )
 
     sign_off = find_task(heads[0], "sign_off", case=case_ids[0])
     act(heads[0], sign_off["id"], "return", comment="请补充佐证材料")
@@ -115,8 +152,13 @@ def test_whole_round_through_the_api(people, api):
     # The next attempt starts from the returned text and self-scores.
     again = find_task(staff[0], "prepare", case=case_ids[0])
     assert again["id"] != task["id"]
-    draft = ok(staff[0].put(f"{API}/cases/{case_ids[0]}/submission/", {"statistics": {"党委会": {"target": 6, "done": 4}}},
-                            format="json"))
+    draft = ok(
+        staff[0].put(
+            f"{API}/cases/{case_ids[0]}/submission/",
+            {"statistics": {"党委会": {"target": 6, "done": 4}}},
+            format="json",
+        )
+    )
     assert (draft["attempt"], draft["status"]) == (2, "draft")
     assert draft["report"] == "单位0上半年自评报告。"
     assert {k: Decimal(v) for k, v in draft["self_scores"].items()} == {"S1.1": Decimal("5.5")}
@@ -133,13 +175,35 @@ def test_whole_round_through_the_api(people, api):
 
     # --- inspect: the group records what it found, then hands over to the experts -------------
     gl, deputy = api(people["gl"]), api(people["deputy"])
-    ok(gl.post(f"{API}/inspections/", {
-        "case": case_ids[0], "method": "查资料", "date": "2026-07-10", "place": "会议室", "notes": "资料基本齐全",
-    }, format="json"), 201)
-    finding = ok(gl.post(f"{API}/findings/", {
-        "case": case_ids[0], "source": "inspection", "description": "制度未更新", "item": items["S1.1"].pk,
-        "deduction_amount": "0.50", "requires_rectification": True,
-    }, format="json"), 201)
+    ok(
+        gl.post(
+            f"{API}/inspections/",
+            {
+                "case": case_ids[0],
+                "method": "查资料",
+                "date": "2026-07-10",
+                "place": "会议室",
+                "notes": "资料基本齐全",
+            },
+            format="json",
+        ),
+        201,
+    )
+    finding = ok(
+        gl.post(
+            f"{API}/findings/",
+            {
+                "case": case_ids[0],
+                "source": "inspection",
+                "description": "制度未更新",
+                "item": items["S1.1"].pk,
+                "deduction_amount": "0.50",
+                "requires_rectification": True,
+            },
+            format="json",
+        ),
+        201,
+    )
     assert ids(all_pages(api(people["staff"][0]), f"{API}/findings/", {"case": case_ids[0]})) == {finding["id"]}
     inspect_tasks = tasks(gl, "queue", step="inspect")
     assert sorted(t["case"]["id"] for t in inspect_tasks) == sorted(case_ids)
@@ -157,14 +221,26 @@ def test_whole_round_through_the_api(people, api):
         # e1 saves the items on the sheet first, then submits the task.
         sheet = all_pages(e1, f"{API}/score-sheets/", {"case": cid})
         assert len(sheet) == 1 and sheet[0]["status"] == "draft"
-        ok(e1.put(f"{API}/score-sheets/{sheet[0]['id']}/items/", {
-            "items": [{"item": "S1.1", "deduction": "2", "reason": "制度未更新"},
-                      {"item": "S1.2", "bonus": "1", "reason": "创新做法"}],
-        }, format="json"))
+        ok(
+            e1.put(
+                f"{API}/score-sheets/{sheet[0]['id']}/items/",
+                {
+                    "items": [
+                        {"item": "S1.1", "deduction": "2", "reason": "制度未更新"},
+                        {"item": "S1.2", "bonus": "1", "reason": "创新做法"},
+                    ],
+                },
+                format="json",
+            )
+        )
         act(e1, find_task(e1, "score", scope="inbox", case=cid)["id"], "submit")
         # e2 sends the items with the submit.
-        act(e2, find_task(e2, "score", scope="inbox", case=cid)["id"], "submit",
-            items=[{"item": "S2.2", "deduction": "0.5", "reason": "迟报"}])
+        act(
+            e2,
+            find_task(e2, "score", scope="inbox", case=cid)["id"],
+            "submit",
+            items=[{"item": "S2.2", "deduction": "0.5", "reason": "迟报"}],
+        )
     totals = {(s.case_id, s.expert_id): s.total for s in m.ScoreSheet.objects.filter(case_id__in=case_ids)}
     assert totals[(case_ids[0], people["e1"].pk)] == Decimal("14.00")  # 15 − 2 + 1 bonus
     assert totals[(case_ids[0], people["e2"].pk)] == Decimal("14.50")  # 15 − 0.5
@@ -187,9 +263,16 @@ def test_whole_round_through_the_api(people, api):
     # Only e2 scores again; e1's sheet stays as it was.
     assert tasks(e1, "inbox", step="score") == []
     rescore = find_task(e2, "score", scope="inbox", case=case_ids[0])
-    ok(e2.put(f"{API}/score-sheets/{history[1]['id']}/items/", {
-        "items": [{"item": "S2.2", "deduction": "0", "reason": ""}], "reason": "复核后不扣分",
-    }, format="json"))
+    ok(
+        e2.put(
+            f"{API}/score-sheets/{history[1]['id']}/items/",
+            {
+                "items": [{"item": "S2.2", "deduction": "0", "reason": ""}],
+                "reason": "复核后不扣分",
+            },
+            format="json",
+        )
+    )
     act(e2, rescore["id"], "submit")
     sheet = m.ScoreSheet.objects.get(pk=history[1]["id"])
     assert (sheet.status, sheet.total) == ("submitted", Decimal("15.00"))
