@@ -67,9 +67,74 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent by the server (gunicorn master and workers), by the PostgreSQL backends
+    serving the benchmark's database, and by this (client) process: what a request costs, whatever
+    else the shared machine is doing at the time."""
+
+    def __init__(self, server_pid: int, dbname: str):
+        self.server_pid, self.dbname = server_pid, dbname
+
+    def _pg_pids(self) -> list[int]:
+        import psycopg2
+
+        conn = psycopg2.connect(f"{PG}/postgres")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.dbname])
+                return [pid for (pid,) in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def sample(self) -> dict:
+        server = [self.server_pid, *_children(self.server_pid)]
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+        return {
+            "server": sum(_cpu_seconds(p) for p in server),
+            "postgres": sum(_cpu_seconds(p) for p in self._pg_pids()),
+            "client": time.process_time(),
+            "machine": busy / os.sysconf("SC_CLK_TCK"),
+            "wall": time.monotonic(),
+        }
+
+    @staticmethod
+    def report(before: dict, after: dict, requests: int) -> str:
+        """CPU ms per request of server, postgres and client, and how many cores everything else
+        on the machine kept busy meanwhile (the other people sharing it)."""
+        d = {k: after[k] - before[k] for k in before}
+        ours = d["server"] + d["postgres"] + d["client"]
+        per = " ".join(f"{k}={d[k] * 1000 / requests:.1f}" for k in ("server", "postgres", "client"))
+        return f"cpu_ms_per_request {per}; other_load_cores={max(d['machine'] - ours, 0) / d['wall']:.2f}"
+
+
 @contextlib.contextmanager
 def gunicorn(dbname: str, workers: int = 4, threads: int = 1):
-    """Run `gunicorn config.wsgi` on 127.0.0.1:<free port>; yields the base URL; stops it after."""
+    """Run `gunicorn config.wsgi` on 127.0.0.1:<free port>; yields (base URL, CpuMeter); stops it after."""
     import requests
 
     port = free_port()
@@ -93,7 +158,7 @@ def gunicorn(dbname: str, workers: int = 4, threads: int = 1):
                 if time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start within 30 s") from None
                 time.sleep(0.2)
-        yield base
+        yield base, CpuMeter(proc.pid, dbname)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

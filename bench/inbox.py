@@ -19,6 +19,7 @@ against `gunicorn config.wsgi -w 4` on 127.0.0.1: 8 client threads, 200 warm-up 
 import http.client
 import io
 import json
+import os
 import random
 import sys
 import threading
@@ -332,14 +333,14 @@ def check_queries(measured, explain: bool):
                     print("#   " + line)
 
 
-def measure(base_url: str, token: str):
+def measure(base_url: str, cpu, token: str, path: str = "/api/v1/tasks/"):
     host, port = base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
 
     def one() -> float:
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         t = time.perf_counter()
-        conn.request("GET", "/api/v1/tasks/", headers=headers)
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         body = response.read()
         elapsed = time.perf_counter() - t
@@ -367,8 +368,9 @@ def measure(base_url: str, token: str):
         return flat, wall
 
     in_threads(WARMUP // CLIENTS)
+    before = cpu.sample()
     latencies, wall = in_threads(PER_CLIENT)
-    return latencies, wall
+    return latencies, wall, cpu.report(before, cpu.sample(), len(latencies))
 
 
 def main():
@@ -382,10 +384,12 @@ def main():
     from django.db import connection
 
     connection.close()  # the server's workers open their own connections
-    with _common.gunicorn(DB, workers=4) as base:
-        latencies, wall = measure(base, token)
+    with _common.gunicorn(DB, workers=4) as (base, cpu):
+        latencies, wall, cpu_ms = measure(base, cpu, token)
     ms = [x * 1000 for x in latencies]
-    print(f"# requests={len(ms)} clients={CLIENTS} wall={wall:.1f} s max_ms={max(ms):.1f}")
+    print(f"# requests={len(ms)} clients={CLIENTS} wall={wall:.1f} s max_ms={max(ms):.1f} "
+          f"loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"# {cpu_ms}")
     print(f"inbox_p50_ms={_common.percentile(ms, 50):.1f} inbox_p95_ms={_common.percentile(ms, 95):.1f} "
           f"rps={len(ms) / wall:.0f}")
 
