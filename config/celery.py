@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,4 +14,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # viewflow timers (.OnTimeout, flow.Timer) only fire when something calls fire_due_timers().
     "workflow-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
+    # The outbox sweep: sends what no kick announced (broker down at commit time, a worker lost mid-send).
+    "notifications-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
+    # Daily digest emails, 08:00 in CELERY_TIMEZONE (Asia/Shanghai).
+    "notifications-digest": {"task": "notifications.tasks.send_daily_digests", "schedule": crontab(hour=8, minute=0)},
 }

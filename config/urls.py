@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from cases.api import views as case_views
+from notifications import api as notification_api
 from workflow import api as workflow_api
 
 router = DefaultRouter()
@@ -22,6 +23,7 @@ router.register("attachments", case_views.AttachmentViewSet, basename="attachmen
 router.register("results", case_views.ResultViewSet, basename="result")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
 router.register("tasks", workflow_api.TaskViewSet, basename="task")
+router.register("notifications", notification_api.NotificationViewSet, basename="notification")
 
 api_v1 = [
     path("rounds/<int:pk>/launch/", workflow_api.round_launch, name="round-launch"),
@@ -40,5 +42,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("notifications/", include("notifications.urls")),
     path("", include("workflow.ui_urls")),
 ]

@@ -1,5 +1,8 @@
 """Messages to people. A Notification is the in-app message; each Delivery is one channel's copy in
-the outbox (email, SMS), written in the same transaction as the event and sent by a worker."""
+the outbox (email, SMS), written in the same transaction as the event and sent by a worker. A Digest
+is one person's daily summary email: the email deliveries of people who chose the digest wait in the
+outbox (status `digest`) until the morning run gathers them into one Digest, which is then sent
+through the same claim/send/commit path as a single delivery (see `notifications.outbox`)."""
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +13,13 @@ from django.utils.translation import gettext_lazy as _
 class Channel(models.TextChoices):
     EMAIL = "email", _("邮件")
     SMS = "sms", _("短信")
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+    DIGEST = "digest", _("待汇总")  # an email held for the recipient's next daily digest
 
 
 class Notification(models.Model):
@@ -29,14 +39,41 @@ class Notification(models.Model):
         ordering = ["-created", "-pk"]
         indexes = [models.Index(fields=["recipient", "read_at", "-created"], name="notif_recipient_unread")]
 
+    def __str__(self):
+        return self.subject
+
+
+class Digest(models.Model):
+    """One person's daily digest email: at most one per recipient and (Asia/Shanghai) day, listing the
+    email deliveries gathered into it. Sent like a Delivery: `next_attempt_at` doubles as the lease
+    while a worker holds it, `attempts` as the fencing token (see `notifications.outbox`)."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digests")
+    day = models.DateField()
+    status = models.CharField(
+        max_length=8, choices=[c for c in OutboxStatus.choices if c[0] != "digest"], default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["recipient", "day"], name="uniq_digest_recipient_day")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="digest_due", condition=models.Q(status="pending")),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient} {self.day}"
+
 
 class Delivery(models.Model):
-    """One channel's copy of a notification in the outbox: claimed and sent by a worker, with retries."""
+    """One channel's copy of a notification in the outbox: claimed and sent by a worker, with retries.
+    While a worker holds it, `next_attempt_at` is the end of its lease; `attempts` counts claims."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("待发送")
-        SENT = "sent", _("已发送")
-        FAILED = "failed", _("发送失败")
+    Status = OutboxStatus
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -45,9 +82,30 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # Set when a held (digest) email is gathered into the recipient's digest of the day.
+    digest = models.ForeignKey(Digest, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
 
     class Meta:
         indexes = [
             models.Index(fields=["next_attempt_at"], name="delivery_due", condition=models.Q(status="pending")),
+            models.Index(fields=["notification"], name="delivery_held", condition=models.Q(status="digest")),
         ]
         constraints = [models.UniqueConstraint(fields=["notification", "channel"], name="uniq_delivery_channel")]
+
+    def __str__(self):
+        return f"{self.channel} #{self.notification_id} {self.status}"
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to be told. No row means the defaults (email and SMS on, no digest). The event
+    decides which channels it deserves; the person may switch a channel off or take the email as one
+    daily digest. In-app messages are always written."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    email_enabled = models.BooleanField(_("邮件通知"), default=True)
+    sms_enabled = models.BooleanField(_("短信通知"), default=True)
+    daily_digest = models.BooleanField(_("每日汇总邮件（代替逐条邮件）"), default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.user}"
