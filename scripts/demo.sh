@@ -7,6 +7,7 @@ venv_setup requirements.txt
 
 export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
+mkdir -p var  # the embedded database, uploads and the demo broker live here (not in git)
 python manage.py migrate --noinput -v0
 python manage.py setup_demo
 echo
