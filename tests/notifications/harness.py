@@ -1,0 +1,289 @@
+"""Real processes for the delivery fault tests and the delivery benchmark: a private redis-server on
+a free port, `celery -A config worker` subprocesses, and an in-process SMTP sink that records the
+Message-ID of every message it accepted (and can stall on purpose so that a kill lands mid-send).
+
+Everything binds 127.0.0.1 on a free port and is stopped by its context manager / `stop()`. The
+machine's shared Redis on 6379 is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+# --- SMTP sink ----------------------------------------------------------------------------------------
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """Just enough ESMTP for smtplib: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT. A message counts as
+    accepted when its 250 reply has been written, as for a real server."""
+
+    def _reply(self, text: str) -> None:
+        self.wfile.write(text.encode() + b"\r\n")
+        self.wfile.flush()
+
+    def handle(self):
+        sink: SmtpSink = self.server.sink
+        self._reply("220 sink ESMTP")
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                self._reply("250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8")
+            elif verb in (b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                self._reply("250 OK")
+            elif verb == b"QUIT":
+                self._reply("221 bye")
+                return
+            elif verb == b"DATA":
+                if sink._should_stall():
+                    # The client has sent DATA and waits for "354": the kill lands here, mid-send.
+                    sink.stalled.set()
+                    sink._release.wait(sink.stall_timeout)
+                self._reply("354 go ahead")
+                data = []
+                while True:
+                    chunk = self.rfile.readline()
+                    if not chunk:  # the client vanished before the final dot: nothing was accepted
+                        sink.aborted += 1
+                        return
+                    if chunk == b".\r\n":
+                        break
+                    data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                raw = b"".join(data)
+                self._reply("250 OK queued")
+                sink._record(raw)
+            else:
+                self._reply("502 not implemented")
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class SmtpSink:
+    """`with SmtpSink() as sink:` → `sink.port`, `sink.message_ids` (in order of acceptance, repeats
+    kept), `sink.stall_at(n)` to hold the n-th DATA command (counted from now) until `release()`."""
+
+    def __init__(self, stall_timeout: float = 30.0):
+        self.port = free_port()
+        self.message_ids: list[str] = []
+        self.aborted = 0
+        self.stall_timeout = stall_timeout
+        self.stalled = threading.Event()
+        self._release = threading.Event()
+        self._lock = threading.Lock()
+        self._data_commands = 0
+        self._stall_at: int | None = None
+        self._server = _Server(("127.0.0.1", self.port), _SmtpHandler)
+        self._server.sink = self
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def stall_at(self, n: int) -> None:
+        with self._lock:
+            self._stall_at = self._data_commands + n
+            self.stalled.clear()
+            self._release.clear()
+
+    def release(self) -> None:
+        self._release.set()
+
+    def _should_stall(self) -> bool:
+        with self._lock:
+            self._data_commands += 1
+            return self._stall_at is not None and self._data_commands == self._stall_at
+
+    def _record(self, raw: bytes) -> None:
+        mid = BytesHeaderParser().parsebytes(raw).get("Message-ID", "").strip()
+        with self._lock:
+            self.message_ids.append(mid)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.message_ids)
+
+
+# --- Redis ---------------------------------------------------------------------------------------------------
+
+
+class RedisServer:
+    """A private, memory-only redis-server on a free port; `stop()` and `start()` again on the same port."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = tempfile.mkdtemp(prefix="redis-")
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self._dir, "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        wait_until(self.ping, timeout, what=f"redis-server on {self.port}")
+        return self
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --- Celery worker -------------------------------------------------------------------------------------------
+
+
+class Worker:
+    """`celery -A config worker --pool=solo` in its own session (so a SIGKILL takes exactly it)."""
+
+    def __init__(self, env: dict, name: str, loglevel: str = "info", extra_args: tuple = ()):
+        self.env = env
+        self.name = name
+        self.log_path = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
+        self.loglevel = loglevel
+        self.extra_args = extra_args
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> Worker:
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-l", self.loglevel,
+            "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            *self.extra_args,
+        ]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        try:
+            wait_until(self._ready, timeout, interval=0.1, what=f"worker {self.name} ready")
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"worker {self.name} exited with {self.proc.returncode}:\n{self.log()}")
+        return " ready." in self.log()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no acknowledgement, open sockets dropped by the kernel."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def close(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):
+            self.log_path.unlink()
+
+
+def worker_env(*, database_url: str, broker_url: str, smtp_port: int, **extra: str) -> dict:
+    """The environment of a worker that sends through the SMTP sink with a Redis broker."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_port),
+        SECRET_KEY=env.get("SECRET_KEY", "test-only-secret-key"),
+        LOG_LEVEL="WARNING",
+        PYTHONWARNINGS="ignore",
+    )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def broker(app, url: str):
+    """Point this process's Celery app (the one `notification_create` kicks through) at `url`."""
+    old = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = {"socket_connect_timeout": 2, "max_retries": 1, "interval_start": 0}
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = old
