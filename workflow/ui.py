@@ -34,7 +34,9 @@ def _row(task, ctx) -> dict:
     data = task.process.data
     round = ctx["rounds"].get(data.get("round"))
     case = ctx["cases"].get(data.get("case"))
-    due = round.due_for_step(task.flow_task.name) if round else None
+    due = ctx.get("dues", {}).get(task.pk)  # the effective due, extensions included
+    if due is None and round is not None:
+        due = round.due_for_step(task.flow_task.name)
     return {
         "task": task,
         "title": task.flow_task.task_title,
@@ -73,16 +75,17 @@ def _form_data(request, step: str) -> dict:
     if step == "prepare":
         data["report"] = post.get("report", "")
     if step == "score":
-        items = []
-        for key in post:
-            if key.startswith("deduction__"):
-                code = key.removeprefix("deduction__")
-                items.append({
-                    "item": code,
-                    "deduction": post.get(key) or "0",
-                    "bonus": post.get(f"bonus__{code}") or "0",
-                    "reason": post.get(f"reason__{code}", ""),
-                })
+        codes = sorted({key.split("__", 1)[1] for key in post if key.split("__", 1)[0] in ("deduction", "bonus", "reason")
+                        and "__" in key})
+        items = [
+            {
+                "item": code,
+                "deduction": post.get(f"deduction__{code}") or "0",
+                "bonus": post.get(f"bonus__{code}") or "0",
+                "reason": post.get(f"reason__{code}", ""),
+            }
+            for code in codes
+        ]
         data["items"] = items
         data["reason"] = post.get("reason", "")
     if step == "review":
@@ -256,8 +259,33 @@ def round_list(request):
 @login_required
 def round_detail(request, pk):
     round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    errors = None
+    if request.method == "POST" and request.POST.get("action") == "launch":
+        try:
+            services.round_launch(user=request.user, round_id=round.pk)
+            messages.success(request, _("已启动考评，各单位已收到准备任务。"))
+            return redirect("ui:round", pk=round.pk)
+        except ValidationError as exc:
+            errors = _errors(exc)
+        except (PermissionDenied, Conflict) as exc:
+            errors = [str(exc)]
     cases = m.Case.objects.restrict(request.user).filter(round=round).select_related("unit", "group")
     by_status = dict(cases.values_list("status").annotate(n=Count("pk")).order_by())
     progress = [(label, by_status.get(value, 0)) for value, label in m.CaseStatus.choices if value != "draft"]
-    return render(request, "ui/round.html", {"round": round, "cases": cases, "progress": progress})
+    return render(request, "ui/round.html", {
+        "round": round, "cases": cases, "progress": progress, "errors": errors,
+        "can_launch": round.status == m.RoundStatus.DRAFT and access.is_office(request.user),
+    })
+
+
+@login_required
+def audit_log(request):
+    """The audit log, for the office and the auditor."""
+    if not (access.is_office(request.user) or access.is_auditor(request.user)):
+        raise PermissionDenied
+    entries = m.AuditEntry.objects.restrict(request.user).select_related("actor", "round")
+    if request.GET.get("round"):
+        entries = entries.filter(round_id=request.GET["round"])
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    return render(request, "ui/audit.html", {"page": page})
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("cases/<int:pk>/", ui.case_detail, name="case"),
     path("rounds/", ui.round_list, name="rounds"),
     path("rounds/<int:pk>/", ui.round_detail, name="round"),
+    path("audit/", ui.audit_log, name="audit"),
 ]

@@ -1,0 +1,73 @@
+"""Server-rendered pages follow the same rules as the API (Django test client; the browser journey is in tests/e2e)."""
+
+import pytest
+
+from cases import models as m
+from tests.factories import advance_case, make_round
+
+pytestmark = pytest.mark.django_db
+
+
+def test_office_launches_a_round_from_its_page(client):
+    r = make_round(units=2, experts=1, launch=False)
+    client.force_login(r.office)
+    page = client.get(f"/rounds/{r.round.pk}/")
+    assert "启动考评" in page.content.decode()
+    response = client.post(f"/rounds/{r.round.pk}/", {"action": "launch"})
+    assert response.status_code == 302
+    r.round.refresh_from_db()
+    assert r.round.status == m.RoundStatus.RUNNING
+    assert set(r.round.cases.values_list("status", flat=True)) == {m.CaseStatus.PREPARE}
+
+
+def test_launch_problems_are_shown_and_nothing_starts(client):
+    r = make_round(units=1, experts=1, launch=False)
+    m.GroupMember.objects.filter(role=m.GroupRole.EXPERT).delete()
+    client.force_login(r.office)
+    response = client.post(f"/rounds/{r.round.pk}/", {"action": "launch"})
+    assert response.status_code == 200
+    assert "没有评分专家" in response.content.decode()
+    r.round.refresh_from_db()
+    assert r.round.status == m.RoundStatus.DRAFT
+
+
+def test_audit_page_is_for_office_and_auditor_only(client):
+    r = make_round(units=1, experts=1, launch=True)
+    for user, status in ((r.auditor, 200), (r.office, 200), (r.staff[0], 403), (r.leader, 403)):
+        client.force_login(user)
+        response = client.get("/audit/")
+        assert response.status_code == status
+        if status == 200:
+            assert "round.launch" in response.content.decode()
+
+
+def test_task_and_case_pages_respect_row_level_access(client):
+    r = make_round(units=2, experts=1, launch=True)
+    advance_case(r, 0, upto="sign_off")
+    task = r.task("sign_off", r.cases[0])
+    client.force_login(r.heads[1])  # the other unit's head
+    assert client.get(f"/tasks/{task.pk}/").status_code == 404
+    assert client.get(f"/cases/{r.cases[0].pk}/").status_code == 404
+    client.force_login(r.heads[0])
+    assert client.get(f"/tasks/{task.pk}/").status_code == 200
+    response = client.post(f"/tasks/{task.pk}/", {"action": "return", "comment": ""})
+    assert "退回时必须填写意见" in response.content.decode()
+    assert r.task("sign_off", r.cases[0]).pk == task.pk  # still open
+    response = client.post(f"/tasks/{task.pk}/", {"action": "return", "comment": "请补充数据"})
+    assert response.status_code == 302
+    assert r.cases[0].submissions.get().return_comment == "请补充数据"
+
+
+def test_expert_scores_through_the_score_page(client):
+    r = make_round(units=1, experts=1, launch=True)
+    case = advance_case(r, 0, upto="score")
+    expert = r.group_of(0).experts[0]
+    task = r.task("score", case, expert=expert)
+    client.force_login(expert)
+    form = {"deduction__S1.1": "1.5", "reason__S1.1": "缺少会议记录", "bonus__S1.2": "3", "reason__S1.2": "推广"}
+    refused = client.post(f"/tasks/{task.pk}/", {**form, "action": "submit"})
+    assert "加分不能超过该项加分上限" in refused.content.decode()
+    form["bonus__S1.2"] = "1"
+    assert client.post(f"/tasks/{task.pk}/", {**form, "action": "submit"}).status_code == 302
+    sheet = m.ScoreSheet.objects.get(case=case, expert=expert)
+    assert (sheet.status, str(sheet.total)) == (m.SheetStatus.SUBMITTED, "14.50")  # 15 − 1.5 + 1
