@@ -1,0 +1,57 @@
+"""Admin for the working-day calendar: the office's overrides of the official schedule, and the years
+whose official schedule it has entered. Every change is audited (it moves deadlines)."""
+
+from django.contrib import admin, messages
+from django.forms.models import model_to_dict
+
+from cases import services as case_services
+from workflow import calendar
+from workflow.models import CalendarYear, WorkdayOverride
+
+WEEKDAYS = "一二三四五六日"
+
+
+class CalendarAdmin(admin.ModelAdmin):
+    def changelist_view(self, request, extra_context=None):
+        for warning in calendar.schedule_warnings():
+            messages.warning(request, warning)
+        return super().changelist_view(request, extra_context)
+
+    def _snapshot(self, obj) -> dict:
+        return {key: str(value) for key, value in model_to_dict(obj, exclude=["id"]).items()}
+
+    def save_model(self, request, obj, form, change):
+        before = self._snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        case_services.audit(actor=request.user, action=f"calendar.{obj._meta.model_name}.save", obj=obj,
+                            before=before, after=self._snapshot(obj))
+
+    def delete_model(self, request, obj):
+        case_services.audit(actor=request.user, action=f"calendar.{obj._meta.model_name}.delete", obj=obj,
+                            before=self._snapshot(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(WorkdayOverride)
+class WorkdayOverrideAdmin(CalendarAdmin):
+    list_display = ["date", "weekday", "is_workday", "note"]
+    list_filter = ["is_workday"]
+    date_hierarchy = "date"
+    search_fields = ["note"]
+
+    @admin.display(description="星期")
+    def weekday(self, obj) -> str:
+        return f"星期{WEEKDAYS[obj.date.weekday()]}"
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(CalendarAdmin):
+    list_display = ["year", "complete", "official_in_package", "note"]
+
+    @admin.display(description="系统内置官方安排", boolean=True)
+    def official_in_package(self, obj) -> bool:
+        return calendar.package_knows(obj.year)
