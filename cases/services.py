@@ -160,8 +160,9 @@ def submission_save(*, user, case: m.Case, report=None, self_scores=None, statis
 
 
 @transaction.atomic
-def submission_submit(*, user, case: m.Case) -> m.Submission:
-    """Hand the self-assessment to the unit head. Flags (and audits) a late submission."""
+def submission_submit(*, user, case: m.Case, due=None) -> m.Submission:
+    """Hand the self-assessment to the unit head. Flags (and audits) a late submission: later than
+    `due` (the workflow passes the task's effective, possibly extended, due) or the round's prepare due."""
     sub = submission_save(user=user, case=case)
     if not sub.report.strip():
         raise ValidationError({"report": ["请填写自评报告后再提交。"]})
@@ -171,7 +172,7 @@ def submission_submit(*, user, case: m.Case) -> m.Submission:
     sub.submitted_at = now
     sub.save()
     case.submitted_at = now
-    case.late = now > case.round.prepare_due
+    case.late = now > (due or case.round.prepare_due)
     case.status = m.CaseStatus.SIGN_OFF
     case.save(update_fields=["submitted_at", "late", "status"])
     audit(actor=user, action="submission.submit", obj=sub, after={"late": case.late}, round_id=case.round_id)

@@ -14,6 +14,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # viewflow timers (.OnTimeout, flow.Timer) only fire when something calls fire_due_timers().
     "workflow-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
+    # Deadline reminders, overdue notices and escalations (idempotent; cheap when nothing is due).
+    "workflow-deadline-sweep": {"task": "workflow.tasks.sweep_deadlines", "schedule": 300.0},
     # The outbox sweep: sends what no kick announced (broker down at commit time, a worker lost mid-send).
     "notifications-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
     # Daily digest emails, 08:00 in CELERY_TIMEZONE (Asia/Shanghai).

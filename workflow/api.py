@@ -1,6 +1,8 @@
-"""Endpoints that move work: the task inbox/queue and task actions, round launch, flow diagrams."""
+"""Endpoints that move work: the task inbox/queue and task actions, round launch, deadline extensions,
+flow diagrams."""
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -12,10 +14,12 @@ from rest_framework.response import Response
 from viewflow.workflow import chart
 from viewflow.workflow.models import Process, Task
 
+from cases import access
 from cases import models as m
 from cases.api.serializers import RoundSerializer
-from workflow import selectors, services
+from workflow import deadlines, selectors, services
 from workflow.flows import CaseFlow, RoundFlow
+from workflow.models import Phase
 
 SCOPES = ("inbox", "queue", "archive", "all")
 # The columns TaskSerializer reads.
@@ -49,8 +53,11 @@ class TaskSerializer(serializers.Serializer):
         return str(task.flow_task.task_title)
 
     def get_due(self, task) -> str | None:
-        round = self.context["rounds"].get(self._process_data(task).get("round"))
-        due = round.due_for_step(task.flow_task.name) if round else None
+        """The task's effective due (extensions included); the phase due for a task without a row."""
+        due = self.context.get("dues", {}).get(task.pk)
+        if due is None:
+            round = self.context["rounds"].get(self._process_data(task).get("round"))
+            due = round.due_for_step(task.flow_task.name) if round else None
         return due.isoformat() if due else None
 
     def get_round(self, task) -> dict | None:
@@ -92,9 +99,10 @@ class TaskSerializer(serializers.Serializer):
 
 
 def task_summaries(tasks) -> dict:
-    """What the API shows of the cases and rounds a page of tasks refers to, in two queries whatever
-    the page's length. Cases come as the serializer's dicts, not model instances (150 Case, Unit and
-    Group instances are ~1.5 ms of an inbox request); a page refers to a round or two."""
+    """What the API shows of the cases and rounds a page of tasks refers to, and the tasks' dues, in
+    three queries whatever the page's length. Cases come as the serializer's dicts, not model
+    instances (150 Case, Unit and Group instances are ~1.5 ms of an inbox request); a page refers to
+    a round or two; dues are read by primary key from `TaskDeadline`."""
     data = [t.process.data for t in tasks]
     case_ids = {d["case"] for d in data if "case" in d}
     round_ids = {d["round"] for d in data if "round" in d}
@@ -105,11 +113,12 @@ def task_summaries(tasks) -> dict:
             for pk, unit, group, status in cases.values_list("pk", "unit__name", "group__name", "status")
         },
         "rounds": m.Round.objects.order_by().in_bulk(round_ids),
+        "dues": deadlines.dues_of(t.pk for t in tasks),
     }
 
 
 def task_context(tasks) -> dict:
-    """Load the rounds and cases a page of tasks refers to, in two queries."""
+    """Load the rounds and cases a page of tasks refers to, and the tasks' dues, in three queries."""
     data = [t.process.data for t in tasks]
     case_ids = {d["case"] for d in data if "case" in d}
     round_ids = {d["round"] for d in data if "round" in d}
@@ -117,6 +126,7 @@ def task_context(tasks) -> dict:
     return {
         "cases": m.Case.objects.select_related("unit", "group").order_by().in_bulk(case_ids),
         "rounds": m.Round.objects.order_by().in_bulk(round_ids),
+        "dues": deadlines.dues_of(t.pk for t in tasks),
     }
 
 
@@ -129,6 +139,32 @@ class TaskActionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True)
     sheets = serializers.ListField(child=serializers.IntegerField(), required=False)
     grade = serializers.CharField(required=False, allow_blank=True)
+
+
+_REQUIRED = {"required": "必须填写。", "blank": "不能为空。", "null": "必须填写。"}
+
+
+class ExtendSerializer(serializers.Serializer):
+    """A new due date (ISO 8601; without an offset it is Asia/Shanghai time) and the reason."""
+
+    due = serializers.DateTimeField(error_messages={**_REQUIRED, "invalid": "日期时间格式不正确（ISO 8601）。"})
+    reason = serializers.CharField(max_length=1000, error_messages=_REQUIRED)
+
+
+class PhaseExtendSerializer(ExtendSerializer):
+    phase = serializers.ChoiceField(choices=Phase.choices, error_messages={
+        **_REQUIRED, "invalid_choice": "阶段必须是 prepare / inspect / review / approve / report 之一。"})
+
+
+def _office_only(user) -> None:
+    if not access.is_office(user):
+        raise PermissionDenied("只有考核办可以延长期限。")
+
+
+def _extend_body(serializer_class, request) -> dict:
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 class TaskViewSet(viewsets.ReadOnlyModelViewSet):
@@ -209,6 +245,16 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
         """Send work back with a comment (review: name the `sheets` to return to their experts)."""
         return self._act(request, pk, "return")
 
+    @extend_schema(request=ExtendSerializer)
+    @action(detail=True, methods=["post"])
+    def extend(self, request, pk=None):
+        """Extend this task's due date (office; a reason is required; audited; its people are told)."""
+        _office_only(request.user)
+        self.get_object()
+        data = _extend_body(ExtendSerializer, request)
+        deadlines.task_extend(user=request.user, task_id=int(pk), due=data["due"], reason=data["reason"])
+        return self._respond(Task.objects.select_related("process").get(pk=pk))
+
 
 @extend_schema(request=None, responses=RoundSerializer)
 @api_view(["POST"])
@@ -217,6 +263,36 @@ def round_launch(request, pk: int):
     get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
     round = services.round_launch(user=request.user, round_id=pk)
     return Response(RoundSerializer(round).data)
+
+
+def _task_rows(task_ids) -> list[dict]:
+    tasks = list(Task.objects.filter(pk__in=task_ids).select_related("process").order_by("pk"))
+    return TaskSerializer(tasks, many=True, context=task_summaries(tasks)).data
+
+
+@extend_schema(request=ExtendSerializer, responses=OpenApiTypes.OBJECT)
+@api_view(["POST"])
+def case_extend(request, pk: int):
+    """Extend a unit's open tasks (and, for that unit, the phases they are in) to a new due date
+    (office; a reason is required; audited; the people concerned are told)."""
+    _office_only(request.user)
+    get_object_or_404(m.Case.objects.restrict(request.user), pk=pk)
+    data = _extend_body(ExtendSerializer, request)
+    rows = deadlines.case_extend(user=request.user, case_id=pk, due=data["due"], reason=data["reason"])
+    return Response({"case": pk, "due": data["due"].isoformat(), "tasks": _task_rows([r.task_id for r in rows])})
+
+
+@extend_schema(request=PhaseExtendSerializer, responses=OpenApiTypes.OBJECT)
+@api_view(["POST"])
+def round_extend_phase(request, pk: int):
+    """Move a phase's due date of a round later; its open tasks follow (office; a reason is required;
+    audited; the people concerned are told)."""
+    _office_only(request.user)
+    get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    data = _extend_body(PhaseExtendSerializer, request)
+    changed = deadlines.phase_extend(user=request.user, round_id=pk, phase=data["phase"], due=data["due"],
+                                     reason=data["reason"])
+    return Response({"round": pk, "phase": data["phase"], "due": data["due"].isoformat(), "tasks": len(changed)})
 
 
 def _svg(flow_class, process_pk=None) -> HttpResponse:

@@ -24,6 +24,7 @@ from cases import access, results
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
+from workflow import deadlines, events
 from workflow.flows import CaseFlow, RoundFlow
 
 # Which actions each human step offers.
@@ -155,6 +156,8 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
     Previous.objects.bulk_create(
         Previous(from_task_id=task.pk, to_task_id=prev.pk) for task, prev in zip(first_tasks, start_tasks)
     )
+    # bulk_create sends no post_save: the due rows the engine path writes in its receiver.
+    deadlines.tasks_bulk_created(first_tasks)
 
 
 def case_finished(*, case_id: int) -> None:
@@ -250,7 +253,13 @@ def task_act(*, user, task_id: int, action: str, data: dict) -> Task:
             _HANDLERS[step](user, activation, action, data)
             activation.task.data = {**activation.task.data, "action": action, "comment": data.get("comment", "")}
             activation.start(None)
-            activation.execute()
+            # Tasks created by a "return" are work handed back: their notice says so (workflow.events).
+            back = events.returning.set((activation.process.pk, data.get("comment", ""))) if action == "return" else None
+            try:
+                activation.execute()
+            finally:
+                if back is not None:
+                    events.returning.reset(back)
             return activation.task
     except FlowLockFailed:
         raise Conflict("该任务正在被他人办理，请稍后重试。") from None
@@ -281,7 +290,8 @@ def _prepare(user, activation, action, data):
     fields = {k: data[k] for k in ("report", "self_scores", "statistics") if k in data}
     if fields:
         case_services.submission_save(user=user, case=case, **fields)
-    case_services.submission_submit(user=user, case=case)
+    # Late against the task's effective due: the office may have extended it.
+    case_services.submission_submit(user=user, case=case, due=deadlines.task_due(activation.task.pk))
 
 
 def _sign_off(user, activation, action, data):

@@ -9,3 +9,11 @@ def fire_due_timers() -> None:
     from viewflow.workflow.timers import fire_due_timers as fire
 
     fire()
+
+
+@shared_task(ignore_result=True)
+def sweep_deadlines() -> dict:
+    """Reminders, overdue notices and escalations that have come due (workflow.reminders.sweep)."""
+    from workflow.reminders import sweep
+
+    return sweep()

@@ -1,0 +1,36 @@
+"""Receivers that keep due dates in step with what happens elsewhere (connected in apps.ready).
+
+- a human task created by the engine gets its due date and its people are told;
+- a launched round whose phase dates or configuration are edited moves its open tasks' dues;
+- an edit of the working-day calendar makes every open schedule be worked out again.
+"""
+
+from django.db.models.signals import post_delete, post_save
+from viewflow.workflow.models import Task
+
+from cases import models as m
+from workflow import deadlines
+from workflow.models import CalendarYear, WorkdayOverride
+
+
+def task_saved(sender, instance, created, raw=False, **kwargs):
+    if created and not raw and instance.flow_task_type == deadlines.HUMAN:
+        deadlines.task_created(instance)
+
+
+def round_saved(sender, instance, created, raw=False, update_fields=None, **kwargs):
+    if not created and not raw:
+        deadlines.round_saved(instance, update_fields)
+
+
+def calendar_saved(sender, instance, raw=False, **kwargs):
+    if not raw:
+        deadlines.calendar_changed()
+
+
+def connect() -> None:
+    post_save.connect(task_saved, sender=Task, dispatch_uid="workflow.task_deadline")
+    post_save.connect(round_saved, sender=m.Round, dispatch_uid="workflow.round_dues")
+    for model in (WorkdayOverride, CalendarYear):
+        post_save.connect(calendar_saved, sender=model, dispatch_uid=f"workflow.calendar.save.{model.__name__}")
+        post_delete.connect(calendar_saved, sender=model, dispatch_uid=f"workflow.calendar.delete.{model.__name__}")
