@@ -6,6 +6,7 @@ SMS `message_key` are derived from the outbox row, never generated per attempt, 
 an operator comparing logs) can recognise a repeat of the same message.
 """
 
+from functools import cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,9 +22,14 @@ class Undeliverable(Exception):
     """The item can never be sent as it stands (e.g. the recipient has no address): fail it at once."""
 
 
+@cache
+def _list_path() -> str:
+    return reverse("notifications:list")
+
+
 def absolute_url(link: str) -> str:
     if not link:
-        link = reverse("notifications:list")
+        link = _list_path()
     if link.startswith(("http://", "https://")):
         return link
     return settings.SITE_URL + (link if link.startswith("/") else "/" + link)

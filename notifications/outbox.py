@@ -205,7 +205,7 @@ def _send(model, item, connection_holder: list) -> None:
     channels.send_email(message)
 
 
-def _run_batch(model, *, limit: int) -> Counter:
+def _run_batch(model, *, limit: int, on_full=None) -> Counter:
     started = time.monotonic()
     lease = settings.NOTIFICATIONS_LEASE_SECONDS
     now = timezone.now()
@@ -214,6 +214,8 @@ def _run_batch(model, *, limit: int) -> Counter:
     if not tokens:
         return stats
     stats["claimed"] = len(tokens)
+    if on_full is not None and len(tokens) == limit:
+        on_full()
     items = list(_load(model, tokens))
     connection_holder: list = []  # the batch's email connection, opened on first use
     try:
@@ -242,14 +244,20 @@ def _run_batch(model, *, limit: int) -> Counter:
     return stats
 
 
-def deliver_due(*, batch_size: int | None = None, time_budget: float = TASK_TIME_BUDGET) -> tuple[Counter, bool]:
+def deliver_due(
+    *, batch_size: int | None = None, time_budget: float = TASK_TIME_BUDGET, on_backlog=None
+) -> tuple[Counter, bool]:
     """Send everything due, batch after batch, until nothing is due or `time_budget` seconds are spent.
-    Returns the counts and whether more may be waiting."""
+    Returns the counts and whether more may be waiting. `on_backlog()` is called once, as soon as a
+    claim comes back full (more is waiting than one batch): the task uses it to ask for a helper, so
+    that a backlog is drained by as many workers as are idle (SKIP LOCKED keeps their batches apart)."""
     limit = batch_size or settings.NOTIFICATIONS_BATCH_SIZE
     started = time.monotonic()
     total: Counter = Counter()
     while True:
-        got = _run_batch(Delivery, limit=limit)
+        got = _run_batch(Delivery, limit=limit, on_full=on_backlog)
+        if got["claimed"] == limit:
+            on_backlog = None
         got.update(_run_batch(Digest, limit=limit))
         total.update(got)
         if not (got["claimed"] or got["abandoned"]):

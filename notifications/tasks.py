@@ -12,7 +12,9 @@ def deliver_outbox() -> None:
     """Send the due outbox rows (kicked after each event's commit; beat's sweep every minute)."""
     from notifications import outbox
 
-    stats, more = outbox.deliver_due()
+    # A full batch means a backlog: ask for one helper task, which idle workers pick up (and which
+    # asks for the next helper if the backlog is still there when it starts).
+    stats, more = outbox.deliver_due(on_backlog=outbox.kick)
     if stats:
         logger.info("Outbox: %s", dict(stats))
     if more:  # a long backlog: carry on in a fresh task rather than wait for the next sweep

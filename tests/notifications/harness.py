@@ -204,21 +204,23 @@ class RedisServer:
 
 
 class Worker:
-    """`celery -A config worker --pool=solo` in its own session (so a SIGKILL takes exactly it)."""
+    """`celery -A config worker` (solo pool by default) in its own session, so that a SIGKILL takes
+    exactly it and its pool's children. It logs at INFO: its "ready." line tells us it consumes, and
+    the tests count its "succeeded in" lines."""
 
-    def __init__(self, env: dict, name: str, loglevel: str = "info", extra_args: tuple = ()):
+    def __init__(self, env: dict, name: str, pool: str = "solo", concurrency: int = 1):
         self.env = env
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
-        self.loglevel = loglevel
-        self.extra_args = extra_args
+        self.pool = pool
+        self.concurrency = concurrency
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
         cmd = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-l", self.loglevel,
+            sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={self.pool}",
+            f"--concurrency={self.concurrency}", "-l", "info",
             "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,

@@ -384,3 +384,14 @@ def test_digest_task_gathers_and_sends(digest_reader):
     send_daily_digests.run()  # beat fired twice (or two beats): still one email
     assert len(mail.outbox) == 1
     assert Digest.objects.get().day == timezone.localdate()
+
+
+def test_a_full_batch_asks_for_one_helper(alice, kicks):
+    for i in range(5):
+        notify(alice, key=f"f{i}")
+    helpers = []
+    stats, more = outbox.deliver_due(batch_size=2, on_backlog=lambda: helpers.append(1))
+    assert (stats["sent"], more) == (5, False)
+    assert helpers == [1]  # once, however many full batches follow
+    assert outbox.deliver_due(batch_size=2, on_backlog=lambda: helpers.append(1))[0]["claimed"] == 0
+    assert helpers == [1]
