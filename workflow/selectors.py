@@ -1,4 +1,5 @@
-"""Task reads: inbox (assigned to me), queue (claimable by my roles), archive (done by me).
+"""Task reads: inbox (assigned to me), queue (claimable by my roles), archive (done by me), all
+(mine and my roles' tasks, whoever holds them).
 
 viewflow's own `inbox()`/`queue()` have no LIMIT and resolve permissions per row; these build one
 indexed query from the user's memberships instead (see the indexes in workflow's migrations).
@@ -19,8 +20,8 @@ def _ids(qs) -> list[str]:
     return [str(pk) for pk in qs]
 
 
-def queue_q(user) -> Q:
-    """Tasks that wait for someone of the user's roles to claim them."""
+def roles_q(user) -> Q:
+    """Tasks that the user's roles are asked to do, whatever their state and whoever took them."""
     memberships = list(m.UnitMembership.objects.filter(user=user).values_list("role", "unit_id"))
     staff = _ids(unit for role, unit in memberships if role == m.UnitRole.STAFF)
     heads = _ids(unit for role, unit in memberships if role == m.UnitRole.HEAD)
@@ -36,7 +37,12 @@ def queue_q(user) -> Q:
         q |= Q(owner_permission="cases.office")
     if access.is_leader(user):
         q |= Q(owner_permission="cases.leader")
-    return Q(owner__isnull=True, status=STATUS.NEW) & q
+    return q
+
+
+def queue_q(user) -> Q:
+    """Tasks that wait for someone of the user's roles to claim them."""
+    return Q(owner__isnull=True, status=STATUS.NEW) & roles_q(user)
 
 
 def human_tasks() -> QuerySet:
@@ -54,4 +60,6 @@ def tasks_for(user, scope: str = "inbox") -> QuerySet:
         return qs.filter(owner=user, status=STATUS.DONE)
     if access.sees_everything(user):
         return qs
-    return qs.filter(Q(owner=user) | queue_q(user))
+    # Not just the claimable ones: a task of one's role that a colleague has claimed or done stays
+    # visible, so acting on it second gets a clear 409 rather than a 404.
+    return qs.filter(Q(owner=user) | roles_q(user))
