@@ -192,3 +192,34 @@ def test_last_two_cases_finishing_at_once_wake_the_round_once():
     assert round_tasks.filter(flow_task=RoundFlow.wait_cases, status=STATUS.DONE).count() == 1
     r.round.refresh_from_db()
     assert r.round.status == "compiling"
+
+
+@pytest.mark.django_db  # sequential: no threads, so no need to commit
+def test_whoever_comes_second_gets_409_not_404():
+    """The loser of a race may arrive after the winner has committed: the task is then claimed or
+    done by a colleague, and the answer must still be the clear conflict, not 'not found'."""
+    r = make_round(units=1, experts=1, launch=True)
+    case = r.case(0)
+    second = make_user()
+    m.UnitMembership.objects.create(user=second, unit=r.units[0], role=m.UnitRole.STAFF)
+    first_staff, second_staff = client_for(r.staff[0]), client_for(second)
+    task = r.task("prepare", case)
+
+    assert post(first_staff, task.pk, "claim")().status_code == 200
+    for action, body in (("claim", {}), ("submit", {"report": "乙的报告"})):
+        resp = post(second_staff, task.pk, action, **body)()
+        assert resp.status_code == 409 and "他人" in resp.json()["detail"], resp.content
+    assert second_staff.get(f"{API}/tasks/{task.pk}/").json()["owner"] == r.staff[0].pk
+
+    assert post(first_staff, task.pk, "submit", report="甲的报告")().status_code == 200
+    resp = post(second_staff, task.pk, "submit", report="乙的报告")()
+    assert resp.status_code == 409 and "办理完毕" in resp.json()["detail"], resp.content
+    assert list(m.Submission.objects.filter(case=case).values_list("report", flat=True)) == ["甲的报告"]
+
+    case = advance_case(r, 0, upto="review")
+    review = r.task("review", case)
+    leader, deputy = (client_for(u) for u in r.groups[0].leads)
+    assert post(leader, review.pk, "approve")().status_code == 200
+    resp = post(deputy, review.pk, "approve")()
+    assert resp.status_code == 409 and "办理完毕" in resp.json()["detail"], resp.content
+    assert Task.objects.filter(process__data__round=r.round.pk, flow_task=RoundFlow.compile).count() == 1

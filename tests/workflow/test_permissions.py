@@ -264,15 +264,18 @@ SHEETS = {
 }
 AUDIT_READERS = {"office", "auditor"}
 
-# Tasks per scope. "all" = everything for office/leader/auditor, else what one owns or may claim.
+# Tasks per scope. "all" = everything for office/leader/auditor, else one's own and every task of
+# one's roles, including those a colleague has claimed or done ("colleagues": the deputy sees the
+# inspection the leader did, so acting second on a task gets a 409, not a 404).
 TASKS = {
     "office": {"queue": set(), "inbox": set(), "archive": {"Z.compile"}, "all": ALL},
     "leader": {"queue": {"Z.approve"}, "inbox": set(), "archive": set(), "all": ALL},
     "auditor": {"queue": set(), "inbox": set(), "archive": set(), "all": ALL},
     "g1_leader": {"queue": {"X0.review"}, "archive": {"X0.inspect"}},
-    "g1_deputy": {"queue": {"X0.review"}},
+    "g1_deputy": {"queue": {"X0.review"}, "colleagues": {"X0.inspect"}},
     "g1_expert": {"archive": {"X0.score.g1_expert"}},
     "recused": {"archive": {"X0.score.recused"}},
+    "g2_leader": {"colleagues": {"X1.inspect"}},
     "g2_deputy": {"archive": {"X1.inspect"}},
     "g2_expert2": {"inbox": {"X1.score.g2_expert2"}},
     "u0_staff": {"archive": {"X0.prepare", "Y0.prepare"}},
@@ -287,7 +290,8 @@ TASKS = {
 def expected_tasks(actor: str, scope: str):
     table = TASKS.get(actor, {})
     if scope == "all" and table.get("all") is not ALL:
-        return table.get("queue", set()) | table.get("inbox", set()) | table.get("archive", set())
+        parts = ("queue", "inbox", "archive", "colleagues")
+        return set().union(*(table.get(part, set()) for part in parts))
     return table.get(scope, set())
 
 
@@ -742,6 +746,8 @@ def test_recused_expert(world, as_):
     assert all(
         t["case"]["id"] != x2.pk for t in all_pages(client, f"{API}/tasks/", {"scope": "all"}) if t["step"] == "score"
     )
+    # X2 has its two other experts' sheets, and the recused expert sees none of them.
+    assert m.ScoreSheet.objects.filter(case=x2).count() == 2
     assert all_pages(client, f"{API}/score-sheets/", {"case": x2.pk}) == []
     for url, body in [
         (f"{API}/findings/", {"case": x2.pk, "source": "inspection", "description": "自己单位"}),
@@ -749,8 +755,7 @@ def test_recused_expert(world, as_):
     ]:
         assert client.post(url, body, format="json").status_code == 403
     assert not m.Finding.objects.filter(case=x2).exists()
-    # As an expert they do not see X2's sheets of their fellow experts either.
-    assert m.ScoreSheet.objects.filter(case=x2).count() == 2
+    assert not m.InspectionRecord.objects.filter(case=x2).exists()
 
 
 def test_unit_staff_cannot_see_another_units_case(world, as_):
