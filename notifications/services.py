@@ -103,3 +103,18 @@ def digests_gather(*, day: date | None = None) -> int:
     if created:
         outbox.kick_after_commit()
     return created
+
+
+def outbox_retry(*, queryset) -> int:
+    """Put FAILED deliveries or digests back in the outbox with a fresh attempt budget (an operator
+    fixed the cause). A digest's deliveries follow it. Others are left alone."""
+    model = queryset.model
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(queryset.filter(status=OutboxStatus.FAILED).values_list("pk", flat=True))
+        model.objects.filter(pk__in=ids).update(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
+        if model is Digest:
+            Delivery.objects.filter(digest_id__in=ids).update(status=OutboxStatus.DIGEST)
+        if ids:
+            outbox.kick_after_commit()
+    return len(ids)

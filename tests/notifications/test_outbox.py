@@ -395,3 +395,27 @@ def test_a_full_batch_asks_for_one_helper(alice, kicks):
     assert helpers == [1]  # once, however many full batches follow
     assert outbox.deliver_due(batch_size=2, on_backlog=lambda: helpers.append(1))[0]["claimed"] == 0
     assert helpers == [1]
+
+
+def test_admin_lists_the_outbox_and_retries_failed_items(alice, kicks, client, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.test_outbox.FlakyBackend"
+    FlakyBackend.failures = 1
+    ok_note, failed_note = notify(alice, key="ok"), notify(alice, key="bad")
+    Delivery.objects.filter(notification=failed_note).update(attempts=3)  # its last attempt comes next
+    Delivery.objects.filter(notification=ok_note).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    outbox.deliver_due()
+    failed = Delivery.objects.get(notification=failed_note)
+    assert failed.status == FAILED
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    page = client.get("/admin/notifications/delivery/?status=failed")
+    assert page.status_code == 200 and "SMTPServerDisconnected" in page.content.decode()
+    both = [failed.pk, Delivery.objects.get(notification=ok_note).pk]
+    resp = client.post("/admin/notifications/delivery/", {"action": "retry", "_selected_action": both})
+    assert resp.status_code == 302
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (PENDING, 0)
+    assert Delivery.objects.get(notification=ok_note).next_attempt_at > timezone.now()  # untouched
+    assert outbox.deliver_due()[0]["sent"] == 1 and len(mail.outbox) == 1

@@ -1,0 +1,63 @@
+"""Admin for operators: read the outbox (what failed and why) and send failed items again. Rows
+change only through the services; messages are never edited here."""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from notifications import services
+from notifications.models import Delivery, Digest, Notification, NotificationPreference
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created", "recipient", "event", "subject", "read_at"]
+    list_filter = ["event"]
+    search_fields = ["subject", "recipient__username", "dedupe_key"]
+    list_select_related = ["recipient"]
+    date_hierarchy = "created"
+
+
+class OutboxAdmin(ReadOnlyAdmin):
+    list_filter = ["status"]
+    actions = ["retry"]
+
+    @admin.action(description=_("重新发送所选失败项"))
+    def retry(self, request, queryset):
+        count = services.outbox_retry(queryset=queryset)
+        self.message_user(request, _("已重新排队 %(count)s 项。") % {"count": count}, messages.SUCCESS)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser  # the retry action needs it; the change form shows read-only fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(OutboxAdmin):
+    list_display = ["pk", "channel", "status", "attempts", "next_attempt_at", "sent_at", "notification", "last_error"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["notification"]
+
+
+@admin.register(Digest)
+class DigestAdmin(OutboxAdmin):
+    list_display = ["pk", "day", "recipient", "status", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    list_select_related = ["recipient"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(ReadOnlyAdmin):
+    list_display = ["user", "email_enabled", "sms_enabled", "daily_digest", "updated"]
+    list_select_related = ["user"]
