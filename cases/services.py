@@ -256,10 +256,20 @@ def score_sheet_open(*, case: m.Case, expert) -> m.ScoreSheet:
     return sheet
 
 
+def _rubric_items(rubric: m.Rubric) -> list[m.RubricItem]:
+    """The rubric's items with their sections, read once per rubric instance: an expert's
+    submission saves and then submits the sheet, and both need them (as does its total)."""
+    items = getattr(rubric, "_items_with_sections", None)
+    if items is None:
+        items = list(rubric.items.select_related("section"))
+        rubric._items_with_sections = items
+    return items
+
+
 def _clean_item_scores(sheet: m.ScoreSheet, items) -> list[dict]:
     if not isinstance(items, list):
         raise ValidationError({"items": ["必须是列表。"]})
-    rubric_items = {i.code: i for i in sheet.case.round.rubric.items.all()}
+    rubric_items = {i.code: i for i in _rubric_items(sheet.case.round.rubric)}
     errors, cleaned, seen = [], [], set()
     for n, row in enumerate(items):
         if not isinstance(row, dict) or "item" not in row:
@@ -292,20 +302,25 @@ def _clean_item_scores(sheet: m.ScoreSheet, items) -> list[dict]:
     return cleaned
 
 
-def sheet_total(sheet: m.ScoreSheet) -> Decimal:
-    """Sheet score by the rubric's rules: clamp items, cap sections, add capped item bonuses."""
-    scores = {s.item_id: s for s in sheet.item_scores.all()}
+def sheet_total(sheet: m.ScoreSheet, scores=None) -> Decimal:
+    """Sheet score by the rubric's rules: clamp items, cap sections, add capped item bonuses.
+    `scores`: the sheet's item scores if the caller has them already."""
+    by_item = {s.item_id: s for s in (sheet.item_scores.all() if scores is None else scores)}
     total = Decimal(0)
-    rubric = sheet.case.round.rubric
-    for section in rubric.sections.prefetch_related("items"):
-        base = Decimal(0)
-        for item in section.items.all():
-            score = scores.get(item.pk)
-            deduction = score.deduction if score else Decimal(0)
-            bonus = score.bonus if score else Decimal(0)
-            base += min(max(item.max_points - deduction, Decimal(0)), item.max_points)
-            total += min(bonus, item.bonus_cap)
-        total += min(base, section.max_points)
+    bases: dict[int, Decimal] = {}
+    sections = {}
+    for item in _rubric_items(sheet.case.round.rubric):
+        score = by_item.get(item.pk)
+        deduction = score.deduction if score else Decimal(0)
+        bonus = score.bonus if score else Decimal(0)
+        sections[item.section_id] = item.section
+        bases[item.section_id] = bases.get(item.section_id, Decimal(0)) + min(
+            max(item.max_points - deduction, Decimal(0)), item.max_points
+        )
+        total += min(bonus, item.bonus_cap)
+    # A section without items adds min(0, its maximum), i.e. nothing.
+    for section_id, base in bases.items():
+        total += min(base, sections[section_id].max_points)
     return total.quantize(TWO_PLACES)
 
 
@@ -344,12 +359,14 @@ def score_sheet_submit(*, user, sheet: m.ScoreSheet) -> m.ScoreSheet:
     total below the round's threshold needs a written reason for the whole sheet."""
     _require_sheet_owner(user, sheet)
     errors: dict[str, list[str]] = {}
-    scores = list(sheet.item_scores.select_related("item"))
+    rubric = sheet.case.round.rubric
+    items = {item.pk: item for item in _rubric_items(rubric)}
+    scores = list(sheet.item_scores.all())
     for score in scores:
         if (score.deduction > 0 or score.bonus > 0) and not score.reason:
-            errors.setdefault("items", []).append(f"{score.item.code}: 扣分或加分必须说明理由。")
-    total = sheet_total(sheet)
-    rubric = sheet.case.round.rubric
+            code = (items.get(score.item_id) or score.item).code
+            errors.setdefault("items", []).append(f"{code}: 扣分或加分必须说明理由。")
+    total = sheet_total(sheet, scores)
     low = sheet.case.round.config.get("low_total_threshold")
     if not sheet.reason.strip():
         if all(s.deduction == 0 for s in scores):

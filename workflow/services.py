@@ -5,6 +5,7 @@ the task, checks who may act, runs the domain service, and completes the task �
 transaction. A domain error rolls everything back; losing a race gives `Conflict` (HTTP 409).
 """
 
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 from django.contrib.contenttypes.models import ContentType
@@ -212,9 +213,15 @@ def _take(activation, user) -> None:
     raise Conflict("该任务已经办理完毕。")
 
 
+@contextmanager
 def _locked(task_id: int):
-    task = Task.objects.select_related("process").get(pk=task_id)
-    return task.activation()
+    """The task's activation under its process lock — what `Task.activation()` gives, one query
+    cheaper: viewflow re-reads the task under the lock and then loads its process separately;
+    this reads both at once (after finding which process to lock)."""
+    process_id, flow_task = Task.objects.values_list("process_id", "flow_task").get(pk=task_id)
+    with flow_task.flow_class.lock(process_id):
+        task = Task.objects.select_related("process").get(pk=task_id)
+        yield task.flow_task.activation_class(task)
 
 
 def task_claim(*, user, task_id: int) -> Task:
@@ -265,8 +272,8 @@ def task_act(*, user, task_id: int, action: str, data: dict) -> Task:
         raise Conflict("该任务正在被他人办理，请稍后重试。") from None
 
 
-def _case(activation) -> m.Case:
-    return m.Case.objects.select_related("round", "unit", "group").get(pk=activation.process.data["case"])
+def _case(activation, *related: str) -> m.Case:
+    return m.Case.objects.select_related("round", "unit", "group", *related).get(pk=activation.process.data["case"])
 
 
 def _round(activation) -> m.Round:
@@ -307,7 +314,7 @@ def _inspect(user, activation, action, data):
 
 
 def _score(user, activation, action, data):
-    case = _case(activation)
+    case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
     sheet = case_services.score_sheet_open(case=case, expert=user)
     if "items" in data or "reason" in data:
         case_services.score_sheet_save(user=user, sheet=sheet, items=data.get("items", []), reason=data.get("reason"))
