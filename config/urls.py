@@ -27,6 +27,8 @@ router.register("notifications", notification_api.NotificationViewSet, basename=
 
 api_v1 = [
     path("rounds/<int:pk>/launch/", workflow_api.round_launch, name="round-launch"),
+    path("rounds/<int:pk>/dashboard/", workflow_api.round_dashboard, name="round-dashboard"),
+    path("rounds/<int:pk>/urge/", workflow_api.round_urge, name="round-urge"),
     path("rounds/<int:pk>/extend-phase/", workflow_api.round_extend_phase, name="round-extend-phase"),
     path("cases/<int:pk>/extend/", workflow_api.case_extend, name="case-extend"),
     path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),

@@ -17,7 +17,7 @@ from viewflow.workflow.models import Process, Task
 from cases import access
 from cases import models as m
 from cases.api.serializers import RoundSerializer
-from workflow import deadlines, selectors, services
+from workflow import dashboard, deadlines, selectors, services
 from workflow.flows import CaseFlow, RoundFlow
 from workflow.models import Phase
 
@@ -334,3 +334,43 @@ def case_diagram(request, pk: int):
         artifact_object_id=case.pk,
     )
     return _svg(CaseFlow, process.pk)
+
+
+def _person(user) -> dict:
+    return {"id": user.pk, "name": str(user), "mobile": user.mobile, "office_phone": user.office_phone}
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+def round_dashboard(request, pk: int):
+    """The round's traffic lights, progress per step, overdue tasks (by unit, group and person, with
+    contacts), deadlines in the next 7 days and cumulative completions per day."""
+    if not access.sees_everything(request.user):
+        raise PermissionDenied()
+    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    data = dashboard.round_dashboard(round)
+    overdue = [{"task": r.task_id, "title": r.title, "unit": r.unit, "group": r.group, "due": r.due.isoformat(),
+                "days_overdue": r.days, "workdays_overdue": r.workdays, "claimed": r.claimed,
+                "people": [_person(p) for p in r.people]} for r in data["overdue"]]
+    return Response({
+        "lights": data["lights"],
+        "cases": [{"case": c.pk, "unit": c.unit.name, "status": c.status, "light": light} for c, light in data["cases"]],
+        "steps": [{"step": s.step, "title": s.title, "done": s.done, "open": s.open, "overdue": s.overdue}
+                  for s in data["steps"]],
+        "overdue": overdue,
+        "overdue_by_unit": [{"unit": k, "tasks": n, "max_days": d} for k, n, d in data["overdue_by_unit"]],
+        "overdue_by_group": [{"group": k, "tasks": n, "max_days": d} for k, n, d in data["overdue_by_group"]],
+        "overdue_by_person": [{**_person(k), "tasks": n, "max_days": d} for k, n, d in data["overdue_by_person"]],
+        "upcoming": [{"task": r.task_id, "title": str(r.task.flow_task.task_title),
+                      "unit": r.case.unit.name if r.case else None, "due": r.due.isoformat()} for r in data["upcoming"]],
+        "completion": [{"date": day.isoformat(), "done": total} for day, total in data["completion"]],
+        "calendar_warnings": data["calendar_warnings"],
+    })
+
+
+@extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+@api_view(["POST"])
+def round_urge(request, pk: int):
+    """一键催办: remind every owner of an overdue task at once (office; at most once an hour per round)."""
+    get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    return Response({"notifications": dashboard.round_urge_overdue(user=request.user, round_id=pk)})

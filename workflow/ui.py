@@ -22,7 +22,7 @@ from cases import access, results
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
-from workflow import selectors, services
+from workflow import dashboard, selectors, services
 from workflow.api import task_context
 from workflow.deadlines import traffic_light
 from workflow.flows import CaseFlow, RoundFlow
@@ -253,7 +253,7 @@ def case_detail(request, pk):
 @login_required
 def round_list(request):
     rounds = m.Round.objects.restrict(request.user).annotate(case_count=Count("cases"))
-    return render(request, "ui/rounds.html", {"rounds": rounds})
+    return render(request, "ui/rounds.html", {"rounds": rounds, "can_dashboard": access.sees_everything(request.user)})
 
 
 @login_required
@@ -289,3 +289,29 @@ def audit_log(request):
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "ui/audit.html", {"page": page})
 
+
+
+@login_required
+def round_dashboard(request, pk):
+    """The office's view of a round: traffic lights, progress, overdue, upcoming, completion."""
+    if not access.sees_everything(request.user):
+        raise PermissionDenied
+    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    data = dashboard.round_dashboard(round)
+    return render(request, "ui/dashboard.html", {
+        "round": round, **data, "chart": mark_safe(dashboard.completion_svg(data["completion"])),
+        "can_urge": access.is_office(request.user),
+    })
+
+
+@login_required
+def round_urge(request, pk):
+    if request.method != "POST":
+        return redirect("ui:dashboard", pk=pk)
+    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    try:
+        sent = dashboard.round_urge_overdue(user=request.user, round_id=round.pk)
+        messages.success(request, _("已催办，发出%(n)s条通知。") % {"n": sent})
+    except (PermissionDenied, Conflict) as exc:
+        messages.error(request, str(exc))
+    return redirect("ui:dashboard", pk=round.pk)

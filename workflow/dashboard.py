@@ -1,0 +1,212 @@
+"""The office dashboard of a round (红黄绿灯): progress per step, what is overdue by unit, group and
+person, what falls due in the next days, and completion over time.
+
+One pass over the round's task deadlines (a few thousand rows for a large round) in three queries.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from viewflow.workflow.status import STATUS
+
+from cases import access
+from cases import models as m
+from cases.errors import Conflict
+from cases.services import audit
+from notifications.services import notification_create
+from workflow import calendar, events
+from workflow.deadlines import traffic_light
+from workflow.events import People, info_from
+from workflow.models import TaskDeadline
+
+OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+STEP_ORDER = ["prepare", "sign_off", "inspect", "score", "review", "compile", "approve", "report"]
+LIGHT_RANK = {"green": 0, "yellow": 1, "red": 2}
+UPCOMING_DAYS = 7
+
+
+@dataclass
+class OverdueRow:
+    task_id: int
+    title: str
+    unit: str | None
+    group: str | None
+    due: datetime
+    days: int
+    workdays: int
+    people: list[m.User] = field(default_factory=list)
+    claimed: bool = False
+
+
+@dataclass
+class StepProgress:
+    step: str
+    title: str
+    done: int = 0
+    open: int = 0
+    overdue: int = 0
+
+
+def _rows(round: m.Round):
+    return list(
+        TaskDeadline.objects.filter(round=round)
+        .select_related("task", "case__unit", "case__group")
+        .only("due", "case", "task__status", "task__finished", "task__owner_id", "task__owner_permission",
+              "task__owner_permission_obj_pk", "task__flow_task", "task__process_id", "task__created",
+              "case__unit__name", "case__unit__id", "case__group__name", "case__group__id", "round_id")
+    )
+
+
+def overdue_tasks(round: m.Round, now: datetime | None = None) -> list[OverdueRow]:
+    """Open tasks past their due, longest overdue first, with who must act (owner, or the role's members)."""
+    now = now or timezone.now()
+    late = [r for r in _rows(round) if r.task.status in OPEN and r.due < now]
+    infos = [info_from(r.task, r, round, r.case) for r in late]
+    people = People({info.role() for info in infos if info.owner_id is None})
+    user_ids = {i.owner_id for i in infos if i.owner_id} | {u for i in infos if not i.owner_id for u in people.of(i.role())}
+    users = m.User.objects.in_bulk(user_ids)
+    today = timezone.localdate(now)
+    rows = []
+    for row, info in zip(late, infos):
+        ids = [info.owner_id] if info.owner_id else people.of(info.role())
+        due_day = timezone.localdate(row.due)
+        rows.append(OverdueRow(
+            task_id=row.task_id, title=info.title, unit=info.unit_name,
+            group=row.case.group.name if row.case else None, due=row.due,
+            days=(today - due_day).days, workdays=calendar.workdays_between(due_day, today),
+            people=[users[i] for i in ids if i in users], claimed=info.owner_id is not None,
+        ))
+    rows.sort(key=lambda r: (r.due, r.task_id))
+    return rows
+
+
+def round_dashboard(round: m.Round, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    rows = _rows(round)
+    steps: dict[str, StepProgress] = {}
+    case_light: dict[int, str] = {}
+    finished_days: Counter = Counter()
+    upcoming = []
+    for row in rows:
+        task = row.task
+        name = task.flow_task.name
+        progress = steps.setdefault(name, StepProgress(step=name, title=str(task.flow_task.task_title)))
+        is_open = task.status in OPEN
+        if is_open:
+            progress.open += 1
+            if row.due < now:
+                progress.overdue += 1
+            elif row.due < now + timedelta(days=UPCOMING_DAYS):
+                upcoming.append(row)
+        elif task.status == STATUS.DONE:
+            progress.done += 1
+            if task.finished:
+                finished_days[timezone.localdate(task.finished)] += 1
+        if row.case_id and task.status in (*OPEN, STATUS.DONE):
+            light = traffic_light(row.due, None if is_open else task.finished, now)
+            current = case_light.get(row.case_id)
+            if current is None or LIGHT_RANK[light] > LIGHT_RANK[current]:
+                case_light[row.case_id] = light
+
+    overdue = overdue_tasks(round, now)
+    by_unit, by_group, by_person = defaultdict(list), defaultdict(list), defaultdict(list)
+    for row in overdue:
+        by_unit[row.unit or "—"].append(row)
+        by_group[row.group or "—"].append(row)
+        for person in row.people if row.claimed else ():
+            by_person[person].append(row)
+
+    def summary(groups):
+        return sorted(((key, len(v), max(r.days for r in v)) for key, v in groups.items()),
+                      key=lambda item: (-item[1], -item[2], str(item[0])))
+
+    cases = list(round.cases.select_related("unit", "group"))
+    lights = Counter(case_light.get(c.pk, "green") for c in cases)
+    return {
+        "now": now,
+        "steps": sorted(steps.values(), key=lambda s: STEP_ORDER.index(s.step) if s.step in STEP_ORDER else 99),
+        "overdue": overdue,
+        "overdue_by_unit": summary(by_unit),
+        "overdue_by_group": summary(by_group),
+        "overdue_by_person": summary(by_person),
+        "upcoming": sorted(upcoming, key=lambda r: r.due),
+        "cases": [(c, case_light.get(c.pk, "green")) for c in cases],
+        "lights": {name: lights.get(name, 0) for name in ("green", "yellow", "red")},
+        "completion": completion_series(round, finished_days, now),
+        "calendar_warnings": calendar.schedule_warnings(
+            range(timezone.localdate(now).year, round.report_due.year + 1)),
+    }
+
+
+def completion_series(round: m.Round, finished_days: Counter, now: datetime) -> list[tuple]:
+    """Cumulative finished tasks per day from launch to today (or the report due, if earlier)."""
+    start = timezone.localdate(round.launched_at or round.created)
+    end = min(timezone.localdate(now), timezone.localdate(round.report_due))
+    if end < start:
+        return []
+    series, total, day = [], 0, start
+    while day <= end:
+        total += finished_days.get(day, 0)
+        series.append((day, total))
+        day += timedelta(days=1)
+    return series
+
+
+def completion_svg(series: list[tuple], width: int = 720, height: int = 160) -> str:
+    """A small line chart (inline SVG, no JavaScript) of cumulative completions."""
+    if len(series) < 2:
+        return ""
+    top = max(total for _, total in series) or 1
+    pad = 24
+    step = (width - 2 * pad) / (len(series) - 1)
+    points = " ".join(
+        f"{pad + i * step:.1f},{height - pad - (total / top) * (height - 2 * pad):.1f}" for i, (_, total) in enumerate(series)
+    )
+    first, last = series[0][0], series[-1][0]
+    return (
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="completion" xmlns="http://www.w3.org/2000/svg">'
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>'
+        f'<polyline fill="none" stroke="#c8161d" stroke-width="2" points="{points}"/>'
+        f'<text x="{pad}" y="{height - 6}" font-size="11">{first:%m-%d}</text>'
+        f'<text x="{width - pad}" y="{height - 6}" font-size="11" text-anchor="end">{last:%m-%d}</text>'
+        f'<text x="{pad}" y="14" font-size="11">{top}</text></svg>'
+    )
+
+
+URGE_INTERVAL = timedelta(hours=1)
+
+
+@transaction.atomic
+def round_urge_overdue(*, user, round_id: int, now: datetime | None = None) -> int:
+    """一键催办: notify the owner (or, for an unclaimed task, the role's members) of every overdue task
+    of the round, by SMS and email. Recorded in the audit log, at most once an hour per round."""
+    if not access.is_office(user):
+        raise PermissionDenied("只有考核办可以催办。")
+    now = now or timezone.now()
+    round = m.Round.objects.select_for_update().get(pk=round_id)
+    last = m.AuditEntry.objects.filter(round=round, action="round.urge").order_by("-at").first()
+    if last is not None and now - last.at < URGE_INTERVAL:
+        again = timezone.localtime(last.at + URGE_INTERVAL)
+        raise Conflict(f"一小时内已催办过，请于{again:%H:%M}后再试。")
+    rows = overdue_tasks(round, now)
+    stamp = now.isoformat()
+    sent, people = 0, set()
+    for row in rows:
+        for person in row.people:
+            created = notification_create(
+                recipient=person, event="task.urged",
+                subject=f"催办：“{row.title}”{'（' + row.unit + '）' if row.unit else ''}已逾期{row.days}天",
+                body=f"{round.title}：“{row.title}”应于{events.fmt(row.due)}前完成，已逾期{row.days}天，请尽快办理。",
+                link=reverse("ui:task", args=[row.task_id]),
+                dedupe_key=f"urge:{round.pk}:{stamp}:{row.task_id}:{person.pk}", channels=events.URGENT,
+            )
+            sent += created is not None
+            people.add(person.pk)
+    audit(actor=user, action="round.urge", obj=round, after={"tasks": len(rows), "people": len(people),
+                                                             "notifications": sent}, round_id=round.pk)
+    return sent
