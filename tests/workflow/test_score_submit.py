@@ -1,0 +1,102 @@
+"""The score submission's shortcuts (bench/complete_tasks.py) keep every check: the API's 404 for a
+task one may not see, the sheet total, the reason check, a statement count that does not grow."""
+
+import random
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases import models as m
+from cases import services as case_services
+from tests.api_helpers import API
+from tests.factories import advance_case, make_round
+
+pytestmark = pytest.mark.django_db
+
+
+def _reference_total(sheet: m.ScoreSheet) -> Decimal:
+    """sheet_total as it was written before it read the items once: per section, then per item."""
+    scores = {s.item_id: s for s in sheet.item_scores.all()}
+    total = Decimal(0)
+    for section in sheet.case.round.rubric.sections.prefetch_related("items"):
+        base = Decimal(0)
+        for item in section.items.all():
+            score = scores.get(item.pk)
+            deduction = score.deduction if score else Decimal(0)
+            bonus = score.bonus if score else Decimal(0)
+            base += min(max(item.max_points - deduction, Decimal(0)), item.max_points)
+            total += min(bonus, item.bonus_cap)
+        total += min(base, section.max_points)
+    return total.quantize(Decimal("0.01"))
+
+
+def test_sheet_total_matches_the_section_by_section_reference():
+    setup = make_round(units=1, experts=1, launch=True)
+    advance_case(setup, 0, "score")
+    case = setup.case(0)
+    expert = setup.groups[0].experts[0]
+    sheet = case_services.score_sheet_open(case=case, expert=expert)
+    items = list(setup.rubric.items.all())
+    rng = random.Random(7)
+    for _ in range(40):
+        rows = []
+        for item in rng.sample(items, rng.randint(0, len(items))):
+            deduction = Decimal(rng.randint(0, int(item.max_points * 100))) / 100
+            bonus = Decimal(rng.randint(0, int(item.bonus_cap * 100))) / 100 if item.bonus_cap else Decimal(0)
+            rows.append({"item": item.code, "deduction": str(deduction), "bonus": str(bonus), "reason": "r"})
+        m.ItemScore.objects.filter(sheet=sheet).delete()
+        case_services.score_sheet_save(user=expert, sheet=sheet, items=rows)
+        fresh = m.ScoreSheet.objects.select_related("case__round__rubric").get(pk=sheet.pk)
+        assert case_services.sheet_total(fresh) == _reference_total(fresh)
+
+
+def test_a_deduction_without_reason_is_refused_with_the_item_code(api):
+    setup = make_round(units=1, experts=1, launch=True)
+    advance_case(setup, 0, "score")
+    expert = setup.groups[0].experts[0]
+    task = setup.task("score", setup.case(0), expert=expert)
+    resp = api(expert).post(f"{API}/tasks/{task.pk}/submit/",
+                            {"items": [{"item": "S1.2", "deduction": "1"}]}, format="json")
+    assert resp.status_code == 400
+    assert resp.json()["errors"]["items"] == ["S1.2: 扣分或加分必须说明理由。"]
+    task.refresh_from_db()
+    assert task.status == "ASSIGNED"
+    assert not m.ItemScore.objects.filter(sheet__case=setup.case(0)).exists()  # rolled back
+
+
+def test_acting_on_a_task_one_may_not_see_is_404(api):
+    setup = make_round(units=2, experts=2, launch=True, groups=2)
+    advance_case(setup, 0, "score")
+    mine, other = setup.groups[0].experts[0], setup.groups[0].experts[1]
+    outsider = setup.groups[1].experts[0]
+    task = setup.task("score", setup.case(0), expert=mine)
+    body = {"items": [{"item": "S1.1", "deduction": "1", "reason": "缺"}]}
+    # A colleague's and an outsider's requests are refused before anything runs, as before.
+    assert api(other).post(f"{API}/tasks/{task.pk}/submit/", body, format="json").status_code in (403, 404)
+    assert api(outsider).post(f"{API}/tasks/{task.pk}/submit/", body, format="json").status_code == 404
+    assert api(mine).post(f"{API}/tasks/not-a-number/submit/", body, format="json").status_code == 404
+    assert api(mine).post(f"{API}/tasks/999999/submit/", body, format="json").status_code == 404
+    # A unit's staff member acts on the claimable prepare task of their unit: the scope check passes.
+    prepare = setup.task("prepare", setup.case(1))
+    resp = api(setup.staff[1]).post(f"{API}/tasks/{prepare.pk}/submit/", {"report": "自评"}, format="json")
+    assert resp.status_code == 200 and resp.json()["status"] == "DONE"
+
+
+def test_submission_statements_do_not_grow_with_the_sheet(api):
+    setup = make_round(units=2, experts=1, launch=True)
+    advance_case(setup, 0, "score")
+    advance_case(setup, 1, "score")
+    expert = setup.groups[0].experts[0]
+    counts = []
+    for n, codes in enumerate((["S1.1"], ["S1.1", "S1.2", "S2.1", "S2.2"])):
+        task = setup.task("score", setup.case(n), expert=expert)
+        body = {"items": [{"item": c, "deduction": "1", "reason": "缺"} for c in codes]}
+        with CaptureQueriesContext(connection) as queries:
+            resp = api(expert).post(f"{API}/tasks/{task.pk}/submit/", body, format="json")
+        assert resp.status_code == 200, resp.content
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    totals = sorted(str(s.total) for s in m.ScoreSheet.objects.filter(case__round=setup.round))
+    assert totals == ["11.00", "14.00"]
