@@ -133,11 +133,10 @@ def schedule(due: datetime, config: Config, step: str) -> list[Moment]:
     return sorted(moments, key=lambda mo: (mo.at, mo.kind != "overdue"))
 
 
-def moments_between(due: datetime, config: Config, step: str, after: datetime, now: datetime):
-    """(moments to act on now, next moment or None). Moments in (after, now] are acted on, except a
-    reminder that a later reminder or the due date itself has overtaken (after an outage, or a task
-    created with less time left than the reminder offsets)."""
-    moments = schedule(due, config, step)
+def moments_between(due: datetime, moments: list[Moment], after: datetime, now: datetime):
+    """(moments to act on now, next moment or None), from a task's `schedule`. Moments in
+    (after, now] are acted on, except a reminder that a later reminder or the due date itself has
+    overtaken (after an outage, or a task created with less time left than the reminder offsets)."""
     ripe = [mo for mo in moments if after < mo.at <= now]
     reminders = [mo for mo in ripe if mo.kind == "reminder"]
     ripe = [mo for mo in ripe if mo.kind != "reminder"]
@@ -183,7 +182,7 @@ def task_created(task) -> TaskDeadline | None:
     now = timezone.now()
     due = _effective(phase_due, extended)
     created = task.created or now
-    _, upcoming = moments_between(due, config_of(config), task.flow_task.name, created, now)
+    _, upcoming = moments_between(due, schedule(due, config_of(config), task.flow_task.name), created, now)
     deadline = TaskDeadline.objects.create(
         task=task, round_id=round_id, case_id=case_id, phase=phase, due=due,
         checked_at=created, next_check_at=upcoming, announced=True,

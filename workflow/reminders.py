@@ -13,12 +13,14 @@ reminders for the new date are sent again, as they should be.
 """
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
+from cases import models as m
 from workflow import calendar, deadlines, events
 from workflow.models import TaskDeadline
 
@@ -26,6 +28,25 @@ logger = logging.getLogger(__name__)
 
 BATCH = 500
 OPEN = (STATUS.NEW, STATUS.ASSIGNED)
+
+
+# What the sweep reads of a due row, its task and its case: plain values, no model instances
+# (a batch of 500 rows would otherwise build 2,500 of them).
+COLUMNS = (
+    "task_id", "round_id", "due", "checked_at", "announced",
+    "task__process_id", "task__flow_task", "task__status", "task__owner_id", "task__owner_permission",
+    "task__owner_permission_obj_pk", "case__unit_id", "case__group_id", "case__unit__name",
+)
+
+
+@dataclass
+class Row:
+    info: events.TaskInfo
+    round_id: int
+    checked_at: object
+    announced: bool
+    open: bool
+    next_check_at: object = None
 
 
 def sweep(now=None, batch_size: int = BATCH) -> dict[str, int]:
@@ -36,15 +57,15 @@ def sweep(now=None, batch_size: int = BATCH) -> dict[str, int]:
     counts: Counter = Counter()
     while True:
         with transaction.atomic():
-            rows = list(
+            found = list(
                 TaskDeadline.objects.select_for_update(of=("self",), skip_locked=True)
                 .filter(next_check_at__lte=now)
-                .select_related("task", "round", "case__unit")
-                .order_by("next_check_at")[:batch_size]
+                .order_by("next_check_at")
+                .values_list(*COLUMNS)[:batch_size]
             )
-            if rows:
-                _process(rows, now, counts)
-        if len(rows) < batch_size:
+            if found:
+                _process(found, now, counts)
+        if len(found) < batch_size:
             break
     result = {key: counts.get(key, 0) for key in ("checked", "closed", "announced", "reminder", "overdue", "escalate")}
     if any(result.values()):
@@ -52,29 +73,52 @@ def sweep(now=None, batch_size: int = BATCH) -> dict[str, int]:
     return result
 
 
-def _process(rows: list[TaskDeadline], now, counts: Counter) -> None:
-    live = []
-    for row in rows:
-        counts["checked"] += 1
-        if row.task.status not in OPEN:
-            row.next_check_at = None  # finished, cancelled: nothing more to say about it
-            counts["closed"] += 1
-        else:
-            live.append((row, events.info_from(row.task, row, row.round, row.case)))
-    fresh = [info for row, info in live if not row.announced]
+def _process(found: list[tuple], now, counts: Counter) -> None:
+    rounds = m.Round.objects.order_by().only("title", "config").in_bulk({f[1] for f in found})
+    rows = []
+    for (task_id, round_id, due, checked_at, announced, process_id, flow_task, status, owner_id,
+         permission, permission_obj, unit_id, group_id, unit_name) in found:
+        info = events.TaskInfo(
+            task_id=task_id, process_id=process_id, flow_task=flow_task, status=status, owner_id=owner_id,
+            owner_permission=permission, owner_permission_obj_pk=permission_obj, due=due,
+            round_title=rounds[round_id].title, unit_name=unit_name, unit_id=unit_id, group_id=group_id,
+        )
+        rows.append(Row(info, round_id, checked_at, announced, status in OPEN))
+    counts["checked"] += len(rows)
+    counts["closed"] += sum(1 for row in rows if not row.open)  # finished, cancelled: nothing more to say
+    live = [row for row in rows if row.open]
+    fresh = [row.info for row in live if not row.announced]
     if fresh:
         counts["announced"] += events.announce(fresh)
     plan = []
-    configs = {}
-    for row, info in live:
+    configs, schedules = {}, {}
+    for row in live:
+        info = row.info
         config = configs.get(row.round_id)
         if config is None:
-            config = configs[row.round_id] = deadlines.config_of(row.round.config)
-        ripe, upcoming = deadlines.moments_between(row.due, config, info.step, row.checked_at, now)
+            config = configs[row.round_id] = deadlines.config_of(rounds[row.round_id].config)
+        # The tasks of a round's phase share their due: work each schedule out once per batch.
+        key = (row.round_id, info.due, info.step)
+        moments = schedules.get(key)
+        if moments is None:
+            moments = schedules[key] = deadlines.schedule(info.due, config, info.step)
+        ripe, upcoming = deadlines.moments_between(info.due, moments, row.checked_at, now)
         plan.extend((info, moment) for moment in ripe)
         row.announced = True
         row.checked_at = max(row.checked_at, now)
         row.next_check_at = upcoming
     if plan:
         counts.update(events.deadline_notices(plan))
-    TaskDeadline.objects.bulk_update(rows, ["announced", "checked_at", "next_check_at"])
+    _save(rows)
+
+
+def _save(rows: list[Row]) -> None:
+    """Write the rows' new schedule: one UPDATE per distinct schedule (the tasks of a round's phase
+    share their due, hence their schedule), far cheaper than bulk_update's CASE per row."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for row in rows:
+        groups[(row.announced, row.checked_at, row.next_check_at)].append(row.info.task_id)
+    for (announced, checked_at, next_check_at), ids in groups.items():
+        TaskDeadline.objects.filter(task_id__in=ids).update(
+            announced=announced, checked_at=checked_at, next_check_at=next_check_at
+        )
