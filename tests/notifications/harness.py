@@ -227,9 +227,10 @@ class Worker:
                                          start_new_session=True)
         try:
             wait_until(self._ready, timeout, interval=0.1, what=f"worker {self.name} ready")
-        except Exception:
-            self.stop()
-            raise
+        except Exception as exc:
+            tail = self.log()[-3000:]
+            self.close()
+            raise RuntimeError(f"worker {self.name} did not start: {exc}\n{tail}") from exc
         return self
 
     def _ready(self) -> bool:

@@ -75,7 +75,10 @@ def sweep_until_delivered(worker: Worker, sink: SmtpSink, notification_ids, time
         outbox.kick()
         return statuses(notification_ids)[OutboxStatus.SENT] == wanted
 
-    wait_until(done, timeout, interval=1.0, what=f"{wanted} deliveries SENT\n{worker.log()[-3000:]}")
+    try:
+        wait_until(done, timeout, interval=1.0, what=f"{wanted} deliveries SENT")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {statuses(notification_ids)}\n{worker.log()[-3000:]}") from None
     runs = worker.log().count("succeeded in")
     assert outbox.kick()
     wait_until(lambda: worker.log().count("succeeded in") > runs, 15, what="one more sweep")
