@@ -8,8 +8,8 @@ Creates and migrates its own database (bench_inbox) and seeds, with COPY, five y
 96 rounds are closed (every task DONE); the last 4 run, their cases spread over the steps (NEW
 prepare/sign-off/inspect/review tasks in the queues, ASSIGNED score tasks in experts' inboxes).
 The measured expert has 50 open score tasks and ~800 done ones. The domain rows the API reads
-(rounds, groups, cases, units, users, memberships) are real; `viewflow_task_previous` links are
-not seeded (the task API never reads them).
+(rounds, groups, cases, units, users, memberships) and every human task's due row are real;
+`viewflow_task_previous` links are not seeded (the task API never reads them).
 
 Then: the query count of one request (and that it does not grow with the page), and the timing
 against `gunicorn config.wsgi -w 4` on 127.0.0.1: 8 client threads, 200 warm-up requests, then
@@ -45,6 +45,23 @@ PER_CLIENT = 300
 
 T0 = datetime(2021, 1, 4, 1, 0, tzinfo=UTC)
 NULL = r"\N"
+
+
+# The due row of every human task, at its round's phase due (as workflow.deadlines would write it).
+DEADLINES_SQL = """
+INSERT INTO workflow_taskdeadline (task_id, round_id, case_id, phase, due, checked_at, next_check_at, announced)
+SELECT t.id, r.id, (p.data->>'case')::bigint, s.phase,
+       CASE s.phase WHEN 'prepare' THEN r.prepare_due WHEN 'inspect' THEN r.inspect_due
+                    WHEN 'review' THEN r.review_due WHEN 'approve' THEN r.approve_due ELSE r.report_due END,
+       t.created, NULL, true
+FROM viewflow_task t
+JOIN viewflow_process p ON p.id = t.process_id
+JOIN (VALUES ('prepare', 'prepare'), ('sign_off', 'prepare'), ('inspect', 'inspect'), ('score', 'inspect'),
+             ('review', 'review'), ('compile', 'approve'), ('approve', 'approve'), ('report', 'report'))
+     AS s(step, phase) ON s.step = regexp_replace(t.flow_task, '^.*[.]', '')
+JOIN cases_round r ON r.id = (p.data->>'round')::bigint
+WHERE t.flow_task_type = 'HUMAN'
+"""
 
 
 def ts(value: datetime | None) -> str:
@@ -285,6 +302,8 @@ def seed(rng: random.Random):
         raw.copy_expert(f"COPY viewflow_task ({', '.join(Rows.TASK_COLUMNS)}) FROM STDIN", rows.tasks)
         for table in ("viewflow_process", "viewflow_task"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        # Every human task has its due row (workflow.deadlines writes one when the task is created).
+        cur.execute(DEADLINES_SQL)
         cur.execute("VACUUM ANALYZE")  # what autovacuum does after a bulk load; plans as in production
     print(f"# seeded rounds={ROUNDS} cases={len(case_objs)} processes={rows.process_id} "
           f"tasks={rows.task_count} in {time.perf_counter() - t_start:.1f} s")
@@ -322,6 +341,21 @@ def check_queries(measured, explain: bool):
     print(f"# queries_per_request={len(queries)} (page of {len(body['results'])}); "
           f"{len(few_queries)} for an expert with {few_body['count']} open tasks")
     assert len(queries) == len(few_queries), (len(queries), len(few_queries))
+    # The other scopes, in-process (median of 20), for three people: they must not scan the tasks.
+    lead = m.GroupMember.objects.filter(role="leader", group__round__status="running").first().user
+    people = {"expert": measured, "group_lead": lead, "unit_staff": m.User.objects.get(username="staff000")}
+    timings = []
+    for name, user in people.items():
+        client = APIClient(HTTP_HOST="localhost")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        for scope in ("queue", "archive", "all"):
+            runs = []
+            for _ in range(21):
+                t = time.perf_counter()
+                assert client.get("/api/v1/tasks/", {"scope": scope}).status_code == 200
+                runs.append((time.perf_counter() - t) * 1000)
+            timings.append(f"{name}/{scope}={sorted(runs)[10]:.1f}")
+    print(f"# other scopes, ms per request in-process: {' '.join(timings)}")
     if explain:
         with connection.cursor() as cur:
             for q in queries:
