@@ -109,8 +109,8 @@ def kick_after_commit() -> None:
 
 
 def _claim(model, *, limit: int, now, lease_end) -> tuple[dict[int, int], int]:
-    """Claim up to `limit` due rows; returns ({pk: fencing token}, number failed here). Rows whose last allowed attempt
-    ended without an outcome (the worker died) are failed here instead of being tried again."""
+    """Claim up to `limit` due rows; returns ({pk: fencing token}, number failed here). Rows whose
+    last allowed attempt ended without an outcome (the worker died) are failed instead of tried again."""
     with transaction.atomic():
         rows = list(
             model.objects.select_for_update(skip_locked=True)
