@@ -16,7 +16,7 @@ from viewflow.workflow.status import STATUS
 from cases import models as m
 from cases import services as case_services
 from cases.rubric_io import load_rubric_yaml
-from workflow import services
+from workflow import deadlines, services
 from workflow.flows import CaseFlow, RoundFlow
 
 PASSWORD = "demo12345"
@@ -107,7 +107,9 @@ class Demo:
             kind=m.RoundKind.HALF_YEAR,
             year=now.year,
             rubric=rubric,
-            prepare_due=now + timedelta(days=2),
+            # The preparation phase ended yesterday: units that have not submitted are overdue (red on the
+            # dashboard); groups 3 and 4 got an extension (yellow), see `_spread`.
+            prepare_due=now - timedelta(days=1),
             inspect_due=now + timedelta(days=12),
             review_due=now + timedelta(days=20),
             approve_due=now + timedelta(days=25),
@@ -211,6 +213,10 @@ class Demo:
                           data={"comment": "请补充上半年业务指标推进的具体数据。"})
         for case in by_group[2][:2] + by_group[3][:2]:
             self._advance(case, people[2 if case in by_group[2] else 3], "inspect")
+        # Groups 3 and 4 visit their units later: their units get until the day after tomorrow.
+        for case in by_group[2][2:] + by_group[3][2:]:
+            deadlines.case_extend(user=self.office, case_id=case.pk, due=timezone.now() + timedelta(days=2),
+                                  reason="第三、四组考评时间安排较晚，准备阶段相应顺延。")
 
     def _finished_round(self, rubric, units, people, now) -> m.Round:
         round = case_services.round_create(

@@ -24,6 +24,12 @@ WHERE t.flow_task_type = 'HUMAN' AND t.status IN ('NEW', 'ASSIGNED')
 """
 
 
+def backfill(apps, schema_editor):
+    # PostgreSQL only (JSON operators, regexp_replace). A new database (the SQLite demo) has no tasks yet.
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(BACKFILL)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -90,5 +96,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(condition=models.Q(('next_check_at__isnull', False)), fields=['next_check_at'], name='wf_deadline_next_check'), models.Index(fields=['round', 'phase'], name='wf_deadline_round_phase')],
             },
         ),
-        migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
