@@ -14,9 +14,12 @@ from workflow import services
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "journey-pass-123"
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes around it are
-# ordinary synchronous calls, which Django would otherwise refuse inside a running loop.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    """Playwright's sync API runs an event loop in this thread; the ORM calls the test makes around it
+    are ordinary synchronous calls, which Django would otherwise refuse inside a running loop."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def pytest_collection_modifyitems(config, items):
