@@ -90,8 +90,9 @@ def main():
     prepare = Task.objects.filter(flow_task_type="HUMAN", status="NEW").count()
     cases = m.Case.objects.filter(round=rd, status=m.CaseStatus.PREPARE).count()
     assert processes == UNITS + 1 and prepare == UNITS and cases == UNITS, (processes, prepare, cases)
+    path = "bulk" if ws._bulk_start_supported() else "engine (CaseFlow.start.run per case)"
     print(f"# units={UNITS} groups={GROUPS} experts_per_group={EXPERTS} processes={processes} "
-          f"open_prepare_tasks={prepare}")
+          f"open_prepare_tasks={prepare} path={path}")
     print(f"launch_seconds={elapsed:.2f}")
 
 
