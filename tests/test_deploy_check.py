@@ -17,8 +17,8 @@ def test_check_deploy_passes_with_production_settings():
         "ALLOWED_HOSTS": "assess.example.gov.cn",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     }
-    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
-        env.pop(name, None)  # the test run turns these off; production keeps the defaults
+    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+        env.pop(name, None)  # set by the test run (and the browser tests); production has none of them
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

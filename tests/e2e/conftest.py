@@ -15,11 +15,15 @@ CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "journey-pass-123"
 
 
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in this thread; the ORM calls the test makes around it
-    are ordinary synchronous calls, which Django would otherwise refuse inside a running loop."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@pytest.fixture(scope="session", autouse=True)
+def _orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it
+    (and the live server's database set-up) are ordinary synchronous calls, which Django would otherwise
+    refuse inside a running loop. Session-scoped: it must be in place before the session-scoped browser
+    and live server start (an autouse fixture of this folder only starts when its tests run)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 def pytest_collection_modifyitems(config, items):
