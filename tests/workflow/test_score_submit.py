@@ -100,3 +100,51 @@ def test_submission_statements_do_not_grow_with_the_sheet(api):
     assert counts[0] == counts[1], counts
     totals = sorted(str(s.total) for s in m.ScoreSheet.objects.filter(case__round=setup.round))
     assert totals == ["11.00", "14.00"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_process_gives_conflict_and_nothing_is_written(monkeypatch):
+    """_locked reads the task itself now: a held process lock must still end in Conflict (HTTP 409),
+    with nothing written, and the action must go through once the lock is released."""
+    import threading
+
+    from django.db import close_old_connections, transaction
+    from viewflow.workflow import lock
+    from viewflow.workflow.models import Process
+
+    from cases.errors import Conflict
+    from workflow import services
+
+    monkeypatch.setattr(lock.select_for_update_lock, "attempts", 1)  # fail at once, no back-off
+    setup = make_round(units=1, experts=1, launch=True)
+    advance_case(setup, 0, "score")
+    expert = setup.groups[0].experts[0]
+    task = setup.task("score", setup.case(0), expert=expert)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        try:
+            with transaction.atomic():
+                Process.objects.select_for_update().filter(pk=task.process_id).exists()
+                held.set()
+                release.wait(10)
+        finally:
+            close_old_connections()
+            from django.db import connection
+
+            connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert held.wait(10)
+    data = {"items": [{"item": "S1.1", "deduction": "1", "reason": "缺"}]}
+    try:
+        with pytest.raises(Conflict):
+            services.task_act(user=expert, task_id=task.pk, action="submit", data=data)
+    finally:
+        release.set()
+        holder.join()
+    assert not m.ItemScore.objects.filter(sheet__case=setup.case(0)).exists()
+    task.refresh_from_db()
+    assert task.status == "ASSIGNED"
+    assert services.task_act(user=expert, task_id=task.pk, action="submit", data=data).status == "DONE"
