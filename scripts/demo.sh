@@ -7,10 +7,19 @@ venv_setup requirements.txt
 
 export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
-mkdir -p var  # the embedded database, uploads and the demo broker live here (not in git)
+# The embedded database, uploads and the server-less Celery broker (kombu's filesystem transport)
+# live in var/ (not in git).
+mkdir -p var/broker var/broker-control
 python manage.py migrate --noinput -v0
 python manage.py setup_demo
+
+# One Celery worker with the scheduler built in: delivers the outbox (emails go to var/worker.log
+# through the console backend), sends reminders and escalations, fires viewflow's timers.
+celery -A config worker --beat --pool=solo -l warning -s var/celerybeat-schedule > var/worker.log 2>&1 &
+WORKER=$!
+trap 'kill "$WORKER" 2>/dev/null' EXIT
+
 echo
-echo "Service: http://127.0.0.1:${PORT}/   (API docs: http://127.0.0.1:${PORT}/api/docs/)"
+echo "Service: http://127.0.0.1:${PORT}/   (API docs: http://127.0.0.1:${PORT}/api/docs/; worker log: var/worker.log)"
 echo
-exec python manage.py runserver "0.0.0.0:${PORT}"
+python manage.py runserver "0.0.0.0:${PORT}"

@@ -53,6 +53,7 @@ def _person(username: str, n: int, password_hash: str, **extra) -> m.User:
     user = m.User(
         username=username,
         display_name=name,
+        email=f"{username}@demo.example.cn",
         office_phone=f"0431-8890{n % 10000:04d}",
         mobile=f"139{n:08d}"[:11],
         **extra,
