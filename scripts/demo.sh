@@ -17,7 +17,7 @@ python manage.py setup_demo
 # through the console backend), sends reminders and escalations, fires viewflow's timers.
 celery -A config worker --beat --pool=solo -l warning -s var/celerybeat-schedule > var/worker.log 2>&1 &
 WORKER=$!
-trap 'kill "$WORKER" 2>/dev/null' EXIT
+trap 'kill "$WORKER" 2>/dev/null' EXIT INT TERM
 
 echo
 echo "Service: http://127.0.0.1:${PORT}/   (API docs: http://127.0.0.1:${PORT}/api/docs/; worker log: var/worker.log)"
