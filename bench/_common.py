@@ -48,9 +48,7 @@ def setup(dbname: str) -> None:
     admin.close()
     env = bench_env(dbname)
     os.environ.update(env)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     sys.path.insert(0, str(ROOT))
     import warnings
 
@@ -140,9 +138,18 @@ def gunicorn(dbname: str, workers: int = 4, threads: int = 1):
     port = free_port()
     env = bench_env(dbname)
     cmd = [
-        sys.executable, "-m", "gunicorn", "config.wsgi",
-        "-w", str(workers), "--threads", str(threads),
-        "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "-w",
+        str(workers),
+        "--threads",
+        str(threads),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -36,13 +36,13 @@ def seed():
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
+    from viewflow.workflow.models import Task
 
     from cases import models as m
     from cases import services as cs
     from cases.rubric_io import load_rubric_yaml
     from workflow import services as ws
     from workflow.flows import CaseFlow
-    from viewflow.workflow.models import Task
 
     t0 = time.perf_counter()
     rubric = cs.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC.read_text(encoding="utf-8")))
@@ -57,39 +57,55 @@ def seed():
     )
     m.UnitMembership.objects.bulk_create(
         m.UnitMembership(user=people[2 * n + k], unit=units[n], role=role)
-        for n in range(n_units) for k, role in enumerate(("staff", "head"))
+        for n in range(n_units)
+        for k, role in enumerate(("staff", "head"))
     )
     now = timezone.now()
     rnd = cs.round_create(
-        user=office, title="Bench round", kind="annual", year=2026, rubric=rubric,
-        prepare_due=now + timedelta(days=10), inspect_due=now + timedelta(days=20),
-        review_due=now + timedelta(days=30), approve_due=now + timedelta(days=40),
+        user=office,
+        title="Bench round",
+        kind="annual",
+        year=2026,
+        rubric=rubric,
+        prepare_due=now + timedelta(days=10),
+        inspect_due=now + timedelta(days=20),
+        review_due=now + timedelta(days=30),
+        approve_due=now + timedelta(days=40),
         report_due=now + timedelta(days=50),
     )
     groups = []
     for g in range(GROUPS):
         leader = m.User.objects.create(username=f"lead{g}", password=password)
-        experts = m.User.objects.bulk_create(
-            m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS)
-        )
+        experts = m.User.objects.bulk_create(m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS))
         group = cs.group_create(
-            user=office, round=rnd, number=g + 1, name=f"Group {g + 1}",
+            user=office,
+            round=rnd,
+            number=g + 1,
+            name=f"Group {g + 1}",
             members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in experts],
-            units=units[g * UNITS_PER_GROUP:(g + 1) * UNITS_PER_GROUP],
+            units=units[g * UNITS_PER_GROUP : (g + 1) * UNITS_PER_GROUP],
         )
         groups.append((group, leader, experts))
     ws.round_launch(user=office, round_id=rnd.pk)
 
     def open_task(step, case):
-        return Task.objects.get(process__flow_class=CaseFlow, process__data__case=case.pk,
-                                flow_task=getattr(CaseFlow, step), status__in=["NEW", "ASSIGNED"])
+        return Task.objects.get(
+            process__flow_class=CaseFlow,
+            process__data__case=case.pk,
+            flow_task=getattr(CaseFlow, step),
+            status__in=["NEW", "ASSIGNED"],
+        )
 
     people_of = {u.pk: (people[2 * n], people[2 * n + 1]) for n, u in enumerate(units)}
     for case in m.Case.objects.filter(round=rnd).order_by("pk"):
         staff, head = people_of[case.unit_id]
         leader = next(lead for group, lead, _ in groups if group.pk == case.group_id)
-        ws.task_act(user=staff, task_id=open_task("prepare", case).pk, action="submit",
-                    data={"report": f"{case.unit.name}自评报告。"})
+        ws.task_act(
+            user=staff,
+            task_id=open_task("prepare", case).pk,
+            action="submit",
+            data={"report": f"{case.unit.name}自评报告。"},
+        )
         ws.task_act(user=head, task_id=open_task("sign_off", case).pk, action="approve", data={})
         ws.task_act(user=leader, task_id=open_task("inspect", case).pk, action="submit", data={})
 
@@ -103,9 +119,11 @@ def seed():
         work.append([(tokens[t.owner_id], t.pk) for t in tasks])
     # Three deductions of 1 point on items worth at least 2 (so that no cap is reached).
     items = [i.code for i in rubric.items.filter(max_points__gte=2).order_by("section__position", "position")][:3]
-    print(f"# seeded {m.Case.objects.filter(round=rnd).count()} cases, "
-          f"{sum(len(w) for w in work)} open score tasks in {time.perf_counter() - t0:.1f} s; rubric "
-          f"{rubric.code} ({rubric.items.count()} items)")
+    print(
+        f"# seeded {m.Case.objects.filter(round=rnd).count()} cases, "
+        f"{sum(len(w) for w in work)} open score tasks in {time.perf_counter() - t0:.1f} s; rubric "
+        f"{rubric.code} ({rubric.items.count()} items)"
+    )
     return rnd, work, items
 
 
@@ -117,8 +135,12 @@ def run(base_url, cpu, work, items):
 
     def submit(token, task_id):
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        conn.request("POST", f"/api/v1/tasks/{task_id}/submit/", body=body,
-                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            f"/api/v1/tasks/{task_id}/submit/",
+            body=body,
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         payload = response.read()
         conn.close()
@@ -166,8 +188,10 @@ def main():
     assert m.ScoreSheet.objects.filter(case__round=rnd, status="submitted").count() == cases.count() * EXPERTS
     assert Task.objects.filter(flow_task=CaseFlow.score).exclude(status="DONE").count() == 0
     assert Task.objects.filter(flow_task=CaseFlow.review, status="NEW").count() == cases.count()
-    print(f"# completions={measured} clients={len(work)} wall={wall:.1f} s "
-          f"loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"# completions={measured} clients={len(work)} wall={wall:.1f} s "
+        f"loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     print(f"# {cpu_report}")
     print(f"completions_per_s={measured / wall:.1f}")
 

@@ -72,13 +72,31 @@ class Rows:
     """Text-format COPY rows for viewflow_process and viewflow_task, with explicit ids."""
 
     TASK_COLUMNS = (
-        "id", "flow_task", "flow_task_type", "status", "created", "started", "finished", "token",
-        "owner_permission", "owner_id", "process_id", "owner_permission_content_type_id",
-        "owner_permission_obj_pk", "assigned", "data",
+        "id",
+        "flow_task",
+        "flow_task_type",
+        "status",
+        "created",
+        "started",
+        "finished",
+        "token",
+        "owner_permission",
+        "owner_id",
+        "process_id",
+        "owner_permission_content_type_id",
+        "owner_permission_obj_pk",
+        "assigned",
+        "data",
     )
     PROCESS_COLUMNS = (
-        "id", "flow_class", "status", "created", "finished", "artifact_content_type_id",
-        "artifact_object_id", "data",
+        "id",
+        "flow_class",
+        "status",
+        "created",
+        "finished",
+        "artifact_content_type_id",
+        "artifact_object_id",
+        "data",
     )
 
     def __init__(self, refs, ct):
@@ -91,13 +109,22 @@ class Rows:
 
     def process(self, flow, status, created, finished, artifact_ct, artifact_id, data) -> int:
         self.process_id += 1
-        row = (self.process_id, self.refs[flow], status, ts(created), ts(finished), artifact_ct, artifact_id,
-               json.dumps(data))
+        row = (
+            self.process_id,
+            self.refs[flow],
+            status,
+            ts(created),
+            ts(finished),
+            artifact_ct,
+            artifact_id,
+            json.dumps(data),
+        )
         self.processes.write("\t".join(map(str, row)) + "\n")
         return self.process_id
 
-    def task(self, process, node, status, at, *, owner=None, perm=None, perm_ct=None, perm_pk=None,
-             data=None, token="start") -> int:
+    def task(
+        self, process, node, status, at, *, owner=None, perm=None, perm_ct=None, perm_pk=None, data=None, token="start"
+    ) -> int:
         self.task_id += 1
         self.task_count += 1
         ref, kind = self.refs[node]
@@ -107,9 +134,21 @@ class Rows:
         started = at if (done or not human) else None
         finished = at + timedelta(minutes=30) if done else None
         row = (
-            self.task_id, ref, kind, status, ts(at), ts(started), ts(finished), token,
-            perm or NULL, owner or NULL, process, perm_ct or NULL, NULL if perm_pk is None else str(perm_pk),
-            ts(assigned), json.dumps(data or {}),
+            self.task_id,
+            ref,
+            kind,
+            status,
+            ts(at),
+            ts(started),
+            ts(finished),
+            token,
+            perm or NULL,
+            owner or NULL,
+            process,
+            perm_ct or NULL,
+            NULL if perm_pk is None else str(perm_pk),
+            ts(assigned),
+            json.dumps(data or {}),
         )
         self.tasks.write("\t".join(map(str, row)) + "\n")
         return self.task_id
@@ -127,10 +166,16 @@ def seed(rng: random.Random):
 
     t_start = time.perf_counter()
     spec = {
-        "code": "bench", "title": "Bench rubric",
-        "sections": [{"code": "S1", "title": "A", "max": "10",
-                      "items": [{"code": "S1.1", "content": "x", "max": "6"},
-                                {"code": "S1.2", "content": "y", "max": "4"}]}],
+        "code": "bench",
+        "title": "Bench rubric",
+        "sections": [
+            {
+                "code": "S1",
+                "title": "A",
+                "max": "10",
+                "items": [{"code": "S1.1", "content": "x", "max": "6"}, {"code": "S1.2", "content": "y", "max": "4"}],
+            }
+        ],
     }
     rubric = cs.rubric_create(spec=spec)
     password = make_password("bench")
@@ -147,18 +192,26 @@ def seed(rng: random.Random):
     )
     m.UnitMembership.objects.bulk_create(
         m.UnitMembership(user=unit_people[2 * n + k], unit=units[n], role=role)
-        for n in range(UNITS) for k, role in enumerate(("staff", "head"))
+        for n in range(UNITS)
+        for k, role in enumerate(("staff", "head"))
     )
     measured = experts[0]
 
     round_start = [T0 + timedelta(days=18 * r) for r in range(ROUNDS)]
     rounds = m.Round.objects.bulk_create(
         m.Round(
-            title=f"Round {r:03d}", kind="half_year", year=round_start[r].year, rubric=rubric,
+            title=f"Round {r:03d}",
+            kind="half_year",
+            year=round_start[r].year,
+            rubric=rubric,
             status="running" if r >= ROUNDS - RUNNING else "closed",
-            prepare_due=round_start[r] + timedelta(days=5), inspect_due=round_start[r] + timedelta(days=10),
-            review_due=round_start[r] + timedelta(days=12), approve_due=round_start[r] + timedelta(days=14),
-            report_due=round_start[r] + timedelta(days=16), created_by=office, created=round_start[r],
+            prepare_due=round_start[r] + timedelta(days=5),
+            inspect_due=round_start[r] + timedelta(days=10),
+            review_due=round_start[r] + timedelta(days=12),
+            approve_due=round_start[r] + timedelta(days=14),
+            report_due=round_start[r] + timedelta(days=16),
+            created_by=office,
+            created=round_start[r],
             launched_at=round_start[r],
         )
         for r in range(ROUNDS)
@@ -202,14 +255,23 @@ def seed(rng: random.Random):
             else:
                 stage = rng.choices(stages, weights)[0]
             status = {"score": "score", "done": "done"}.get(stage, stage)
-            case_objs.append(m.Case(round=rounds[r], unit=unit, group=group, status=status,
-                                    submitted_at=round_start[r] + timedelta(days=3) if stage != "prepare" else None,
-                                    finished_at=round_start[r] + timedelta(days=13) if stage == "done" else None))
+            case_objs.append(
+                m.Case(
+                    round=rounds[r],
+                    unit=unit,
+                    group=group,
+                    status=status,
+                    submitted_at=round_start[r] + timedelta(days=3) if stage != "prepare" else None,
+                    finished_at=round_start[r] + timedelta(days=13) if stage == "done" else None,
+                )
+            )
             case_plan.append((r, n, unit, group, stage))
     m.Case.objects.bulk_create(case_objs, batch_size=5000)
 
-    ct = {name: ContentType.objects.get_for_model(model).pk
-          for name, model in (("case", m.Case), ("unit", m.Unit), ("group", m.Group), ("round", m.Round))}
+    ct = {
+        name: ContentType.objects.get_for_model(model).pk
+        for name, model in (("case", m.Case), ("unit", m.Unit), ("group", m.Group), ("round", m.Round))
+    }
     refs = {CaseFlow: get_flow_ref(CaseFlow), RoundFlow: get_flow_ref(RoundFlow)}
     for flow_class in (CaseFlow, RoundFlow):
         for node in flow_class.instance.nodes():
@@ -224,8 +286,15 @@ def seed(rng: random.Random):
         data = {"case": case.pk, "unit": unit.pk, "group": group.pk, "round": rounds[r].pk}
         if done_case:
             data.update(signed=True, returned_experts=[])
-        pid = rows.process(CaseFlow, "DONE" if done_case else "NEW", base,
-                           base + 13 * 24 * hour if done_case else None, ct["case"], case.pk, data)
+        pid = rows.process(
+            CaseFlow,
+            "DONE" if done_case else "NEW",
+            base,
+            base + 13 * 24 * hour if done_case else None,
+            ct["case"],
+            case.pk,
+            data,
+        )
         staff, head = unit_people[2 * n], unit_people[2 * n + 1]
         leader, exp = group_people[group.pk]
         unit_perm = {"perm_ct": ct["unit"], "perm_pk": unit.pk}
@@ -247,8 +316,16 @@ def seed(rng: random.Random):
             if order == 1 and last:
                 rows.task(pid, C.sign_off, "NEW", at, perm="cases.unit_head", **unit_perm)
                 break
-            rows.task(pid, C.sign_off, "DONE", at, owner=head.pk, perm="cases.unit_head", **unit_perm,
-                      data={"action": "approve" if last else "return", "comment": "" if last else "请补充"})
+            rows.task(
+                pid,
+                C.sign_off,
+                "DONE",
+                at,
+                owner=head.pk,
+                perm="cases.unit_head",
+                **unit_perm,
+                data={"action": "approve" if last else "return", "comment": "" if last else "请补充"},
+            )
             rows.task(pid, C.check_signed, "DONE", at)
         if order <= 1:
             continue
@@ -261,9 +338,15 @@ def seed(rng: random.Random):
         at += 24 * hour
         for k, expert in enumerate(exp, start=1):
             open_score = order == 3 and (expert.pk == measured.pk or rng.random() < 0.6)
-            rows.task(pid, C.score, "ASSIGNED" if open_score else "DONE", at + k * timedelta(minutes=7),
-                      owner=expert.pk, data={"expert": expert.pk, **({} if open_score else acted)},
-                      token=f"start/{split}_{k}")
+            rows.task(
+                pid,
+                C.score,
+                "ASSIGNED" if open_score else "DONE",
+                at + k * timedelta(minutes=7),
+                owner=expert.pk,
+                data={"expert": expert.pk, **({} if open_score else acted)},
+                token=f"start/{split}_{k}",
+            )
         if order == 3:
             continue
         at += 24 * hour
@@ -271,8 +354,16 @@ def seed(rng: random.Random):
         if order == 4:
             rows.task(pid, C.review, "NEW", at, perm="cases.group_lead", **group_perm)
             continue
-        rows.task(pid, C.review, "DONE", at, owner=leader.pk, perm="cases.group_lead",
-                  data={"action": "approve", "comment": ""}, **group_perm)
+        rows.task(
+            pid,
+            C.review,
+            "DONE",
+            at,
+            owner=leader.pk,
+            perm="cases.group_lead",
+            data={"action": "approve", "comment": ""},
+            **group_perm,
+        )
         for node in (C.check_review, C.finish, C.end):
             rows.task(pid, node, "DONE", at)
 
@@ -280,8 +371,15 @@ def seed(rng: random.Random):
     for r, rnd in enumerate(rounds):
         at = round_start[r]
         closed = rnd.status == "closed"
-        pid = rows.process(RoundFlow, "DONE" if closed else "NEW", at, at + 16 * 24 * hour if closed else None,
-                           ct["round"], rnd.pk, {"round": rnd.pk, **({"approved": True} if closed else {})})
+        pid = rows.process(
+            RoundFlow,
+            "DONE" if closed else "NEW",
+            at,
+            at + 16 * 24 * hour if closed else None,
+            ct["round"],
+            rnd.pk,
+            {"round": rnd.pk, **({"approved": True} if closed else {})},
+        )
         rows.task(pid, R.start, "DONE", at)
         if not closed:
             rows.task(pid, R.wait_cases, "NEW", at)
@@ -305,8 +403,10 @@ def seed(rng: random.Random):
         # Every human task has its due row (workflow.deadlines writes one when the task is created).
         cur.execute(DEADLINES_SQL)
         cur.execute("VACUUM ANALYZE")  # what autovacuum does after a bulk load; plans as in production
-    print(f"# seeded rounds={ROUNDS} cases={len(case_objs)} processes={rows.process_id} "
-          f"tasks={rows.task_count} in {time.perf_counter() - t_start:.1f} s")
+    print(
+        f"# seeded rounds={ROUNDS} cases={len(case_objs)} processes={rows.process_id} "
+        f"tasks={rows.task_count} in {time.perf_counter() - t_start:.1f} s"
+    )
     return measured
 
 
@@ -334,12 +434,18 @@ def check_queries(measured, explain: bool):
     body, queries = get(measured)
     assert body["count"] == MEASURED_OPEN and len(body["results"]) == MEASURED_OPEN, body["count"]
     few_owner = (
-        Task.objects.filter(status="ASSIGNED").exclude(owner=measured).values("owner")
-        .annotate(n=Count("id")).order_by("n").first()
+        Task.objects.filter(status="ASSIGNED")
+        .exclude(owner=measured)
+        .values("owner")
+        .annotate(n=Count("id"))
+        .order_by("n")
+        .first()
     )
     few_body, few_queries = get(m.User.objects.get(pk=few_owner["owner"]))
-    print(f"# queries_per_request={len(queries)} (page of {len(body['results'])}); "
-          f"{len(few_queries)} for an expert with {few_body['count']} open tasks")
+    print(
+        f"# queries_per_request={len(queries)} (page of {len(body['results'])}); "
+        f"{len(few_queries)} for an expert with {few_body['count']} open tasks"
+    )
     assert len(queries) == len(few_queries), (len(queries), len(few_queries))
     # The other scopes, in-process (median of 20), for three people: they must not scan the tasks.
     lead = m.GroupMember.objects.filter(role="leader", group__round__status="running").first().user
@@ -421,11 +527,15 @@ def main():
     with _common.gunicorn(DB, workers=4) as (base, cpu):
         latencies, wall, cpu_ms = measure(base, cpu, token)
     ms = [x * 1000 for x in latencies]
-    print(f"# requests={len(ms)} clients={CLIENTS} wall={wall:.1f} s max_ms={max(ms):.1f} "
-          f"loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"# requests={len(ms)} clients={CLIENTS} wall={wall:.1f} s max_ms={max(ms):.1f} "
+        f"loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     print(f"# {cpu_ms}")
-    print(f"inbox_p50_ms={_common.percentile(ms, 50):.1f} inbox_p95_ms={_common.percentile(ms, 95):.1f} "
-          f"rps={len(ms) / wall:.0f}")
+    print(
+        f"inbox_p50_ms={_common.percentile(ms, 50):.1f} inbox_p95_ms={_common.percentile(ms, 95):.1f} "
+        f"rps={len(ms) / wall:.0f}"
+    )
 
 
 if __name__ == "__main__":

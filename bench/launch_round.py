@@ -29,10 +29,15 @@ def seed():
     from cases import services as cs
 
     spec = {
-        "code": "bench", "title": "Bench rubric",
+        "code": "bench",
+        "title": "Bench rubric",
         "sections": [
-            {"code": f"S{s}", "title": f"Section {s}", "max": "20",
-             "items": [{"code": f"S{s}.{i}", "content": "x", "max": "5"} for i in range(1, 5)]}
+            {
+                "code": f"S{s}",
+                "title": f"Section {s}",
+                "max": "20",
+                "items": [{"code": f"S{s}.{i}", "content": "x", "max": "5"} for i in range(1, 5)],
+            }
             for s in range(1, 6)
         ],
     }
@@ -47,25 +52,33 @@ def seed():
     )
     m.UnitMembership.objects.bulk_create(
         m.UnitMembership(user=people[2 * n + k], unit=units[n], role=role)
-        for n in range(UNITS) for k, role in enumerate(("staff", "head"))
+        for n in range(UNITS)
+        for k, role in enumerate(("staff", "head"))
     )
     now = timezone.now()
     rd = cs.round_create(
-        user=office, title="Bench round", kind="annual", year=2026, rubric=rubric,
-        prepare_due=now + timedelta(days=10), inspect_due=now + timedelta(days=20),
-        review_due=now + timedelta(days=30), approve_due=now + timedelta(days=40),
+        user=office,
+        title="Bench round",
+        kind="annual",
+        year=2026,
+        rubric=rubric,
+        prepare_due=now + timedelta(days=10),
+        inspect_due=now + timedelta(days=20),
+        review_due=now + timedelta(days=30),
+        approve_due=now + timedelta(days=40),
         report_due=now + timedelta(days=50),
     )
     per_group = UNITS // GROUPS
     for g in range(GROUPS):
         leader = m.User.objects.create(username=f"lead{g}", password=password)
-        experts = m.User.objects.bulk_create(
-            m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS)
-        )
+        experts = m.User.objects.bulk_create(m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS))
         cs.group_create(
-            user=office, round=rd, number=g + 1, name=f"Group {g + 1}",
+            user=office,
+            round=rd,
+            number=g + 1,
+            name=f"Group {g + 1}",
             members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in experts],
-            units=units[g * per_group:(g + 1) * per_group],
+            units=units[g * per_group : (g + 1) * per_group],
         )
     return office, rd
 
@@ -91,8 +104,10 @@ def main():
     cases = m.Case.objects.filter(round=rd, status=m.CaseStatus.PREPARE).count()
     assert processes == UNITS + 1 and prepare == UNITS and cases == UNITS, (processes, prepare, cases)
     path = "bulk" if ws._bulk_start_supported() else "engine (CaseFlow.start.run per case)"
-    print(f"# units={UNITS} groups={GROUPS} experts_per_group={EXPERTS} processes={processes} "
-          f"open_prepare_tasks={prepare} path={path}")
+    print(
+        f"# units={UNITS} groups={GROUPS} experts_per_group={EXPERTS} processes={processes} "
+        f"open_prepare_tasks={prepare} path={path}"
+    )
     print(f"launch_seconds={elapsed:.2f}")
 
 

@@ -78,7 +78,9 @@ def test_bulk_rows_equal_engine_rows_field_by_field():
     start, prepare = bulk_tasks
     assert (start["flow_task"], start["flow_task_type"], start["status"]) == (CaseFlow.start, "START", STATUS.DONE)
     assert (prepare["flow_task"], prepare["flow_task_type"], prepare["status"]) == (
-        CaseFlow.prepare, "HUMAN", STATUS.NEW
+        CaseFlow.prepare,
+        "HUMAN",
+        STATUS.NEW,
     )
     assert prepare["owner_permission"] == "cases.unit_staff"
     assert prepare["owner_permission_obj_pk"] == "<this case>"
@@ -101,9 +103,12 @@ def test_launch_uses_a_constant_number_of_statements():
         with CaptureQueriesContext(connection) as queries:
             services.round_launch(user=setup.office, round_id=setup.round.pk)
         counts.append(len(queries))
-        assert Task.objects.filter(
-            process__data__round=setup.round.pk, flow_task=CaseFlow.prepare, status=STATUS.NEW
-        ).count() == units
+        assert (
+            Task.objects.filter(
+                process__data__round=setup.round.pk, flow_task=CaseFlow.prepare, status=STATUS.NEW
+            ).count()
+            == units
+        )
     assert counts[0] == counts[1], counts
 
 
@@ -141,8 +146,7 @@ def test_bulk_launched_cases_run_through_the_whole_flow():
         sheet = m.ScoreSheet.objects.get(case=case, expert=group.experts[1], status=m.SheetStatus.SUBMITTED)
         _act(group.leader, setup.task("review", case), "return", {"sheets": [sheet.pk], "comment": "再看"})
         expert = group.experts[1]
-        _act(expert, setup.task("score", case, expert=expert), "submit",
-             {"items": [{**item, "deduction": "2"}]})
+        _act(expert, setup.task("score", case, expert=expert), "submit", {"items": [{**item, "deduction": "2"}]})
         _act(group.leader, setup.task("review", case), "approve")
         case.refresh_from_db()
         assert case.status == m.CaseStatus.DONE
@@ -152,11 +156,13 @@ def test_bulk_launched_cases_run_through_the_whole_flow():
         totals = sorted(
             (s.expert_id, s.attempt, s.status, str(s.total)) for s in m.ScoreSheet.objects.filter(case=case)
         )
-        assert totals == sorted([
-            (group.experts[0].pk, 1, "submitted", "14.00"),
-            (group.experts[1].pk, 1, "returned", "14.00"),
-            (group.experts[1].pk, 2, "submitted", "13.00"),
-        ])
+        assert totals == sorted(
+            [
+                (group.experts[0].pk, 1, "submitted", "14.00"),
+                (group.experts[1].pk, 1, "returned", "14.00"),
+                (group.experts[1].pk, 2, "submitted", "13.00"),
+            ]
+        )
 
     setup.refresh()
     assert setup.round.status == m.RoundStatus.COMPILING

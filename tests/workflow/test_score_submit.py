@@ -57,8 +57,9 @@ def test_a_deduction_without_reason_is_refused_with_the_item_code(api):
     advance_case(setup, 0, "score")
     expert = setup.groups[0].experts[0]
     task = setup.task("score", setup.case(0), expert=expert)
-    resp = api(expert).post(f"{API}/tasks/{task.pk}/submit/",
-                            {"items": [{"item": "S1.2", "deduction": "1"}]}, format="json")
+    resp = api(expert).post(
+        f"{API}/tasks/{task.pk}/submit/", {"items": [{"item": "S1.2", "deduction": "1"}]}, format="json"
+    )
     assert resp.status_code == 400
     assert resp.json()["errors"]["items"] == ["S1.2: 扣分或加分必须说明理由。"]
     task.refresh_from_db()

@@ -46,8 +46,12 @@ def test_fast_representation_equals_drf_generic_one(api):
     for row in rows:
         if row["case"] is not None:
             case = m.Case.objects.select_related("unit", "group").get(pk=row["case"]["id"])
-            assert row["case"] == {"id": case.pk, "unit": case.unit.name, "group": case.group.name,
-                                   "status": case.status}
+            assert row["case"] == {
+                "id": case.pk,
+                "unit": case.unit.name,
+                "group": case.group.name,
+                "status": case.status,
+            }
     assert any(r["comment"] == "请补充" for r in rows)
     assert any(r["flow"] == "round" for r in rows)
 
