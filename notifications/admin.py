@@ -4,19 +4,9 @@ change only through the services; messages are never edited here."""
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from cases.admin import ReadOnlyAdmin
 from notifications import services
 from notifications.models import Delivery, Digest, Notification, NotificationPreference
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)
