@@ -4,8 +4,11 @@ Errors: django ValidationError (field -> messages) for bad input, PermissionDeni
 who may not do this, `cases.errors.Conflict` for a state that no longer allows it.
 """
 
-from decimal import Decimal, InvalidOperation
+import hashlib
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import PurePath
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +16,7 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.rubric_io import rubric_to_dict
 
 TWO_PLACES = Decimal("0.01")
 
@@ -492,11 +496,6 @@ def round_update(*, user, round: m.Round, **fields) -> m.Round:
 def attachment_create(*, user, case: m.Case, purpose: str, upload, items=(), inspection=None) -> m.Attachment:
     """Store an uploaded file on a case. Evidence is the unit staff's (while preparing) and may
     attach to several rubric items at once; inspection and finding files are the group's."""
-    import hashlib
-    from pathlib import PurePath
-
-    from django.conf import settings
-
     if purpose == m.Attachment.Purpose.EVIDENCE:
         if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
             raise PermissionDenied("只有本单位填报员可以上传佐证材料。")
@@ -582,8 +581,6 @@ def rubric_import(*, user, spec) -> m.Rubric:
     """Store a validated rubric file (`cases.rubric_io.RubricSpec`) as a new rubric version.
 
     A version, once stored, is never overwritten: publish the next version number instead."""
-    from cases.rubric_io import rubric_to_dict
-
     if user is not None and not access.is_office(user):
         raise PermissionDenied("只有考核办可以导入考评细则。")
     if m.Rubric.objects.filter(code=spec.code, version=spec.version).exists():
@@ -597,8 +594,6 @@ def rubric_import(*, user, spec) -> m.Rubric:
 def grade_quota(percent, group_size: int) -> int:
     """Places in a band for a group: round_half_up(size × percent / 100), the rule the forced
     distribution uses for its boundaries."""
-    from decimal import ROUND_HALF_UP
-
     return int((Decimal(group_size) * Decimal(str(percent)) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

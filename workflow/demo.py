@@ -80,8 +80,7 @@ def _sheet_items(case: m.Case, seed: int) -> list[dict]:
 class Demo:
     """Builds the demo. Every step goes through the same services the API uses."""
 
-    def __init__(self, out=print):
-        self.out = out
+    def __init__(self):
         self.n = 0
         # One hash for everyone: hashing ~130 demo passwords one by one takes half a minute.
         self.password_hash = make_password(PASSWORD)
