@@ -18,7 +18,7 @@ from cases import access
 from cases import models as m
 from cases.errors import Conflict
 from cases.services import audit
-from notifications.services import notification_create
+from notifications.services import notifications_create_many
 from workflow import calendar, events
 from workflow.deadlines import traffic_light
 from workflow.events import People, info_from
@@ -195,18 +195,18 @@ def round_urge_overdue(*, user, round_id: int, now: datetime | None = None) -> i
         raise Conflict(f"一小时内已催办过，请于{again:%H:%M}后再试。")
     rows = overdue_tasks(round, now)
     stamp = now.isoformat()
-    sent, people = 0, set()
+    specs, people = [], set()
     for row in rows:
         for person in row.people:
-            created = notification_create(
-                recipient=person, event="task.urged",
-                subject=f"催办：“{row.title}”{'（' + row.unit + '）' if row.unit else ''}已逾期{row.days}天",
-                body=f"{round.title}：“{row.title}”应于{events.fmt(row.due)}前完成，已逾期{row.days}天，请尽快办理。",
-                link=reverse("ui:task", args=[row.task_id]),
-                dedupe_key=f"urge:{round.pk}:{stamp}:{row.task_id}:{person.pk}", channels=events.URGENT,
-            )
-            sent += created is not None
+            specs.append({
+                "recipient": person, "event": "task.urged",
+                "subject": f"催办：“{row.title}”{'（' + row.unit + '）' if row.unit else ''}已逾期{row.days}天",
+                "body": f"{round.title}：“{row.title}”应于{events.fmt(row.due)}前完成，已逾期{row.days}天，请尽快办理。",
+                "link": reverse("ui:task", args=[row.task_id]),
+                "dedupe_key": f"urge:{round.pk}:{stamp}:{row.task_id}:{person.pk}", "channels": events.URGENT,
+            })
             people.add(person.pk)
+    sent = notifications_create_many(specs)
     audit(actor=user, action="round.urge", obj=round, after={"tasks": len(rows), "people": len(people),
                                                              "notifications": sent}, round_id=round.pk)
     return sent

@@ -1,12 +1,14 @@
 """Notices about tasks: new task (assigned / claimable / returned), reminder, overdue, escalation,
-deadline changed. Written through `notifications.services.notification_create` (the outbox) inside
-the transaction of the event that causes them, each with a dedupe key so that running the same code
-twice — a sweep run twice, two sweeps at once — notifies nobody twice.
+deadline changed. Written through the outbox (`notifications.services.notifications_create_many`)
+inside the transaction of the event that causes them, each with a dedupe key so that running the same
+code twice — a sweep run twice, two sweeps at once — notifies nobody twice.
 
 Everything here works on batches (`TaskInfo` lists) with a fixed number of queries per batch:
-who holds a role is looked up once per kind of role, the users once.
+who holds a role is looked up once per kind of role, the users once, and the notices of a batch are
+collected and written by one call of the batch API.
 """
 
+from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from viewflow.workflow.status import STATUS
 from cases import access
 from cases import models as m
 from notifications.models import Channel
-from notifications.services import notification_create
+from notifications.services import notifications_create_each, notifications_create_many
 
 ASSIGNED = "task.assigned"
 CLAIMABLE = "task.claimable"
@@ -177,15 +179,31 @@ def _users(ids) -> dict[int, m.User]:
     return m.User.objects.in_bulk(ids) if ids else {}
 
 
-def _send(users, user_id, *, event, subject, body, task_id, key, channels=(Channel.EMAIL,)) -> int:
-    user = users.get(user_id)
-    if user is None:
-        return 0
-    created = notification_create(
-        recipient=user, event=event, subject=subject, body=body, link=_link(task_id),
-        dedupe_key=f"{key}:{user_id}", channels=channels,
-    )
-    return 1 if created is not None else 0
+class Notices:
+    """The notices of a batch, collected with `add` and written by one call of the batch API."""
+
+    def __init__(self, users: dict):
+        self.users = users
+        self.specs: list[dict] = []
+        self.kinds: list[str | None] = []
+
+    def add(self, user_id, *, event, subject, body, link, key, channels=(Channel.EMAIL,), kind=None) -> None:
+        """One notice to `user_id` (nobody, if the user is unknown), deduplicated by `key` and the user."""
+        user = self.users.get(user_id)
+        if user is None:
+            return
+        self.specs.append({"recipient": user, "event": event, "subject": subject, "body": body, "link": link,
+                           "dedupe_key": f"{key}:{user_id}", "channels": channels})
+        self.kinds.append(kind)
+
+    def send(self) -> int:
+        """Write them; returns the number created (the others existed already)."""
+        return notifications_create_many(self.specs) if self.specs else 0
+
+    def send_counted(self) -> Counter:
+        """Write them; returns the number created by `kind`."""
+        created = notifications_create_each(self.specs) if self.specs else []
+        return Counter(kind for kind, n in zip(self.kinds, created, strict=True) if n is not None)
 
 
 # --- a new task ---------------------------------------------------------------------------------
@@ -216,8 +234,7 @@ def announce(infos: list[TaskInfo]) -> int:
     people = People(info.role() for info, _, recipients in plans if recipients is None)
     resolved = [(info, returned, recipients if recipients is not None else people.of(info.role()))
                 for info, returned, recipients in plans]
-    users = _users(uid for _, _, ids in resolved for uid in ids)
-    sent = 0
+    notices = Notices(_users(uid for _, _, ids in resolved for uid in ids))
     now = timezone.now()
     for info, returned, recipients in resolved:
         due = fmt(info.due) + ("（已超过截止时间，请尽快办理）" if info.due <= now else "")
@@ -231,10 +248,10 @@ def announce(infos: list[TaskInfo]) -> int:
         else:
             event, subject = CLAIMABLE, f"待认领任务：{info.short}"
             body = f"{info.what}等待认领办理，截止时间：{due}。认领后请按期完成。"
+        link = _link(info.task_id)
         for user_id in recipients:
-            sent += _send(users, user_id, event=event, subject=subject, body=body, task_id=info.task_id,
-                          key=f"task:{info.task_id}:new")
-    return sent
+            notices.add(user_id, event=event, subject=subject, body=body, link=link, key=f"task:{info.task_id}:new")
+    return notices.send()
 
 
 # --- the deadline schedule ----------------------------------------------------------------------
@@ -265,7 +282,7 @@ def deadline_notices(plan) -> dict[str, int]:
             ids = [info.owner_id] if info.owner_id else people.of(info.role())
         targets.append((info, moment, ids))
     users = _users([uid for _, _, ids in targets for uid in ids] + [i.owner_id for i, _ in plan])
-    counts = {"reminder": 0, "overdue": 0, "escalate": 0}
+    notices = Notices(users)
     for info, moment, ids in targets:
         due, iso = fmt(info.due), _iso(info.due)
         if moment.kind == "reminder":
@@ -284,10 +301,12 @@ def deadline_notices(plan) -> dict[str, int]:
             body = (f"{_owner_text(info, users)}的任务{info.what}已于{due}到期，至今未办理，"
                     f"请督促尽快办理。")
             key = f"escalate:{info.task_id}:{moment.n}:{iso}"
+        link = _link(info.task_id)
         for user_id in ids:
-            counts[moment.kind] += _send(users, user_id, event=event, subject=subject, body=body,
-                                         task_id=info.task_id, key=key, channels=channels)
-    return counts
+            notices.add(user_id, event=event, subject=subject, body=body, link=link, key=key, channels=channels,
+                        kind=moment.kind)
+    created = notices.send_counted()
+    return {kind: created[kind] for kind in ("reminder", "overdue", "escalate")}
 
 
 # --- deadline changes ---------------------------------------------------------------------------
@@ -297,15 +316,14 @@ def due_changed(changes, reason: str = "") -> int:
     """Tell the people of tasks whose due moved: [(TaskInfo, old due)]."""
     people = People(info.role() for info, _ in changes if not info.owner_id)
     targets = [(info, old, [info.owner_id] if info.owner_id else people.of(info.role())) for info, old in changes]
-    users = _users(uid for _, _, ids in targets for uid in ids)
-    sent = 0
+    notices = Notices(_users(uid for _, _, ids in targets for uid in ids))
     for info, old, ids in targets:
         later = info.due > old
         event = EXTENDED if later else DUE_CHANGED
         verb = "延长至" if later else "调整为"
         subject = f"{'期限延长' if later else '期限调整'}：{info.short}"
         body = f"{info.what}的截止时间由{fmt(old)}{verb}{fmt(info.due)}。" + (f"理由：{reason}" if reason else "")
+        link, key = _link(info.task_id), f"due:{info.task_id}:{_iso(old)}>{_iso(info.due)}"
         for user_id in ids:
-            sent += _send(users, user_id, event=event, subject=subject, body=body, task_id=info.task_id,
-                          key=f"due:{info.task_id}:{_iso(old)}>{_iso(info.due)}")
-    return sent
+            notices.add(user_id, event=event, subject=subject, body=body, link=link, key=key)
+    return notices.send()
