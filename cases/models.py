@@ -528,6 +528,8 @@ class Result(models.Model):
     movement = models.IntegerField(null=True, blank=True)
     veto = models.BooleanField(default=False)
     sheet_scores = models.JSONField(default=list)
+    # With a composite across rounds: [["self", own total], [component name, score], …].
+    components = models.JSONField(default=list, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     objects = RestrictedManager()

@@ -41,12 +41,35 @@ def scoring_config(round: m.Round) -> scoring.ScoringConfig:
     scheme = None
     if grades:
         scheme = scoring.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
+    composite = config.get("composite")
+    weights = ()
+    if composite:
+        weights = (("self", Decimal(str(composite["self_weight"]))),
+                   *((part["name"], Decimal(str(part["weight"]))) for part in composite["rounds"]))
     return scoring.ScoringConfig(
         aggregation=config.get("aggregation", "mean"),
         trim_min_sheets=int(config.get("trim_min_sheets", 5)),
         aggregation_level=config.get("aggregation_level", "total"),
         grades=scheme,
+        composite_weights=weights,
     )
+
+
+def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tuple[str, Decimal], ...]]:
+    """Per case, the other rounds' totals of its unit that the round's composite names, e.g.
+    {"self_weight": "70", "rounds": [{"round": 12, "name": "平时考核", "weight": "30"}]} (seed 001)."""
+    parts = ((round.config or {}).get("composite") or {}).get("rounds") or []
+    if not parts:
+        return {}
+    totals = {
+        part["name"]: dict(m.Result.objects.filter(round_id=part["round"]).values_list("case__unit_id", "total"))
+        for part in parts
+    }
+    missing = [f"{c.unit.name}在“{name}”中没有结果" for c in cases for name, by_unit in totals.items()
+               if c.unit_id not in by_unit]
+    if missing:
+        raise ValidationError({"composite": missing[:20]})
+    return {c.pk: tuple((name, by_unit[c.unit_id]) for name, by_unit in totals.items()) for c in cases}
 
 
 def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
@@ -93,6 +116,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
     if round.previous_round_id:
         previous = dict(m.Result.objects.filter(round_id=round.previous_round_id).values_list("case__unit_id", "rank"))
     by_category = bool((round.config or {}).get("rank_by_category"))
+    components = composite_scores(round, cases)
 
     inputs = []
     for case in cases:
@@ -109,6 +133,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
                 incidents=case_incidents,
                 special_bonus=bonuses[case.pk],
                 panel_override=case.panel_override,
+                components=components.get(case.pk, ()),
             )
         )
     return inputs
@@ -150,7 +175,8 @@ def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
         m.Result(
             case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
             bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "", movement=r.movement, veto=r.veto,
-            sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores], computed_at=now,
+            sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores],
+            components=[[name, str(score)] for name, score in r.components], computed_at=now,
         )
         for r in computed
     )

@@ -223,8 +223,21 @@ class ScoringConfig:
     trim_min_sheets: int = 5
     grades: GradeScheme | None = None
     aggregation_level: AggregationLevel = "total"
+    # Weighted composite across rounds (seed 001: 70 % this round + 30 % 平时考核; seed 000: the
+    # half-year round counts 20 %): ("self", weight) plus one (name, weight) per other component, in
+    # percent summing to 100. Each unit supplies the other components' scores (`UnitInput.components`)
+    # and is then ranked and graded on the composite total.
+    composite_weights: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "composite_weights", tuple((str(k), Decimal(w)) for k, w in self.composite_weights))
+        if self.composite_weights:
+            names = [k for k, _ in self.composite_weights]
+            if "self" not in names or len(set(names)) != len(names):
+                raise ScoringError("composite weights need 'self' and unique component names")
+            if sum((w for _, w in self.composite_weights), ZERO) != HUNDRED or any(
+                    w < 0 for _, w in self.composite_weights):
+                raise ScoringError("composite weights must be non-negative and sum to 100")
         if self.aggregation not in AGGREGATIONS:
             raise ScoringError(f"unknown aggregation {self.aggregation!r}")
         if self.aggregation_level not in AGGREGATION_LEVELS:
@@ -275,6 +288,8 @@ class UnitInput:
     # The group leader's decision, with a reason recorded elsewhere: it replaces the aggregate
     # as the panel score (the sheets still have to be there and are still reported).
     panel_override: Decimal | None = None
+    # Scores of the other composite components, by name (see ScoringConfig.composite_weights).
+    components: tuple[tuple[str, Decimal], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sheets", _tuple(self.sheets))
@@ -299,6 +314,8 @@ class UnitResult:
     # Extra for the product, not part of the exchange output: each sheet's exact score
     # as (expert, score) pairs sorted by expert.
     sheet_scores: tuple[tuple[str, Decimal], ...] = field(default=(), compare=False)
+    # With a composite: ("self", this round's own total) and the other components' scores.
+    components: tuple[tuple[str, Decimal], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -639,7 +656,16 @@ def compute_results(rubric: ScoringRubric, config: ScoringConfig, units: Sequenc
             bonus = round2(min(special_cap, bonus_sum))
             total = panel - deductions + bonus
             sheet_scores = tuple(sorted(zip(experts, scores)))
-            partial.append((unit, panel, deductions, bonus, total, sheet_scores))
+            components: tuple = ()
+            if config.composite_weights:
+                parts = {"self": total, **dict(unit.components)}
+                weights = dict(config.composite_weights)
+                if set(parts) != set(weights):
+                    raise ScoringError(f"unit {unit.code!r}: composite components {sorted(parts)} "
+                                       f"do not match the weights {sorted(weights)}")
+                components = tuple((k, round2(v)) for k, v in sorted(parts.items()))
+                total = weighted_composite(parts, weights)
+            partial.append((unit, panel, deductions, bonus, total, (sheet_scores, components)))
 
         by_category: dict[str, list] = {}
         for row in partial:
@@ -665,7 +691,7 @@ def compute_results(rubric: ScoringRubric, config: ScoringConfig, units: Sequenc
                 prev_total = None
                 rank = 0
                 for position, (row, grade) in enumerate(zip(group, grades), start=1):
-                    unit, panel, deductions, bonus, total, sheet_scores = row
+                    unit, panel, deductions, bonus, total, (sheet_scores, components) = row
                     if total != prev_total:
                         rank, prev_total = offset + position, total
                     movement = None if unit.previous_rank is None else unit.previous_rank - rank
@@ -682,6 +708,7 @@ def compute_results(rubric: ScoringRubric, config: ScoringConfig, units: Sequenc
                             movement=movement,
                             veto=unit.veto,
                             sheet_scores=sheet_scores,
+                            components=components,
                         )
                     )
     return results

@@ -1,6 +1,9 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from cases import models as m
+from cases import scoring
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
@@ -78,9 +81,17 @@ class RoundSerializer(serializers.ModelSerializer):
         for (a, va), (b, vb) in zip(zip(order, values), zip(order[1:], values[1:])):
             if va and vb and vb < va:
                 errors[b] = [f"不能早于 {a}。"]
-        limit = (attrs.get("config") or {}).get("report_char_limit")
+        config = attrs.get("config") or {}
+        limit = config.get("report_char_limit")
         if limit is not None and (not isinstance(limit, int) or limit <= 0):
             errors["config"] = ["report_char_limit 必须是正整数。"]
+        if config.get("composite") is not None:
+            try:
+                composite = config["composite"]
+                parts = [(p["name"], Decimal(str(p["weight"]))) for p in composite["rounds"] if int(p["round"])]
+                scoring.ScoringConfig(composite_weights=[("self", Decimal(str(composite["self_weight"]))), *parts])
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                errors.setdefault("config", []).append(f"composite 格式有误：{exc}")
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -199,7 +210,7 @@ class ResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.Result
         fields = ["id", "round", "case", "unit", "unit_code", "group", "category", "panel", "deductions", "bonus",
-                  "total", "rank", "grade", "movement", "veto", "sheet_scores", "computed_at"]
+                  "total", "rank", "grade", "movement", "veto", "sheet_scores", "components", "computed_at"]
         read_only_fields = fields
 
 

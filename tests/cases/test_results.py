@@ -167,3 +167,48 @@ def test_group_quota_is_enforced_when_grades_are_proposed_and_proposals_can_deci
     assert sorted(row[5] for row in rows.values()) == ["优秀", "良好", "达标"]
     assert rows[r.units[0].code][5] == "优秀"
     assert m.AuditEntry.objects.filter(action="case.propose_grade").count() == 3
+
+
+def test_composite_across_rounds_seed_001_seventy_thirty(api):
+    """Seed 001: year-end assessment 70 % + ordinary (平时) assessment 30 %, ranked on the composite."""
+    ordinary = make_round(units=2, experts=1, launch=True)
+    _score(ordinary, 0, [[{"item": "S1.1", "deduction": "1", "reason": "略"}]])  # 14.00
+    _score(ordinary, 1, [[{"item": "S1.1", "deduction": "3", "reason": "略"}]])  # 12.00
+    api(ordinary.office).post(f"/api/v1/rounds/{ordinary.round.pk}/compute-results/")
+
+    composite = {"self_weight": "70", "rounds": [{"round": ordinary.round.pk, "name": "平时考核", "weight": "30"}]}
+    year_end = make_round(units=2, experts=1, launch=True, unit_objs=ordinary.units,
+                          unit_people=(ordinary.staff, ordinary.heads), office=ordinary.office,
+                          config={"composite": composite})
+    _score(year_end, 0, [[{"item": "S1.1", "deduction": "2", "reason": "略"}]])  # own 13.00
+    _score(year_end, 1, [[{"item": "S1.1", "deduction": "1.5", "reason": "略"}]])  # own 13.50
+    response = api(ordinary.office).post(f"/api/v1/rounds/{year_end.round.pk}/compute-results/")
+    assert response.status_code == 200, response.content
+    rows = {row["unit_code"]: row for row in response.json()}
+    first, second = ordinary.units
+    # 0.7 × 13.00 + 0.3 × 14.00 = 13.30 beats 0.7 × 13.50 + 0.3 × 12.00 = 13.05: the order flips.
+    assert (rows[first.code]["total"], rows[first.code]["rank"]) == ("13.30", 1)
+    assert (rows[second.code]["total"], rows[second.code]["rank"]) == ("13.05", 2)
+    assert rows[second.code]["components"] == [["self", "13.50"], ["平时考核", "12.00"]]
+
+
+def test_composite_names_units_missing_from_the_other_round(api):
+    ordinary = make_round(units=1, experts=1, launch=True)
+    _score(ordinary, 0, [[{"item": "S1.1", "deduction": "1", "reason": "略"}]])
+    api(ordinary.office).post(f"/api/v1/rounds/{ordinary.round.pk}/compute-results/")
+    composite = {"self_weight": "80", "rounds": [{"round": ordinary.round.pk, "name": "半年考评", "weight": "20"}]}
+    annual = make_round(units=1, experts=1, launch=True, config={"composite": composite})  # another unit
+    _score(annual, 0, [[]])
+    response = api(annual.office).post(f"/api/v1/rounds/{annual.round.pk}/compute-results/")
+    assert response.status_code == 400
+    assert "半年考评" in response.json()["errors"]["composite"][0]
+    assert not m.Result.objects.filter(round=annual.round).exists()
+
+
+def test_a_malformed_composite_is_refused_when_the_round_is_configured(api):
+    r = make_round(units=1, experts=1)
+    bad = {"composite": {"self_weight": "70", "rounds": [{"round": r.round.pk, "name": "平时考核", "weight": "20"}]}}
+    response = api(r.office).patch(f"/api/v1/rounds/{r.round.pk}/", {"config": bad}, format="json")
+    assert response.status_code == 400 and "composite" in response.json()["errors"]["config"][0]
+    r.round.refresh_from_db()
+    assert "composite" not in r.round.config
