@@ -181,3 +181,51 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(ordered) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def seed_round(*, rubric, units: int, groups: int, experts: int):
+    """A drafted round through the domain services: `units` units (a staff member and a head each)
+    split evenly over `groups` groups of a leader and `experts` experts.
+
+    Returns (office, round, units, people, groups): people[2n] / people[2n + 1] are unit n's staff
+    member and head; groups is a list of (group, leader, experts)."""
+    from datetime import timedelta
+
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from cases import models as m
+    from cases import services as cs
+
+    password = make_password("bench")
+    office = m.User.objects.create(username="office", org_role="office", password=password)
+    unit_rows = m.Unit.objects.bulk_create(
+        m.Unit(code=f"U{n:04d}", name=f"Unit {n:04d}", category="其他", sort_order=n) for n in range(units)
+    )
+    people = m.User.objects.bulk_create(
+        m.User(username=f"{role}{n:04d}", password=password) for n in range(units) for role in ("staff", "head")
+    )
+    m.UnitMembership.objects.bulk_create(
+        m.UnitMembership(user=people[2 * n + k], unit=unit_rows[n], role=role)
+        for n in range(units)
+        for k, role in enumerate(("staff", "head"))
+    )
+    now = timezone.now()
+    round = cs.round_create(
+        user=office, title="Bench round", kind="annual", year=2026, rubric=rubric,
+        **{due: now + timedelta(days=10 * (i + 1)) for i, due in enumerate(
+            ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"])},
+    )
+    per_group = units // groups
+    made = []
+    for g in range(groups):
+        leader = m.User.objects.create(username=f"lead{g}", password=password)
+        group_experts = m.User.objects.bulk_create(
+            m.User(username=f"exp{g}_{e}", password=password) for e in range(experts))
+        group = cs.group_create(
+            user=office, round=round, number=g + 1, name=f"Group {g + 1}",
+            members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in group_experts],
+            units=unit_rows[g * per_group: (g + 1) * per_group],
+        )
+        made.append((group, leader, group_experts))
+    return office, round, unit_rows, people, made

@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,8 +32,6 @@ RUBRIC = _common.ROOT / "cases" / "fixtures" / "rubrics" / "city_organ_2013.yaml
 
 
 def seed():
-    from django.contrib.auth.hashers import make_password
-    from django.utils import timezone
     from rest_framework.authtoken.models import Token
     from viewflow.workflow.models import Task
 
@@ -46,46 +43,8 @@ def seed():
 
     t0 = time.perf_counter()
     rubric = cs.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC.read_text(encoding="utf-8")))
-    password = make_password("bench")
-    office = m.User.objects.create(username="office", org_role="office", password=password)
-    n_units = GROUPS * UNITS_PER_GROUP
-    units = m.Unit.objects.bulk_create(
-        m.Unit(code=f"U{n:03d}", name=f"Unit {n:03d}", category="其他", sort_order=n) for n in range(n_units)
-    )
-    people = m.User.objects.bulk_create(
-        m.User(username=f"{role}{n:03d}", password=password) for n in range(n_units) for role in ("staff", "head")
-    )
-    m.UnitMembership.objects.bulk_create(
-        m.UnitMembership(user=people[2 * n + k], unit=units[n], role=role)
-        for n in range(n_units)
-        for k, role in enumerate(("staff", "head"))
-    )
-    now = timezone.now()
-    rnd = cs.round_create(
-        user=office,
-        title="Bench round",
-        kind="annual",
-        year=2026,
-        rubric=rubric,
-        prepare_due=now + timedelta(days=10),
-        inspect_due=now + timedelta(days=20),
-        review_due=now + timedelta(days=30),
-        approve_due=now + timedelta(days=40),
-        report_due=now + timedelta(days=50),
-    )
-    groups = []
-    for g in range(GROUPS):
-        leader = m.User.objects.create(username=f"lead{g}", password=password)
-        experts = m.User.objects.bulk_create(m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS))
-        group = cs.group_create(
-            user=office,
-            round=rnd,
-            number=g + 1,
-            name=f"Group {g + 1}",
-            members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in experts],
-            units=units[g * UNITS_PER_GROUP : (g + 1) * UNITS_PER_GROUP],
-        )
-        groups.append((group, leader, experts))
+    office, rnd, units, people, groups = _common.seed_round(
+        rubric=rubric, units=GROUPS * UNITS_PER_GROUP, groups=GROUPS, experts=EXPERTS)
     ws.round_launch(user=office, round_id=rnd.pk)
 
     def open_task(step, case):

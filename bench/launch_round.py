@@ -9,7 +9,6 @@ real launch: `workflow.services.round_launch`, committed.
 
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,10 +21,7 @@ EXPERTS = 5
 
 
 def seed():
-    from django.contrib.auth.hashers import make_password
-    from django.utils import timezone
 
-    from cases import models as m
     from cases import services as cs
 
     spec = {
@@ -42,44 +38,7 @@ def seed():
         ],
     }
     rubric = cs.rubric_create(spec=spec)
-    password = make_password("bench")
-    office = m.User.objects.create(username="office", org_role="office", password=password)
-    units = m.Unit.objects.bulk_create(
-        m.Unit(code=f"U{n:04d}", name=f"Unit {n:04d}", category="其他", sort_order=n) for n in range(UNITS)
-    )
-    people = m.User.objects.bulk_create(
-        m.User(username=f"{role}{n:04d}", password=password) for n in range(UNITS) for role in ("staff", "head")
-    )
-    m.UnitMembership.objects.bulk_create(
-        m.UnitMembership(user=people[2 * n + k], unit=units[n], role=role)
-        for n in range(UNITS)
-        for k, role in enumerate(("staff", "head"))
-    )
-    now = timezone.now()
-    rd = cs.round_create(
-        user=office,
-        title="Bench round",
-        kind="annual",
-        year=2026,
-        rubric=rubric,
-        prepare_due=now + timedelta(days=10),
-        inspect_due=now + timedelta(days=20),
-        review_due=now + timedelta(days=30),
-        approve_due=now + timedelta(days=40),
-        report_due=now + timedelta(days=50),
-    )
-    per_group = UNITS // GROUPS
-    for g in range(GROUPS):
-        leader = m.User.objects.create(username=f"lead{g}", password=password)
-        experts = m.User.objects.bulk_create(m.User(username=f"exp{g}_{e}", password=password) for e in range(EXPERTS))
-        cs.group_create(
-            user=office,
-            round=rd,
-            number=g + 1,
-            name=f"Group {g + 1}",
-            members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in experts],
-            units=units[g * per_group : (g + 1) * per_group],
-        )
+    office, rd, _, _, _ = _common.seed_round(rubric=rubric, units=UNITS, groups=GROUPS, experts=EXPERTS)
     return office, rd
 
 
