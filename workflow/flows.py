@@ -116,7 +116,8 @@ class CaseFlow(flow.Flow):
         return [{"expert": pk} for pk in experts]
 
     def open_score_sheet(self, activation):
-        case = m.Case(pk=activation.process.data["case"])
+        data = activation.process.data
+        case = m.Case(pk=data["case"], unit_id=data["unit"], group_id=data["group"])
         case_services.score_sheet_open(case=case, expert=m.User(pk=activation.task.data["expert"]))
 
     def finish_case(self, activation):

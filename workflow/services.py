@@ -194,6 +194,14 @@ def _eligible(user, task: Task) -> bool:
     return bool(task.owner_permission) and user.has_perm(task.owner_permission, obj=task.owner_permission_obj)
 
 
+def can_act(user, task: Task) -> bool:
+    """Whether the user may act on the open task now: its owner, or one of its role's members while
+    nobody has claimed it. (Seeing a task — office, leader, auditor — is not acting on it.)"""
+    if task.status == STATUS.ASSIGNED:
+        return task.owner_id == user.pk
+    return task.status == STATUS.NEW and _eligible(user, task)
+
+
 def _take(activation, user) -> None:
     """Make `user` the owner of the task, claiming it if it is still open to their role."""
     task = activation.task

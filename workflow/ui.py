@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow import chart
 from viewflow.workflow.models import Process, Task
-from viewflow.workflow.status import STATUS
 
 from cases import access, results
 from cases import models as m
@@ -116,6 +115,8 @@ def _handle_post(request, task: Task, step: str):
             case_services.submission_save(user=user, case=case, report=request.POST.get("report", ""))
             messages.success(request, _("已保存草稿。"))
         elif action == "save" and step == "score":
+            if task.owner_id != user.pk:
+                raise PermissionDenied(_("只能填写本人的评分表。"))
             case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
             sheet = case_services.score_sheet_open(case=case, expert=user)
             data = _form_data(request, step)
@@ -170,7 +171,7 @@ def task_detail(request, pk):
         "step": step,
         "errors": errors,
         "posted": request.POST if errors else None,
-        "actions": services.STEP_ACTIONS.get(step, ()) if task.status in (STATUS.NEW, STATUS.ASSIGNED) else (),
+        "actions": services.STEP_ACTIONS.get(step, ()) if services.can_act(request.user, task) else (),
         "mine": task.owner_id == request.user.pk,
     }
     case = row["case"]

@@ -71,3 +71,24 @@ def test_expert_scores_through_the_score_page(client):
     assert client.post(f"/tasks/{task.pk}/", {**form, "action": "submit"}).status_code == 302
     sheet = m.ScoreSheet.objects.get(case=case, expert=expert)
     assert (sheet.status, str(sheet.total)) == (m.SheetStatus.SUBMITTED, "14.50")  # 15 − 1.5 + 1
+
+
+@pytest.mark.parametrize("who", ["auditor", "office", "leader"])
+def test_people_who_only_see_a_score_task_cannot_write_a_sheet(client, who):
+    r = make_round(units=1, experts=1, launch=True)
+    case = advance_case(r, 0, upto="score")
+    expert = r.group_of(0).experts[0]
+    task = r.task("score", case, expert=expert)
+    viewer = getattr(r, who)
+    client.force_login(viewer)
+    page = client.get(f"/tasks/{task.pk}/")
+    assert page.status_code == 200
+    assert 'value="submit"' not in page.content.decode()  # no buttons for someone who cannot act
+    response = client.post(f"/tasks/{task.pk}/", {"action": "save", "deduction__S1.1": "2", "reason__S1.1": "x"})
+    assert "只能填写本人的评分表" in response.content.decode()
+    assert not m.ScoreSheet.objects.filter(expert=viewer).exists()
+    # The expert can still finish, and the case reaches review.
+    client.force_login(expert)
+    assert client.post(f"/tasks/{task.pk}/", {"action": "submit", "reason": "全部满分"}).status_code == 302
+    case.refresh_from_db()
+    assert case.status == m.CaseStatus.REVIEW
