@@ -159,6 +159,9 @@ def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
     round = m.Round.objects.select_for_update().get(pk=round.pk)
     if round.results_frozen_at:
         raise Conflict("结果已经领导审定，不能重新计算。")
+    if round.status != m.RoundStatus.COMPILING:
+        # While the leader decides, what they see must not change under them; a return reopens compiling.
+        raise Conflict("只有在汇总阶段可以重新计算结果。")
     computed = compute(round)
     if (round.config or {}).get("grade_source") == "proposal":
         # Seed 000: the group leader decides the grade; a veto still gives the last band.

@@ -556,13 +556,18 @@ def group_set_units(*, user, group: m.Group, units: list[m.Unit]) -> m.Group:
     return group
 
 
+def _require_open_for_decisions(round: m.Round) -> None:
+    """Group decisions (panel override, grade proposal) stop once the results go to the leader."""
+    if round.results_frozen_at or round.status not in (m.RoundStatus.RUNNING, m.RoundStatus.COMPILING):
+        raise Conflict("结果已提交领导审定，不能再调整。")
+
+
 @transaction.atomic
 def case_set_panel_override(*, user, case: m.Case, panel, reason: str) -> m.Case:
     """The group leader replaces the aggregated panel score (or clears it with panel=None)."""
     if not access.can_lead_group(user, case.group_id):
         raise PermissionDenied("只有组长或副组长可以调整评审分数。")
-    if case.round.results_frozen_at:
-        raise Conflict("结果已经领导审定，不能调整。")
+    _require_open_for_decisions(case.round)
     value = None if panel in (None, "") else parse_points(panel, "panel")
     if value is not None:
         if value > case.round.rubric.total_max:
@@ -607,6 +612,7 @@ def case_propose_grade(*, user, case: m.Case, grade: str) -> m.Case:
     (config "group_quotas": {"优秀": "25"}), a proposal over the quota is refused at once."""
     if not access.can_lead_group(user, case.group_id):
         raise PermissionDenied("只有组长或副组长可以提出等次建议。")
+    _require_open_for_decisions(case.round)
     bands = [name for name, _ in (case.round.config.get("grades") or {}).get("bands", [])]
     if grade and bands and grade not in bands:
         raise ValidationError({"grade": [f"等次必须是：{'、'.join(bands)}。"]})

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from cases import access, scoring
 from cases import models as m
-from cases import scoring
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
@@ -175,6 +175,19 @@ class CaseSerializer(serializers.ModelSerializer):
             "submitted_at", "late", "finished_at", "proposed_grade", "panel_override", "panel_override_reason",
         ]
         read_only_fields = fields
+
+    GROUP_ONLY = ("proposed_grade", "panel_override", "panel_override_reason")
+
+    def to_representation(self, case):
+        """The group's grade proposal and panel decision are its working material: units and liaisons
+        see results only once the leader has approved them."""
+        data = super().to_representation(case)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not (access.sees_everything(user) or access.can_lead_group(user, case.group_id)):
+            for name in self.GROUP_ONLY:
+                data.pop(name, None)
+        return data
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

@@ -169,7 +169,7 @@ class CaseViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         body = s.PanelOverrideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         case = services.case_set_panel_override(user=request.user, case=self.get_object(), **body.validated_data)
-        return Response(s.CaseSerializer(case).data)
+        return Response(s.CaseSerializer(case, context={"request": request}).data)
 
     @extend_schema(request=s.SubmissionWriteSerializer, responses=s.SubmissionSerializer)
     @action(detail=True, methods=["get", "put"])

@@ -92,6 +92,11 @@ def test_results_freeze_on_approval_and_units_see_their_own_only_then(api):
     act(r, r.office, "compile")
     assert m.Result.objects.filter(round=r.round).count() == 3
     assert api(staff).get("/api/v1/results/").json()["count"] == 0  # not before approval
+    # While the leader decides, what they were given cannot change under them.
+    assert api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/").status_code == 409
+    override = api(r.group_of(0).leader).post(f"/api/v1/cases/{a.pk}/panel-override/",
+                                               {"panel": "15", "reason": "复核"}, format="json")
+    assert override.status_code == 409
 
     act(r, r.leader, "approve", action="approve")
     r.round.refresh_from_db()
@@ -212,3 +217,13 @@ def test_a_malformed_composite_is_refused_when_the_round_is_configured(api):
     assert response.status_code == 400 and "composite" in response.json()["errors"]["config"][0]
     r.round.refresh_from_db()
     assert "composite" not in r.round.config
+
+
+def test_units_do_not_see_the_groups_working_decisions(api):
+    r, a, b, c = _scored_round()
+    leader = r.group_of(1).leader
+    api(leader).post(f"/api/v1/cases/{b.pk}/panel-override/", {"panel": "12.50", "reason": "复核"}, format="json")
+    seen_by_unit = api(r.staff[1]).get(f"/api/v1/cases/{b.pk}/").json()
+    assert "panel_override" not in seen_by_unit and "proposed_grade" not in seen_by_unit
+    seen_by_leader = api(leader).get(f"/api/v1/cases/{b.pk}/").json()
+    assert seen_by_leader["panel_override"] == "12.50"
