@@ -88,18 +88,18 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.filter(
             Q(expert=user) | Q(case__group_id__in=group_ids(user, GROUP_LEAD_ROLES))
         )
+    # Subqueries, not joins: a join plus distinct() would multiply rows for any later annotate().
     if model is m.Round:
         return qs.filter(
-            Q(groups__members__user=user) | Q(cases__unit_id__in=unit_ids(user))
-        ).distinct()
+            Q(pk__in=m.GroupMember.objects.filter(user=user).values("group__round_id"))
+            | Q(pk__in=m.Case.objects.filter(unit_id__in=unit_ids(user)).values("round_id"))
+        )
     if model is m.Group:
-        return qs.filter(
-            Q(round__groups__members__user=user) | Q(round__cases__unit_id__in=unit_ids(user))
-        ).distinct()
+        return qs.filter(round_id__in=restrict(m.Round.objects.all(), user).values("pk"))
     if model is m.Unit:
-        return qs.filter(Q(pk__in=unit_ids(user)) | Q(cases__in=_visible_case_ids(user))).distinct()
+        return qs.filter(Q(pk__in=unit_ids(user)) | Q(pk__in=m.Case.objects.filter(_case_q(user)).values("unit_id")))
     if model is m.Rubric:
-        return qs.filter(rounds__in=restrict(m.Round.objects.all(), user)).distinct()
+        return qs.filter(pk__in=restrict(m.Round.objects.all(), user).values("rubric_id"))
     return qs.none()
 
 

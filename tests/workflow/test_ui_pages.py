@@ -92,3 +92,10 @@ def test_people_who_only_see_a_score_task_cannot_write_a_sheet(client, who):
     assert client.post(f"/tasks/{task.pk}/", {"action": "submit", "reason": "全部满分"}).status_code == 302
     case.refresh_from_db()
     assert case.status == m.CaseStatus.REVIEW
+
+
+def test_rounds_page_counts_each_unit_once(client):
+    r = make_round(units=3, experts=2, launch=True)
+    client.force_login(r.staff[0])
+    page = client.get("/rounds/")
+    assert page.context["rounds"].get(pk=r.round.pk).case_count == 3
