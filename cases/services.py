@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases import access
@@ -137,7 +137,9 @@ def submission_save(*, user, case: m.Case, report=None, self_scores=None, statis
     """Save the unit's self-assessment draft (report, self-scores, statistics table)."""
     if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
         raise PermissionDenied("只有本单位填报员可以填写自评材料。")
-    if case.status != m.CaseStatus.PREPARE:
+    # Lock the case: two colleagues saving the first draft at once must not both start attempt 1.
+    status = m.Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True).first()
+    if status != m.CaseStatus.PREPARE:
         raise Conflict("当前阶段不能修改自评材料。")
     errors = {}
     if report is not None:
@@ -333,9 +335,12 @@ def sheet_total(sheet: m.ScoreSheet, scores=None) -> Decimal:
 
 
 def _require_sheet_owner(user, sheet: m.ScoreSheet) -> None:
+    """The expert's own draft sheet, locked for the rest of the transaction: a save racing a submit
+    of the same sheet must not rewrite its items after its total and audit entry are written."""
     if sheet.expert_id != user.pk:
         raise PermissionDenied("只能填写本人的评分表。")
-    if sheet.locked:
+    status = m.ScoreSheet.objects.select_for_update().filter(pk=sheet.pk).values_list("status", flat=True).first()
+    if status != m.SheetStatus.DRAFT:
         raise Conflict("评分表已提交，不能修改。")
 
 
@@ -457,9 +462,14 @@ def group_create(*, user, round: m.Round, number: int, name: str, phone: str = "
     _require_office(user)
     _require_draft(round)
     taken = m.Case.objects.filter(round=round, unit__in=units).select_related("unit", "group")
-    errors = [f"{c.unit.name}已在{c.group.name}。" for c in taken]
-    if errors:
-        raise ValidationError({"units": errors})
+    errors = {"units": [f"{c.unit.name}已在{c.group.name}。" for c in taken]}
+    pairs = [(member["user"].pk, member["role"]) for member in members]
+    if len(set(pairs)) != len(pairs):
+        errors["members"] = ["同一人员的同一角色重复。"]
+    if m.Group.objects.filter(round=round, number=number).exists():
+        errors["number"] = [f"第{number}组已存在。"]
+    if any(errors.values()):
+        raise ValidationError({k: v for k, v in errors.items() if v})
     group = m.Group.objects.create(round=round, number=number, name=name, phone=phone)
     m.GroupMember.objects.bulk_create(
         m.GroupMember(group=group, user=member["user"], role=member["role"]) for member in members
@@ -586,15 +596,21 @@ def case_set_panel_override(*, user, case: m.Case, panel, reason: str) -> m.Case
 # --- rubric files -----------------------------------------------------------------------------
 
 
+@transaction.atomic
 def rubric_import(*, user, spec) -> m.Rubric:
-    """Store a validated rubric file (`cases.rubric_io.RubricSpec`) as a new rubric version.
-
-    A version, once stored, is never overwritten: publish the next version number instead."""
+    """Store a validated rubric file (`cases.rubric_io.RubricSpec`) as a new rubric version; `user=None`
+    is the system (the `load_rubrics` command). A version, once stored, is never overwritten: publish
+    the next version number instead."""
     if user is not None and not access.is_office(user):
         raise PermissionDenied("只有考核办可以导入考评细则。")
+    exists = ValidationError({"version": [f"细则 {spec.code} 的第 {spec.version} 版已存在，请使用新的版本号。"]})
     if m.Rubric.objects.filter(code=spec.code, version=spec.version).exists():
-        raise ValidationError({"version": [f"细则 {spec.code} 的第 {spec.version} 版已存在，请使用新的版本号。"]})
-    rubric = rubric_create(spec=rubric_to_dict(spec))
+        raise exists
+    try:
+        with transaction.atomic():
+            rubric = rubric_create(spec=rubric_to_dict(spec))
+    except IntegrityError:  # the same version imported at the same moment
+        raise exists from None
     if user is not None:
         audit(actor=user, action="rubric.import", obj=rubric, after={"code": spec.code, "version": spec.version})
     return rubric
