@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cases import access, scoring
+from cases import access, round_config, scoring
 from cases import models as m
 from cases.errors import Conflict
 from cases.services import audit
@@ -36,23 +36,7 @@ def scoring_rubric(rubric: m.Rubric) -> scoring.ScoringRubric:
 
 
 def scoring_config(round: m.Round) -> scoring.ScoringConfig:
-    config = round.config or {}
-    grades = config.get("grades")
-    scheme = None
-    if grades:
-        scheme = scoring.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
-    composite = config.get("composite")
-    weights = ()
-    if composite:
-        weights = (("self", Decimal(str(composite["self_weight"]))),
-                   *((part["name"], Decimal(str(part["weight"]))) for part in composite["rounds"]))
-    return scoring.ScoringConfig(
-        aggregation=config.get("aggregation", "mean"),
-        trim_min_sheets=int(config.get("trim_min_sheets", 5)),
-        aggregation_level=config.get("aggregation_level", "total"),
-        grades=scheme,
-        composite_weights=weights,
-    )
+    return round_config.scoring_config(round.config or {})
 
 
 def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tuple[str, Decimal], ...]]:
@@ -61,6 +45,10 @@ def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tup
     parts = ((round.config or {}).get("composite") or {}).get("rounds") or []
     if not parts:
         return {}
+    unapproved = [part["name"] for part in parts
+                  if not m.Round.objects.filter(pk=part["round"], results_frozen_at__isnull=False).exists()]
+    if unapproved:
+        raise ValidationError({"composite": [f"“{name}”的结果尚未经领导审定。" for name in unapproved]})
     totals = {
         part["name"]: dict(m.Result.objects.filter(round_id=part["round"]).values_list("case__unit_id", "total"))
         for part in parts

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases import access
+from cases import access, round_config
 from cases import models as m
 from cases.errors import Conflict
 from cases.rubric_io import rubric_to_dict
@@ -479,9 +479,16 @@ def group_create(*, user, round: m.Round, number: int, name: str, phone: str = "
     return group
 
 
+def _check_config(config) -> None:
+    found = round_config.problems(config)
+    if found:
+        raise ValidationError({"config": found})
+
+
 @transaction.atomic
 def round_create(*, user, **fields) -> m.Round:
     _require_office(user)
+    _check_config(fields.get("config", m.default_round_config()))
     round = m.Round.objects.create(created_by=user, **fields)
     audit(actor=user, action="round.create", obj=round, round_id=round.pk)
     return round
@@ -495,6 +502,8 @@ def round_update(*, user, round: m.Round, **fields) -> m.Round:
     before = {k: getattr(round, k).isoformat() for k in dates if k in fields}
     if round.status != m.RoundStatus.DRAFT and set(fields) - set(dates):
         raise Conflict("考评已启动，只能调整期限。")
+    if "config" in fields:
+        _check_config(fields["config"])
     for key, value in fields.items():
         setattr(round, key, value)
     round.save()

@@ -213,12 +213,17 @@ def _round_context(round: m.Round) -> dict:
     """The compile / approve / report pages: the ranking table, grade distribution, group means."""
     cases = {c.pk: c for c in round.cases.select_related("unit", "group")}
     stored = list(m.Result.objects.filter(round=round).select_related("case"))
-    preview = False
+    preview, problems = False, []
     if not stored and all(c.status == m.CaseStatus.DONE for c in cases.values()):
-        stored = [m.Result(case=cases[int(r.code)], round=round, category=r.category, panel=r.panel,
-                           deductions=r.deductions, bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "",
-                           movement=r.movement, veto=r.veto) for r in results.compute(round)]
-        preview = True
+        try:
+            computed = results.compute(round)
+        except ValidationError as exc:
+            problems = _errors(exc)
+        else:
+            stored = [m.Result(case=cases[int(r.code)], round=round, category=r.category, panel=r.panel,
+                               deductions=r.deductions, bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "",
+                               movement=r.movement, veto=r.veto) for r in computed]
+            preview = True
     for result in stored:
         result.case = cases[result.case_id]
     return {
@@ -226,6 +231,7 @@ def _round_context(round: m.Round) -> dict:
         "round_obj": round,
         "results": stored,
         "results_preview": preview,
+        "results_problems": problems,
         "results_summary": results.summary(round, stored) if stored else None,
     }
 

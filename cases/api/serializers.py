@@ -1,8 +1,6 @@
-from decimal import Decimal
-
 from rest_framework import serializers
 
-from cases import access, scoring
+from cases import access, round_config
 from cases import models as m
 
 
@@ -82,17 +80,10 @@ class RoundSerializer(serializers.ModelSerializer):
         for (a, va), (b, vb) in zip(zip(order, values), zip(order[1:], values[1:])):
             if va and vb and vb < va:
                 errors[b] = [f"不能早于 {a}。"]
-        config = attrs.get("config") or {}
-        limit = config.get("report_char_limit")
-        if limit is not None and (not isinstance(limit, int) or limit <= 0):
-            errors["config"] = ["report_char_limit 必须是正整数。"]
-        if config.get("composite") is not None:
-            try:
-                composite = config["composite"]
-                parts = [(p["name"], Decimal(str(p["weight"]))) for p in composite["rounds"] if int(p["round"])]
-                scoring.ScoringConfig(composite_weights=[("self", Decimal(str(composite["self_weight"]))), *parts])
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                errors.setdefault("config", []).append(f"composite 格式有误：{exc}")
+        if "config" in attrs:
+            found = round_config.problems(attrs["config"])
+            if found:
+                errors["config"] = found
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -179,7 +179,8 @@ def test_composite_across_rounds_seed_001_seventy_thirty(api):
     ordinary = make_round(units=2, experts=1, launch=True)
     _score(ordinary, 0, [[{"item": "S1.1", "deduction": "1", "reason": "略"}]])  # 14.00
     _score(ordinary, 1, [[{"item": "S1.1", "deduction": "3", "reason": "略"}]])  # 12.00
-    api(ordinary.office).post(f"/api/v1/rounds/{ordinary.round.pk}/compute-results/")
+    act(ordinary, ordinary.office, "compile")
+    act(ordinary, ordinary.leader, "approve", action="approve")  # only approved results enter a composite
 
     composite = {"self_weight": "70", "rounds": [{"round": ordinary.round.pk, "name": "平时考核", "weight": "30"}]}
     year_end = make_round(units=2, experts=1, launch=True, unit_objs=ordinary.units,
@@ -204,9 +205,15 @@ def test_composite_names_units_missing_from_the_other_round(api):
     composite = {"self_weight": "80", "rounds": [{"round": ordinary.round.pk, "name": "半年考评", "weight": "20"}]}
     annual = make_round(units=1, experts=1, launch=True, config={"composite": composite})  # another unit
     _score(annual, 0, [[]])
-    response = api(annual.office).post(f"/api/v1/rounds/{annual.round.pk}/compute-results/")
+    url = f"/api/v1/rounds/{annual.round.pk}/compute-results/"
+    response = api(annual.office).post(url)
     assert response.status_code == 400
-    assert "半年考评" in response.json()["errors"]["composite"][0]
+    assert "“半年考评”的结果尚未经领导审定" in response.json()["errors"]["composite"][0]
+    act(ordinary, ordinary.office, "compile")
+    act(ordinary, ordinary.leader, "approve", action="approve")
+    response = api(annual.office).post(url)
+    assert response.status_code == 400
+    assert "在“半年考评”中没有结果" in response.json()["errors"]["composite"][0]
     assert not m.Result.objects.filter(round=annual.round).exists()
 
 
@@ -215,8 +222,11 @@ def test_a_malformed_composite_is_refused_when_the_round_is_configured(api):
     bad = {"composite": {"self_weight": "70", "rounds": [{"round": r.round.pk, "name": "平时考核", "weight": "20"}]}}
     response = api(r.office).patch(f"/api/v1/rounds/{r.round.pk}/", {"config": bad}, format="json")
     assert response.status_code == 400 and "composite" in response.json()["errors"]["config"][0]
+    bad_bands = {"grades": {"scheme": "distribution", "bands": [["优秀", "x"]]}}
+    response = api(r.office).patch(f"/api/v1/rounds/{r.round.pk}/", {"config": bad_bands}, format="json")
+    assert response.status_code == 400 and "评分配置有误" in response.json()["errors"]["config"][0]
     r.round.refresh_from_db()
-    assert "composite" not in r.round.config
+    assert "composite" not in r.round.config and "grades" not in r.round.config
 
 
 def test_units_do_not_see_the_groups_working_decisions(api):
