@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from cases import models as m
-from cases import services
+from cases import round_config, services
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -79,8 +79,22 @@ class GroupForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Groups belong to rounds still being set up (launched rounds' groups are read-only).
+        self.fields["round"].queryset = m.Round.objects.filter(status=m.RoundStatus.DRAFT)
         if self.instance.pk:
             self.fields["units"].initial = list(self.instance.cases.values_list("unit_id", flat=True))
+
+    def clean(self):
+        """The checks `group_set_units` makes, here, so that nothing is saved half-way."""
+        data = super().clean()
+        round, units = data.get("round"), data.get("units") or []
+        if round is not None:
+            taken = m.Case.objects.filter(round=round, unit__in=units).select_related("unit", "group")
+            if self.instance.pk:
+                taken = taken.exclude(group=self.instance)
+            for case in taken:
+                self.add_error("units", f"{case.unit.name}已在{case.group.name}。")
+        return data
 
 
 @admin.register(m.Group)
@@ -97,10 +111,26 @@ class GroupAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        try:
-            services.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), level="error")
+        services.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
+
+
+DUE_FIELDS = ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"]
+
+
+class RoundForm(forms.ModelForm):
+    class Meta:
+        model = m.Round
+        fields = ["title", "kind", "year", "rubric", "previous_round", *DUE_FIELDS, "config"]
+
+    def clean(self):
+        """The checks `round_update` makes, as form errors instead of a failed save."""
+        data = super().clean()
+        if self.instance.pk and self.instance.status != m.RoundStatus.DRAFT:
+            if set(self.changed_data) - set(DUE_FIELDS):
+                raise ValidationError("考评已启动，只能调整期限。")
+        for problem in round_config.problems(data.get("config") or {}):
+            self.add_error("config", problem)
+        return data
 
 
 @admin.register(m.Round)
@@ -108,10 +138,9 @@ class RoundAdmin(admin.ModelAdmin):
     """Created and edited through the services, so that deadline changes are audited; launched from
     the API (POST /api/v1/rounds/{id}/launch/)."""
 
+    form = RoundForm
     list_display = ["title", "kind", "year", "status", "prepare_due", "launched_at"]
     list_filter = ["kind", "year", "status"]
-    fields = ["title", "kind", "year", "rubric", "previous_round", "prepare_due", "inspect_due", "review_due",
-              "approve_due", "report_due", "config"]
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -42,3 +42,28 @@ def test_office_creates_round_and_group_in_admin_and_deadline_change_is_audited(
     assert response.status_code == 302
     entry = m.AuditEntry.objects.get(action="round.update", object_id=str(round.pk))
     assert entry.before["prepare_due"] != entry.after["prepare_due"]
+
+
+def test_admin_refuses_bad_edits_as_form_errors_and_saves_nothing(client):
+    from tests.factories import make_round
+
+    r = make_round(units=2, experts=1, launch=False)
+    admin_user = make_user("office-admin-2", org_role=m.OrgRole.OFFICE, is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    taken = r.units[0]
+    form = {"round": r.round.pk, "number": 2, "name": "第二组", "units": [taken.pk],
+            "members-TOTAL_FORMS": 0, "members-INITIAL_FORMS": 0}
+    response = client.post("/admin/cases/group/add/", form)
+    assert response.status_code == 200 and "已在" in response.content.decode()
+    assert r.round.groups.count() == 1
+
+    r.launch()
+    change = {"title": "改名", "kind": r.round.kind, "year": r.round.year, "rubric": r.round.rubric_id,
+              "config": "{}"}
+    for name in ("prepare_due", "inspect_due", "review_due", "approve_due", "report_due"):
+        value = timezone.localtime(getattr(r.round, name))
+        change[f"{name}_0"], change[f"{name}_1"] = value.date().isoformat(), value.strftime("%H:%M:%S")
+    response = client.post(f"/admin/cases/round/{r.round.pk}/change/", change)
+    assert response.status_code == 200 and "只能调整期限" in response.content.decode()
+    r.round.refresh_from_db()
+    assert r.round.title != "改名"
