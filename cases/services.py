@@ -215,6 +215,16 @@ def submission_sign_off(*, user, case: m.Case, approve: bool, comment: str = "")
 # --- inspection -------------------------------------------------------------------------------
 
 
+def _require_finding_recorder(user, case: m.Case) -> None:
+    """Findings: the group during its inspection; the office (complaints 投诉查处 and public criticism
+    通报批评 reach it at any time) until the round's results are approved."""
+    if access.is_office(user):
+        if case.status == m.CaseStatus.DRAFT or case.round.results_frozen_at:
+            raise Conflict("当前阶段不能记录问题。")
+        return
+    _require_inspector(user, case)
+
+
 def _require_inspector(user, case: m.Case) -> None:
     if not access.can_record_inspection(user, case):
         raise PermissionDenied("只有本组考评人员可以记录检查情况。")
@@ -234,7 +244,7 @@ def inspection_record_create(*, user, case: m.Case, **fields) -> m.InspectionRec
 
 @transaction.atomic
 def finding_create(*, user, case: m.Case, **fields) -> m.Finding:
-    _require_inspector(user, case)
+    _require_finding_recorder(user, case)
     item = fields.get("item")
     if item is not None and item.rubric_id != case.round.rubric_id:
         raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
@@ -249,6 +259,22 @@ def finding_create(*, user, case: m.Case, **fields) -> m.Finding:
         round_id=case.round_id,
     )
     return finding
+
+
+@transaction.atomic
+def special_bonus_create(*, user, case: m.Case, level: str, title: str, amount) -> m.SpecialBonus:
+    """The office grants a special bonus for an honour (seed 002: 国家级 3, 自治区/兵团级 2, 师级 1);
+    the engine caps the unit's total at the rubric's special_bonus_cap."""
+    _require_office(user)
+    if case.round.results_frozen_at:
+        raise Conflict("结果已经领导审定，不能再加分。")
+    bonus = m.SpecialBonus(case=case, level=level, title=title, amount=parse_points(amount, "amount"),
+                           granted_by=user)
+    bonus.full_clean()
+    bonus.save()
+    audit(actor=user, action="special_bonus.create", obj=bonus, after={"amount": str(bonus.amount), "level": level},
+          comment=title, round_id=case.round_id)
+    return bonus
 
 
 # --- score sheets -----------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def _handle_post(request, task: Task, step: str):
                 user=user, case=case, source=post.get("source", ""), description=post.get("description", ""),
                 item=item, severity=post.get("severity") or m.Severity.LOW,
                 deduction_amount=case_services.parse_points(post.get("deduction_amount") or "0", "deduction_amount"),
-                requires_rectification=bool(post.get("requires_rectification")),
+                requires_rectification=bool(post.get("requires_rectification")), veto=bool(post.get("veto")),
             )
         elif action in ("submit", "approve", "return"):
             services.task_act(user=user, task_id=task.pk, action=action, data=_form_data(request, step))

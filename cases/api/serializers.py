@@ -60,7 +60,7 @@ class GroupSerializer(serializers.ModelSerializer):
         validators = []  # cases.services.group_create names the taken number as a field error
 
     def get_unit_list(self, group) -> list[dict]:
-        return [{"id": c.unit_id, "name": c.unit.name} for c in group.cases.select_related("unit")]
+        return [{"id": c.unit_id, "name": c.unit.name} for c in group.cases.all()]  # prefetched by the view
 
 
 class RoundSerializer(serializers.ModelSerializer):
@@ -117,7 +117,7 @@ class FindingSerializer(serializers.ModelSerializer):
         model = m.Finding
         fields = [
             "id", "case", "source", "description", "item", "severity", "deduction_kind",
-            "deduction_amount", "occurrences", "requires_rectification", "created_by", "created",
+            "deduction_amount", "occurrences", "requires_rectification", "veto", "created_by", "created",
         ]
         read_only_fields = ["created_by", "created"]
 
@@ -226,3 +226,10 @@ class PanelOverrideSerializer(serializers.Serializer):
 
 class RubricImportSerializer(serializers.Serializer):
     file = serializers.FileField()
+
+
+class SpecialBonusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = m.SpecialBonus
+        fields = ["id", "case", "level", "title", "amount", "granted_by", "created"]
+        read_only_fields = ["granted_by", "created"]

@@ -1,5 +1,6 @@
 """Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
 
+from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -147,7 +148,8 @@ class GroupViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
     filterset_fields = ["round"]
 
     def get_queryset(self):
-        return super().get_queryset().prefetch_related("members__user")
+        cases = m.Case.objects.select_related("unit").order_by("unit__sort_order", "unit__code")
+        return super().get_queryset().prefetch_related("members__user", Prefetch("cases", queryset=cases))
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -233,6 +235,16 @@ class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.Create
     create_service = staticmethod(services.finding_create)
 
 
+class SpecialBonusViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
+                          viewsets.ReadOnlyModelViewSet):
+    """Special bonuses (特别加分) the office grants for honours; capped in total by the rubric."""
+
+    model = m.SpecialBonus
+    serializer_class = s.SpecialBonusSerializer
+    filterset_fields = ["case", "level"]
+    create_service = staticmethod(services.special_bonus_create)
+
+
 class ScoreSheetViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model = m.ScoreSheet
     serializer_class = s.ScoreSheetSerializer
@@ -268,6 +280,9 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.AttachmentSerializer
     filterset_fields = ["case", "purpose"]
     parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related("items")
 
     @extend_schema(request=s.AttachmentUploadSerializer, responses=s.AttachmentSerializer)
     def create(self, request):

@@ -237,3 +237,22 @@ def test_units_do_not_see_the_groups_working_decisions(api):
     assert "panel_override" not in seen_by_unit and "proposed_grade" not in seen_by_unit
     seen_by_leader = api(leader).get(f"/api/v1/cases/{b.pk}/").json()
     assert seen_by_leader["panel_override"] == "12.50"
+
+
+def test_veto_findings_and_special_bonuses_are_set_through_the_api(api):
+    r, a, b, c = _scored_round()
+    m.SpecialBonus.objects.all().delete()
+    url = "/api/v1/special-bonuses/"
+    body = {"case": a.pk, "level": "国家级", "title": "全国文明单位", "amount": "3"}
+    assert api(r.group_of(0).leader).post(url, body, format="json").status_code == 403
+    assert api(r.office).post(url, body, format="json").status_code == 201
+    veto = {"case": b.pk, "source": "complaint", "description": "投诉查处：违法违纪案件", "veto": True}
+    # After the review the group is done; the office still records what reaches it.
+    assert api(r.group_of(0).leader).post("/api/v1/findings/", veto, format="json").status_code == 409
+    assert api(r.office).post("/api/v1/findings/", veto, format="json").status_code == 201
+    rows = _rows(api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/"))
+    # A: 14.50 + min(3, cap 2) = 16.50; C: 14.67 (its bonuses were removed); B vetoed, last.
+    assert rows[a.unit.code][2:5] == ("2.00", "16.50", 1)
+    assert rows[c.unit.code][3:5] == ("14.67", 2)
+    assert rows[b.unit.code][4:] == (3, "达标")
+    assert m.AuditEntry.objects.filter(action="special_bonus.create").count() == 1

@@ -581,8 +581,8 @@ OPS = {
         ),
         lambda w: m.Finding.objects.filter(case=w.cases["X0"]).count(),
         201,
-        ("g1_leader", "g1_deputy", "g1_expert", "recused"),
-        (*SEE_ALL, "g1_liaison", "u0_staff", "u0_head"),
+        ("office", "g1_leader", "g1_deputy", "g1_expert", "recused"),  # office: complaints, criticism
+        (*(a for a in SEE_ALL if a != "office"), "g1_liaison", "u0_staff", "u0_head"),
     ),
     "sheet_items_put": Op(
         lambda c, w: c.put(
