@@ -30,7 +30,9 @@ def notification_read(request, pk):
     notification = get_object_or_404(selectors.notifications_for(request.user), pk=pk)
     services.notification_mark_read(user=request.user, notification=notification)
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(target)
     return redirect("notifications:list")
 

@@ -139,7 +139,7 @@ def round_dashboard(round: m.Round, now: datetime | None = None) -> dict:
         "lights": {name: lights.get(name, 0) for name in ("green", "yellow", "red")},
         "completion": completion_series(round, finished_days, now),
         "calendar_warnings": calendar.schedule_warnings(
-            range(timezone.localdate(now).year, round.report_due.year + 1)),
+            range(timezone.localdate(now).year, timezone.localdate(round.report_due).year + 1)),
     }
 
 

@@ -291,7 +291,7 @@ def audit_log(request):
     if not (access.is_office(request.user) or access.is_auditor(request.user)):
         raise PermissionDenied
     entries = m.AuditEntry.objects.restrict(request.user).select_related("actor", "round")
-    if request.GET.get("round"):
+    if request.GET.get("round", "").isdigit():
         entries = entries.filter(round_id=request.GET["round"])
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "ui/audit.html", {"page": page})
