@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases import access, round_config
+from cases import access, round_config, scoring
 from cases import models as m
 from cases.errors import Conflict
 from cases.rubric_io import rubric_to_dict
@@ -339,25 +339,23 @@ def _clean_item_scores(sheet: m.ScoreSheet, items) -> list[dict]:
 
 
 def sheet_total(sheet: m.ScoreSheet, scores=None) -> Decimal:
-    """Sheet score by the rubric's rules: clamp items, cap sections, add capped item bonuses.
+    """The sheet's score by the engine (`scoring.sheet_score`): the one place for the arithmetic.
     `scores`: the sheet's item scores if the caller has them already."""
-    by_item = {s.item_id: s for s in (sheet.item_scores.all() if scores is None else scores)}
-    total = Decimal(0)
-    bases: dict[int, Decimal] = {}
+    items = _rubric_items(sheet.case.round.rubric)
+    by_section: dict[int, list] = {}
     sections = {}
-    for item in _rubric_items(sheet.case.round.rubric):
-        score = by_item.get(item.pk)
-        deduction = score.deduction if score else Decimal(0)
-        bonus = score.bonus if score else Decimal(0)
+    for item in items:
         sections[item.section_id] = item.section
-        bases[item.section_id] = bases.get(item.section_id, Decimal(0)) + min(
-            max(item.max_points - deduction, Decimal(0)), item.max_points
-        )
-        total += min(bonus, item.bonus_cap)
-    # A section without items adds min(0, its maximum), i.e. nothing.
-    for section_id, base in bases.items():
-        total += min(base, sections[section_id].max_points)
-    return total.quantize(TWO_PLACES)
+        by_section.setdefault(item.section_id, []).append(
+            scoring.ScoringItem(code=item.code, max=item.max_points, bonus_cap=item.bonus_cap))
+    rubric = scoring.ScoringRubric(sections=[
+        scoring.ScoringSection(code=sections[pk].code, max=sections[pk].max_points, items=by_section[pk])
+        for pk in sorted(sections, key=lambda pk: sections[pk].position)
+    ])
+    codes = {item.pk: item.code for item in items}
+    marks = {codes[s.item_id]: scoring.ItemMarks((s.deduction,), (s.bonus,))
+             for s in (sheet.item_scores.all() if scores is None else scores)}
+    return scoring.sheet_score(rubric, scoring.Sheet(expert=str(sheet.expert_id), items=marks))
 
 
 def _require_sheet_owner(user, sheet: m.ScoreSheet) -> None:
