@@ -1,7 +1,6 @@
 """Endpoints that move work: the task inbox/queue and task actions, round launch, deadline extensions,
 flow diagrams."""
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -11,8 +10,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from viewflow.workflow import chart
-from viewflow.workflow.models import Process, Task
+from viewflow.workflow.models import Task
 
 from cases import access
 from cases import models as m
@@ -307,10 +305,7 @@ def round_extend_phase(request, pk: int):
 
 
 def _svg(flow_class, process_pk=None) -> HttpResponse:
-    grid = chart.calc_layout_data(flow_class)
-    if process_pk:
-        chart.calc_cell_status(flow_class, grid, process_pk)
-    return HttpResponse(chart.grid_to_svg(grid), content_type="image/svg+xml")
+    return HttpResponse(selectors.flow_svg(flow_class, process_pk), content_type="image/svg+xml")
 
 
 @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR},
@@ -329,10 +324,9 @@ def flow_diagram(request, flow: str):
 def case_diagram(request, pk: int):
     """The case's flow diagram with its current position highlighted (SVG)."""
     case = get_object_or_404(m.Case.objects.restrict(request.user), pk=pk)
-    process = get_object_or_404(
-        Process, flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case),
-        artifact_object_id=case.pk,
-    )
+    process = selectors.case_process(case.pk)
+    if process is None:
+        raise NotFound()
     return _svg(CaseFlow, process.pk)
 
 

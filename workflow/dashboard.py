@@ -62,10 +62,11 @@ def _rows(round: m.Round):
     )
 
 
-def overdue_tasks(round: m.Round, now: datetime | None = None) -> list[OverdueRow]:
-    """Open tasks past their due, longest overdue first, with who must act (owner, or the role's members)."""
+def overdue_tasks(round: m.Round, now: datetime | None = None, rows=None) -> list[OverdueRow]:
+    """Open tasks past their due, longest overdue first, with who must act (owner, or the role's members).
+    `rows`: the round's deadline rows, if the caller has read them already."""
     now = now or timezone.now()
-    late = [r for r in _rows(round) if r.task.status in OPEN and r.due < now]
+    late = [r for r in (_rows(round) if rows is None else rows) if r.task.status in OPEN and r.due < now]
     infos = [info_from(r.task, r, round, r.case) for r in late]
     people = People({info.role() for info in infos if info.owner_id is None})
     user_ids = {i.owner_id for i in infos if i.owner_id} | {u for i in infos if not i.owner_id for u in people.of(i.role())}
@@ -113,7 +114,7 @@ def round_dashboard(round: m.Round, now: datetime | None = None) -> dict:
             if current is None or LIGHT_RANK[light] > LIGHT_RANK[current]:
                 case_light[row.case_id] = light
 
-    overdue = overdue_tasks(round, now)
+    overdue = overdue_tasks(round, now, rows)
     by_unit, by_group, by_person = defaultdict(list), defaultdict(list), defaultdict(list)
     for row in overdue:
         by_unit[row.unit or "—"].append(row)

@@ -63,3 +63,25 @@ def tasks_for(user, scope: str = "inbox") -> QuerySet:
     # Not just the claimable ones: a task of one's role that a colleague has claimed or done stays
     # visible, so acting on it second gets a clear 409 rather than a 404.
     return qs.filter(Q(owner=user) | roles_q(user))
+
+
+def case_process(case_id: int):
+    """The CaseFlow process of a case (None before launch)."""
+    from django.contrib.contenttypes.models import ContentType
+    from viewflow.workflow.models import Process
+
+    from workflow.flows import CaseFlow
+
+    return Process.objects.filter(
+        flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case), artifact_object_id=case_id
+    ).first()
+
+
+def flow_svg(flow_class, process_pk: int | None = None) -> str:
+    """The flow's diagram as SVG, with a process's current position when given."""
+    from viewflow.workflow import chart
+
+    grid = chart.calc_layout_data(flow_class)
+    if process_pk:
+        chart.calc_cell_status(flow_class, grid, process_pk)
+    return chart.grid_to_svg(grid)

@@ -6,7 +6,6 @@ the same services, and their errors are shown on the page instead of a JSON body
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -14,8 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from viewflow.workflow import chart
-from viewflow.workflow.models import Process, Task
+from viewflow.workflow.models import Task
 
 from cases import access, results
 from cases import models as m
@@ -236,24 +234,16 @@ def _round_context(round: m.Round) -> dict:
     }
 
 
-def _process_svg(flow_class, process) -> str:
-    grid = chart.calc_layout_data(flow_class)
-    chart.calc_cell_status(flow_class, grid, process.pk)
-    return mark_safe(chart.grid_to_svg(grid))
-
-
 @login_required
 def case_detail(request, pk):
     case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("unit", "group", "round"), pk=pk)
-    process = Process.objects.filter(
-        flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case), artifact_object_id=case.pk
-    ).first()
+    process = selectors.case_process(case.pk)
     history = []
     if process is not None:
         history = (Task.objects.filter(process=process, flow_task_type=selectors.HUMAN)
                    .select_related("owner").order_by("created", "pk"))
     context = _case_context(request.user, case)
-    context.update({"history": history, "diagram": _process_svg(CaseFlow, process) if process else ""})
+    context.update({"history": history, "diagram": mark_safe(selectors.flow_svg(CaseFlow, process.pk)) if process else ""})
     return render(request, "ui/case.html", context)
 
 
