@@ -23,8 +23,8 @@ from workflow import calendar, events
 from workflow.deadlines import traffic_light
 from workflow.events import People, info_from
 from workflow.models import TaskDeadline
+from workflow.selectors import OPEN
 
-OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 STEP_ORDER = ["prepare", "sign_off", "inspect", "score", "review", "compile", "approve", "report"]
 LIGHT_RANK = {"green": 0, "yellow": 1, "red": 2}
 UPCOMING_DAYS = 7

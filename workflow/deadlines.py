@@ -19,7 +19,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
-from viewflow.workflow.status import STATUS
 
 from cases import access
 from cases import models as m
@@ -27,12 +26,11 @@ from cases import services as case_services
 from cases.errors import Conflict
 from workflow import calendar, events
 from workflow.models import CaseDeadline, Phase, TaskDeadline
+from workflow.selectors import OPEN
 
 logger = logging.getLogger(__name__)
 
 WARN_WINDOW = timedelta(days=3)
-OPEN = (STATUS.NEW, STATUS.ASSIGNED)
-HUMAN = "HUMAN"
 
 # The phase whose due date a step's tasks have (Round.due_for_step says the same).
 STEP_PHASE = {

@@ -18,16 +18,15 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
-from viewflow.workflow.status import STATUS
 
 from cases import models as m
 from workflow import calendar, deadlines, events
 from workflow.models import TaskDeadline
+from workflow.selectors import OPEN
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
-OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 
 
 # What the sweep reads of a due row, its task and its case: plain values, no model instances

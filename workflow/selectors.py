@@ -13,6 +13,8 @@ from cases import access
 from cases import models as m
 
 HUMAN = "HUMAN"
+# A task someone still has to act on (STARTED only exists inside the transaction that completes it).
+OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 
 
 def _ids(qs) -> list[str]:

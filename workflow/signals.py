@@ -11,10 +11,11 @@ from viewflow.workflow.models import Task
 from cases import models as m
 from workflow import deadlines
 from workflow.models import CalendarYear, WorkdayOverride
+from workflow.selectors import HUMAN
 
 
 def task_saved(sender, instance, created, raw=False, **kwargs):
-    if created and not raw and instance.flow_task_type == deadlines.HUMAN:
+    if created and not raw and instance.flow_task_type == HUMAN:
         deadlines.task_created(instance)
 
 
