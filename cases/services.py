@@ -680,3 +680,25 @@ def case_propose_grade(*, user, case: m.Case, grade: str) -> m.Case:
     audit(actor=user, action="case.propose_grade", obj=case, before=before, after={"proposed_grade": grade},
           round_id=case.round_id)
     return case
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def unit_create(*, user, **fields) -> m.Unit:
+    _require_office(user)
+    unit = m.Unit.objects.create(**fields)
+    audit(actor=user, action="unit.create", obj=unit, after={"code": unit.code, "name": unit.name})
+    return unit
+
+
+@transaction.atomic
+def unit_update(*, user, unit: m.Unit, **fields) -> m.Unit:
+    _require_office(user)
+    before = {k: str(getattr(unit, k)) for k in fields}
+    for key, value in fields.items():
+        setattr(unit, key, value)
+    unit.save()
+    audit(actor=user, action="unit.update", obj=unit, before=before, after={k: str(getattr(unit, k)) for k in fields})
+    return unit

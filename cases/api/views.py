@@ -50,6 +50,14 @@ class UnitViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     filterset_fields = ["category", "active"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
+    def perform_create(self, serializer):
+        serializer.instance = services.unit_create(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.unit_update(
+            user=self.request.user, unit=serializer.instance, **serializer.validated_data
+        )
+
 
 class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model = m.Rubric

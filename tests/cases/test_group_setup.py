@@ -21,3 +21,15 @@ def test_duplicate_members_and_group_numbers_are_field_errors(api):
     response = api(r.office).post("/api/v1/groups/", body, format="json")
     assert response.status_code == 400 and "number" in response.json()["errors"]
     assert r.round.groups.count() == 1 and not m.Case.objects.filter(unit=unit).exists()
+
+
+def test_unit_changes_are_audited(api):
+    r = make_round(units=1, experts=1)
+    created = api(r.office).post("/api/v1/units/", {"code": "Z9", "name": "新设单位", "category": "其他"}, format="json")
+    assert created.status_code == 201
+    unit_id = created.json()["id"]
+    assert api(r.office).patch(f"/api/v1/units/{unit_id}/", {"name": "更名单位"}, format="json").status_code == 200
+    entry = m.AuditEntry.objects.get(action="unit.update", object_id=str(unit_id))
+    assert (entry.before, entry.after) == ({"name": "新设单位"}, {"name": "更名单位"})
+    assert api(r.staff[0]).post("/api/v1/units/", {"code": "Z8", "name": "x", "category": "其他"},
+                                format="json").status_code == 403
