@@ -5,8 +5,6 @@ from io import BytesIO
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from cases import models as m
-
 
 def _workbook(title: str, header: list[str], rows) -> bytes:
     wb = Workbook()
@@ -27,7 +25,7 @@ def _workbook(title: str, header: list[str], rows) -> bytes:
     return out.getvalue()
 
 
-def results_xlsx(round: m.Round, results) -> bytes:
+def results_xlsx(results) -> bytes:
     """The ranking table: numbers as numbers with two decimals, as the office works with them."""
     header = ["名次", "单位编码", "单位", "类别", "考评组", "评审得分", "扣分", "加分", "总分", "等次", "升降", "一票否决"]
     rows = (
@@ -38,7 +36,7 @@ def results_xlsx(round: m.Round, results) -> bytes:
     return _workbook("考评结果", header, rows)
 
 
-def score_sheets_xlsx(round: m.Round, sheets) -> bytes:
+def score_sheets_xlsx(sheets) -> bytes:
     """One row per item score of every sheet (returned attempts included, marked as such)."""
     header = ["单位", "考评组", "专家", "次数", "状态", "评分项", "扣分", "加分", "理由", "评分表总分", "说明"]
     rows = []

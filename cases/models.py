@@ -52,10 +52,6 @@ class User(AbstractUser):
     def __str__(self):
         return self.display_name or self.username
 
-    @property
-    def is_office(self) -> bool:
-        return self.is_superuser or self.org_role == OrgRole.OFFICE
-
 
 class UnitCategory(models.TextChoices):
     PARTY = "党委工作部门", _("党委工作部门")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 
+from cases import access
 from cases import models as m
 from cases import services as case_services
 from workflow.nodes import DynamicSplit
@@ -129,7 +130,7 @@ class CaseFlow(flow.Flow):
         return user.is_authenticated
 
     def has_manage_permission(self, user, obj=None):
-        return user.is_authenticated and user.is_office
+        return user.is_authenticated and access.is_office(user)
 
 
 class RoundFlow(flow.Flow):
@@ -176,4 +177,4 @@ class RoundFlow(flow.Flow):
         return user.is_authenticated
 
     def has_manage_permission(self, user, obj=None):
-        return user.is_authenticated and user.is_office
+        return user.is_authenticated and access.is_office(user)

@@ -124,7 +124,7 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     def results_xlsx(self, request, pk=None):
         round = self.get_object()
         rows = m.Result.objects.restrict(request.user).filter(round=round).select_related("case__unit", "case__group")
-        return _xlsx(exports.results_xlsx(round, rows), f"results-{round.pk}.xlsx")
+        return _xlsx(exports.results_xlsx(rows), f"results-{round.pk}.xlsx")
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="score-sheets-export")
@@ -132,7 +132,7 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
         round = self.get_object()
         sheets = (m.ScoreSheet.objects.restrict(request.user).filter(case__round=round)
                   .select_related("case__unit", "case__group", "expert").prefetch_related("item_scores__item"))
-        return _xlsx(exports.score_sheets_xlsx(round, sheets), f"score-sheets-{round.pk}.xlsx")
+        return _xlsx(exports.score_sheets_xlsx(sheets), f"score-sheets-{round.pk}.xlsx")
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path="results-summary")
