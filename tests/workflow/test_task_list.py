@@ -89,3 +89,28 @@ def test_detail_and_actions_still_answer_with_the_task(api):
     done = act(client, row["id"], "submit", items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
     assert (done["id"], done["status"], done["actions"], done["step"]) == (row["id"], "DONE", [], "score")
     assert done["case"] == {**row["case"], "status": m.CaseStatus.REVIEW}
+
+
+def test_the_list_fast_path_says_exactly_what_the_serializer_says(api):
+    """The list reads plain rows in one query; the detail goes through TaskSerializer. Same output,
+    for open, claimed and done tasks of cases and of the round, and for a task without a due row."""
+    from workflow.models import TaskDeadline
+
+    r = make_round(units=3, experts=2, launch=True)
+    advance_case(r, 0, "done")
+    advance_case(r, 1, "review")
+    advance_case(r, 2, "sign_off")
+    r.round.refresh_from_db()
+    legacy = r.task("sign_off", r.case(2))
+    TaskDeadline.objects.filter(task_id=legacy.pk).delete()  # as tasks created before due rows existed
+    compared = 0
+    for user, scope in ((r.office, "all"), (r.groups[0].leader, "queue"), (r.groups[0].experts[0], "archive"),
+                        (r.heads[2], "queue"), (r.staff[0], "archive")):
+        listed = api(user).get("/api/v1/tasks/", {"scope": scope}).json()["results"]
+        assert listed, (user, scope)
+        for row in listed:
+            assert row == api(user).get(f"/api/v1/tasks/{row['id']}/").json()
+            compared += 1
+    assert compared > 10
+    assert any(row["id"] == legacy.pk and row["due"] for row in api(r.heads[2]).get(
+        "/api/v1/tasks/", {"scope": "queue"}).json()["results"])
