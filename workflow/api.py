@@ -181,19 +181,6 @@ def task_summaries(tasks) -> dict:
     }
 
 
-def task_context(tasks) -> dict:
-    """Load the rounds and cases a page of tasks refers to, and the tasks' dues, in three queries."""
-    data = [t.process.data for t in tasks]
-    case_ids = {d["case"] for d in data if "case" in d}
-    round_ids = {d["round"] for d in data if "round" in d}
-    # order_by(): the models' default orderings would join cases_round and sort for nothing here.
-    return {
-        "cases": m.Case.objects.select_related("unit", "group").order_by().in_bulk(case_ids),
-        "rounds": m.Round.objects.order_by().in_bulk(round_ids),
-        "dues": deadlines.dues_of(t.pk for t in tasks),
-    }
-
-
 class TaskActionSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True)
     report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)

@@ -109,7 +109,7 @@ class TaskInfo:
         return role, obj
 
 
-def info_from(task, deadline, round, case=None, unit_name=None) -> TaskInfo:
+def info_from(task, deadline, round, case=None) -> TaskInfo:
     return TaskInfo(
         task_id=task.pk,
         process_id=task.process_id,
@@ -120,7 +120,7 @@ def info_from(task, deadline, round, case=None, unit_name=None) -> TaskInfo:
         owner_permission_obj_pk=task.owner_permission_obj_pk,
         due=deadline.due,
         round_title=round.title,
-        unit_name=unit_name if unit_name is not None else (case.unit.name if case is not None else None),
+        unit_name=case.unit.name if case is not None else None,
         unit_id=case.unit_id if case is not None else None,
         group_id=case.group_id if case is not None else None,
     )
