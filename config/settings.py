@@ -76,6 +76,10 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Only prepared statements follow this (Django itself prepares none): the inbox's statement is
+    # planned once per connection instead of once per request (workflow.selectors.OwnTaskRows).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_generic_plan"
 # Parallel runs (several developers on one machine) may pick their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_assessment")}
 

@@ -10,6 +10,8 @@ from notifications import api as notification_api
 from workflow import api as workflow_api
 
 router = DefaultRouter()
+# Tasks first: URLs are matched in order, and the inbox is the most requested endpoint.
+router.register("tasks", workflow_api.TaskViewSet, basename="task")
 router.register("units", case_views.UnitViewSet, basename="unit")
 router.register("rubrics", case_views.RubricViewSet, basename="rubric")
 router.register("rounds", case_views.RoundViewSet, basename="round")
@@ -23,7 +25,6 @@ router.register("attachments", case_views.AttachmentViewSet, basename="attachmen
 router.register("results", case_views.ResultViewSet, basename="result")
 router.register("special-bonuses", case_views.SpecialBonusViewSet, basename="special-bonus")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
-router.register("tasks", workflow_api.TaskViewSet, basename="task")
 router.register("notifications", notification_api.NotificationViewSet, basename="notification")
 
 api_v1 = [

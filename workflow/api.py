@@ -2,6 +2,7 @@
 flow diagrams."""
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -10,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from viewflow.workflow.models import Process, Task
 
@@ -97,45 +99,38 @@ class TaskSerializer(serializers.Serializer):
         }
 
 
-# The inbox page as plain rows, in one query: every human task has its `TaskDeadline`, which carries
-# its case and round. This is the hot path (bench/inbox.py); `TaskSerializer` stays the definition of
-# the output (and of the OpenAPI schema) and tests/workflow/test_task_list.py checks the two agree.
-ROW_FIELDS = (
-    "pk", "flow_task", "status", "created", "finished", "owner_id", "data", "process_id",
-    "deadline__due", "deadline__round_id",
-    "deadline__case_id", "deadline__case__unit__name", "deadline__case__group__name", "deadline__case__status",
-)
-
-
-def _iso(value) -> str | None:
-    """As DRF's DateTimeField writes it: in the current time zone, ISO 8601."""
+def _iso(value, tz) -> str | None:
+    """As DRF's DateTimeField writes it: in the current time zone `tz`, ISO 8601."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(tz).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def task_rows_json(rows) -> list[dict]:
-    """`ROW_FIELDS` rows as the API shows them. Each join costs planning time on every request, so
-    round titles (a page has a round or two) come in one small query, and the process only for tasks
-    created before due rows existed (their round and case come from it, as in the serializer)."""
-    titles_of_rounds = dict(m.Round.objects.filter(pk__in={r[9] for r in rows if r[9]}).values_list("pk", "title"))
-    legacy_data = dict(Process.objects.filter(pk__in=[r[7] for r in rows if r[8] is None]).values_list("pk", "data"))
-    legacy = m.Round.objects.order_by().in_bulk({d["round"] for d in legacy_data.values() if "round" in d})
-    legacy_cases = {
-        pk: (unit_name, group_name, status)
-        for pk, unit_name, group_name, status in m.Case.objects.filter(
-            pk__in={d["case"] for d in legacy_data.values() if "case" in d}).order_by().values_list(
-            "pk", "unit__name", "group__name", "status")
-    } if legacy_data else {}
+    """`selectors.ROW_FIELDS` rows as the API shows them: the list's fast path. `TaskSerializer` stays
+    the definition of the output (and of the OpenAPI schema); tests/workflow/test_task_list.py checks
+    the two agree. Tasks created before due rows existed take their round and case from the process,
+    as in the serializer."""
+    legacy_ids = [r[7] for r in rows if r[8] is None]
+    legacy_data, legacy, legacy_cases = {}, {}, {}
+    if legacy_ids:
+        legacy_data = dict(Process.objects.filter(pk__in=legacy_ids).values_list("pk", "data"))
+        legacy = m.Round.objects.order_by().in_bulk({d["round"] for d in legacy_data.values() if "round" in d})
+        legacy_cases = {
+            pk: (unit_name, group_name, status)
+            for pk, unit_name, group_name, status in m.Case.objects.filter(
+                pk__in={d["case"] for d in legacy_data.values() if "case" in d}).order_by().values_list(
+                "pk", "unit__name", "group__name", "status")
+        }
+    tz = timezone.get_current_timezone()
     titles: dict = {}
     out = []
-    for (pk, node, status, created, finished, owner_id, data, process_id, due, round_id,
+    for (pk, node, status, created, finished, owner_id, data, process_id, due, round_id, round_title,
          case_id, unit, group, case_status) in rows:
         if node not in titles:
             titles[node] = ("case" if node.flow_class is CaseFlow else "round", str(node.task_title))
         flow, title = titles[node]
-        round_title = titles_of_rounds.get(round_id)
         if due is None:
             process_data = legacy_data.get(process_id, {})
             round = legacy.get(process_data.get("round"))
@@ -151,8 +146,8 @@ def task_rows_json(rows) -> list[dict]:
             "title": title,
             "status": str(status),
             "owner": owner_id,
-            "created": _iso(created),
-            "finished": _iso(finished),
+            "created": _iso(created, tz),
+            "finished": _iso(finished, tz),
             "due": due.isoformat() if due else None,
             "round": {"id": round_id, "title": round_title} if round_id else None,
             "case": {"id": case_id, "unit": unit, "group": group, "status": case_status} if case_id else None,
@@ -218,34 +213,59 @@ def _extend_body(serializer_class, request) -> dict:
     return body.validated_data
 
 
+class OnePassPaginator(Paginator):
+    """Django's paginator; when the rows can (`selectors.OwnTaskRows`), it reads a page and the total
+    in one statement instead of a count and then the page. Same errors, same page objects."""
+
+    def page(self, number):
+        if not hasattr(self.object_list, "page"):
+            return super().page(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        rows, self.count = self.object_list.page((number - 1) * self.per_page, self.per_page)
+        if not rows and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        return self._get_page(rows, number, self)
+
+
+class TaskPagination(PageNumberPagination):
+    django_paginator_class = OnePassPaginator
+
+
 class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     """Tasks. `?scope=inbox` (assigned to me, default), `queue` (claimable by my roles),
-    `archive` (done by me) or `all` (everything I may see)."""
+    `archive` (done by me) or `all` (everything I may see); `?step=` one step's tasks only."""
 
     serializer_class = TaskSerializer
+    pagination_class = TaskPagination
 
     def get_queryset(self):
+        """Every task the user may see (a task's own endpoints); `list` reads the scopes."""
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Task.objects.none()
-        scope = self.request.query_params.get("scope", "inbox")
-        if self.action != "list":
-            scope = "all"
-        if scope not in SCOPES:
-            raise NotFound(f"scope must be one of {', '.join(SCOPES)}")
-        # Only the columns the serializer reads (a page is 50 Task and 50 Process instances).
-        qs = selectors.tasks_for(self.request.user, scope).select_related("process").only(*LISTED_FIELDS)
-        step = self.request.query_params.get("step")
-        if step:
-            qs = qs.filter(flow_task__in=[n for n in (CaseFlow.instance.node(step), RoundFlow.instance.node(step)) if n])
-        return qs.order_by("-created", "-pk")
+        # Only the columns the serializer reads.
+        return selectors.tasks_for(self.request.user, "all").select_related("process").only(*LISTED_FIELDS)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
         context.update(self._context)
         return context
 
+    @extend_schema(parameters=[
+        OpenApiParameter("scope", str, enum=SCOPES, description="inbox (default), queue, archive or all"),
+        OpenApiParameter("step", str, description="a step name, e.g. score"),
+    ])
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset().select_related(None).values_list(*ROW_FIELDS))
+        scope = request.query_params.get("scope", "inbox")
+        if scope not in SCOPES:
+            raise NotFound(f"scope must be one of {', '.join(SCOPES)}")
+        step = request.query_params.get("step")
+        nodes = [n for n in (CaseFlow.instance.node(step), RoundFlow.instance.node(step)) if n] if step else None
+        page = self.paginate_queryset(selectors.task_rows(request.user, scope, nodes))
         return self.get_paginated_response(task_rows_json(page))
 
     def retrieve(self, request, *args, **kwargs):

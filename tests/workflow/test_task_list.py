@@ -10,6 +10,7 @@ from viewflow.workflow.models import Task
 from cases import models as m
 from tests.api_helpers import API, act, all_pages, ok
 from tests.factories import advance_case, make_round
+from workflow import selectors
 from workflow.api import TaskSerializer, task_summaries
 
 pytestmark = pytest.mark.django_db
@@ -72,11 +73,12 @@ def test_list_queries_do_not_grow_with_the_page(api):
     one, q_one = _list_queries(api(small.groups[0].experts[0]))
     four, q_four = _list_queries(api(big.groups[0].experts[0]))
     assert (one["count"], four["count"]) == (1, 4)
-    assert q_one == q_four
-    # Everything an office user sees (more tasks than the experts' pages) costs the same too.
+    assert q_one == q_four == 1  # the page and its total in one prepared statement
+    # Everything an office user sees (more tasks than the experts' pages) costs the same too: a count
+    # and the page.
     full, q_full = _list_queries(api(big.office), {"scope": "all"})
     assert full["count"] > 8 and len(full["results"]) == min(full["count"], 50)
-    assert q_full == q_one
+    assert q_full == 2
 
 
 def test_detail_and_actions_still_answer_with_the_task(api):
@@ -114,3 +116,58 @@ def test_the_list_fast_path_says_exactly_what_the_serializer_says(api):
     assert compared > 10
     assert any(row["id"] == legacy.pk and row["due"] for row in api(r.heads[2]).get(
         "/api/v1/tasks/", {"scope": "queue"}).json()["results"])
+
+
+def _orm_rows(user, scope, nodes=None):
+    qs = selectors.tasks_for(user, scope)
+    if nodes is not None:
+        qs = qs.filter(flow_task__in=nodes)
+    return list(qs.order_by("-created", "-pk").values_list(*selectors.ROW_FIELDS))
+
+
+def test_own_task_rows_are_what_the_orm_reads(api):
+    """The inbox's prepared statement against `tasks_for` + `ROW_FIELDS`: every page of every owner
+    scope, one step only, a task without a due row, past the end."""
+    from workflow.flows import CaseFlow
+    from workflow.models import TaskDeadline
+
+    r = make_round(units=4, experts=2, launch=True)
+    for n, upto in enumerate(["done", "review", "score", "sign_off"]):
+        advance_case(r, n, upto)
+    legacy = r.task("score", r.case(2))
+    TaskDeadline.objects.filter(task_id=legacy.pk).delete()
+    expert = r.groups[0].experts[0]
+    checked = 0
+    for user in (expert, r.groups[0].experts[1], r.staff[0], r.heads[3], r.office):
+        for scope in selectors.OWN_SCOPES:
+            for nodes in (None, [CaseFlow.score], [CaseFlow.prepare, CaseFlow.sign_off], []):
+                expected = _orm_rows(user, scope, nodes)
+                rows = selectors.task_rows(user, scope, nodes)
+                assert isinstance(rows, selectors.OwnTaskRows)
+                for offset, limit in ((0, 50), (0, 1), (1, 2), (len(expected), 5)):
+                    page, total = rows.page(offset, limit)
+                    assert page == expected[offset:offset + limit], (user, scope, nodes, offset)
+                    assert total == (len(expected) if page else 0)
+                    checked += len(page)
+                assert rows.count() == len(expected)
+    assert checked > 20
+    assert any(row[0] == legacy.pk and row[8] is None for row in _orm_rows(expert, "inbox"))
+
+
+def test_inbox_pages_and_their_errors(api):
+    r = make_round(units=3, experts=1, launch=True)
+    for n in range(3):
+        advance_case(r, n, "score")
+    client = api(r.groups[0].experts[0])
+    for bad in ("0", "abc", "-1", "2"):  # as the generic paginator (the queue) answers
+        response = client.get(f"{API}/tasks/", {"page": bad})
+        generic = client.get(f"{API}/tasks/", {"page": bad, "scope": "queue"})
+        assert response.status_code == generic.status_code == 404, bad
+        assert response.json() == generic.json() == {"detail": "无效页面。"}, bad
+    first = ok(client.get(f"{API}/tasks/", {"page": 1}))
+    assert (first["count"], first["next"], first["previous"], len(first["results"])) == (3, None, None, 3)
+    assert ok(client.get(f"{API}/tasks/", {"page": "last"}))["results"] == first["results"]
+    assert ok(client.get(f"{API}/tasks/", {"step": "prepare"})) == {"count": 0, "next": None, "previous": None,
+                                                                    "results": []}
+    assert ok(client.get(f"{API}/tasks/", {"step": "nosuchstep"}))["count"] == 0
+    assert ok(client.get(f"{API}/tasks/", {"step": "score"}))["count"] == 3
