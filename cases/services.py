@@ -138,7 +138,8 @@ def submission_save(*, user, case: m.Case, report=None, self_scores=None, statis
     if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
         raise PermissionDenied("只有本单位填报员可以填写自评材料。")
     # Lock the case: two colleagues saving the first draft at once must not both start attempt 1.
-    status = m.Case.objects.select_for_update().filter(pk=case.pk).values_list("status", flat=True).first()
+    status = (m.Case.objects.select_for_update(of=("self",)).filter(pk=case.pk).order_by()
+              .values_list("status", flat=True).first())
     if status != m.CaseStatus.PREPARE:
         raise Conflict("当前阶段不能修改自评材料。")
     errors = {}
@@ -283,7 +284,7 @@ def special_bonus_create(*, user, case: m.Case, level: str, title: str, amount) 
 def score_sheet_open(*, case: m.Case, expert) -> m.ScoreSheet:
     """The expert's open sheet for the case, creating the first attempt if there is none. Only an
     expert of the case's group who is not from the unit itself (recusal) has one."""
-    sheet = case.score_sheets.filter(expert=expert).exclude(status=m.SheetStatus.RETURNED).first()
+    sheet = case.score_sheets.filter(expert=expert).exclude(status=m.SheetStatus.RETURNED).order_by("-attempt").first()
     if sheet is None:
         is_expert = m.GroupMember.objects.filter(group_id=case.group_id, user=expert, role=m.GroupRole.EXPERT).exists()
         if not is_expert or m.UnitMembership.objects.filter(user=expert, unit_id=case.unit_id).exists():
@@ -292,12 +293,21 @@ def score_sheet_open(*, case: m.Case, expert) -> m.ScoreSheet:
     return sheet
 
 
+# Frozen rubric's pk → its items with their sections. A frozen rubric (a round has launched on it)
+# never changes (a new version is published instead), and every score submission reads its items.
+_frozen_rubric_items: dict[int, list[m.RubricItem]] = {}
+
+
 def _rubric_items(rubric: m.Rubric) -> list[m.RubricItem]:
-    """The rubric's items with their sections, read once per rubric instance: an expert's
-    submission saves and then submits the sheet, and both need them (as does its total)."""
+    """The rubric's items with their sections (read-only), read once per rubric instance, and once
+    per process for a frozen rubric."""
     items = getattr(rubric, "_items_with_sections", None)
     if items is None:
-        items = list(rubric.items.select_related("section"))
+        items = _frozen_rubric_items.get(rubric.pk) if rubric.frozen else None
+        if items is None:
+            items = list(rubric.items.select_related("section"))
+            if rubric.frozen:
+                _frozen_rubric_items[rubric.pk] = items
         rubric._items_with_sections = items
     return items
 
@@ -360,20 +370,20 @@ def sheet_total(sheet: m.ScoreSheet, scores=None) -> Decimal:
 
 def _require_sheet_owner(user, sheet: m.ScoreSheet) -> None:
     """The expert's own draft sheet, locked for the rest of the transaction: a save racing a submit
-    of the same sheet must not rewrite its items after its total and audit entry are written."""
+    of the same sheet must not rewrite its items after its total and audit entry are written. Only
+    the sheet's row: its default ordering would join (and lock) the case, round, group and unit."""
     if sheet.expert_id != user.pk:
         raise PermissionDenied("只能填写本人的评分表。")
-    status = m.ScoreSheet.objects.select_for_update().filter(pk=sheet.pk).values_list("status", flat=True).first()
+    status = (m.ScoreSheet.objects.select_for_update(of=("self",)).filter(pk=sheet.pk).order_by()
+              .values_list("status", flat=True).first())
     if status != m.SheetStatus.DRAFT:
         raise Conflict("评分表已提交，不能修改。")
 
 
-@transaction.atomic
-def score_sheet_save(*, user, sheet: m.ScoreSheet, items, reason: str | None = None) -> m.ScoreSheet:
-    """Replace the given item scores on a draft sheet (items not given keep their values)."""
-    _require_sheet_owner(user, sheet)
+def _write_item_scores(sheet: m.ScoreSheet, items, reason: str | None) -> list[m.ItemScore]:
+    """Replace the given item scores (items not given keep their values); the sheet's scores after."""
     cleaned = _clean_item_scores(sheet, items)
-    existing = {s.item_id: s for s in sheet.item_scores.all()}
+    existing = {s.item_id: s for s in sheet.item_scores.order_by()}
     to_create, to_update = [], []
     for row in cleaned:
         score = existing.get(row["item"].pk)
@@ -387,21 +397,34 @@ def score_sheet_save(*, user, sheet: m.ScoreSheet, items, reason: str | None = N
     if reason is not None:
         sheet.reason = reason
         sheet.save(update_fields=["reason"])
+    return [*existing.values(), *to_create]
+
+
+@transaction.atomic
+def score_sheet_save(*, user, sheet: m.ScoreSheet, items, reason: str | None = None) -> m.ScoreSheet:
+    """Replace the given item scores on a draft sheet (items not given keep their values)."""
+    _require_sheet_owner(user, sheet)
+    _write_item_scores(sheet, items, reason)
     return sheet
 
 
 @transaction.atomic
-def score_sheet_submit(*, user, sheet: m.ScoreSheet) -> m.ScoreSheet:
-    """Lock the sheet. Checks at entry: a deduction needs a reason; full marks on every item or a
-    total below the round's threshold needs a written reason for the whole sheet."""
+def score_sheet_submit(*, user, sheet: m.ScoreSheet, items=None, reason: str | None = None) -> m.ScoreSheet:
+    """Save the given item scores and reason as `score_sheet_save` does, if any, and lock the sheet.
+    Checks at entry: a deduction needs a reason; full marks on every item or a total below the
+    round's threshold needs a written reason for the whole sheet."""
     _require_sheet_owner(user, sheet)
+    if items is not None or reason is not None:
+        scores = _write_item_scores(sheet, [] if items is None else items, reason)
+    else:
+        scores = list(sheet.item_scores.order_by())
     errors: dict[str, list[str]] = {}
     rubric = sheet.case.round.rubric
-    items = {item.pk: item for item in _rubric_items(rubric)}
-    scores = list(sheet.item_scores.all())
-    for score in scores:
+    items_by_pk = {item.pk: item for item in _rubric_items(rubric)}  # in the rubric's order
+    order = {pk: n for n, pk in enumerate(items_by_pk)}
+    for score in sorted(scores, key=lambda score: order.get(score.item_id, len(order))):
         if (score.deduction > 0 or score.bonus > 0) and not score.reason:
-            code = (items.get(score.item_id) or score.item).code
+            code = (items_by_pk.get(score.item_id) or score.item).code
             errors.setdefault("items", []).append(f"{code}: 扣分或加分必须说明理由。")
     total = sheet_total(sheet, scores)
     low = sheet.case.round.config.get("low_total_threshold")

@@ -274,10 +274,9 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(task).data)
 
     def _respond(self, task):
-        # Re-read as the list shows it: the task and its process in one query.
-        task = Task.objects.select_related("process").only(*LISTED_FIELDS).get(pk=task.pk)
-        self._context = task_summaries([task])
-        return Response(self.get_serializer(task).data)
+        """The task after the action, as the list shows it (one query)."""
+        (row,) = task_rows_json(list(Task.objects.filter(pk=task.pk).values_list(*selectors.ROW_FIELDS)))
+        return Response(row)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

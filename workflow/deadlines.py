@@ -314,7 +314,7 @@ def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskD
     _require_office(user)
     now = timezone.now()
     reason = _validate(due, reason, now)
-    case = m.Case.objects.select_for_update().filter(pk=case_id).first()
+    case = m.Case.objects.select_for_update(of=("self",)).filter(pk=case_id).order_by().first()
     if case is None:
         raise Conflict("单位考评不存在。")
     rows = list(_open_rows(case_id=case_id))

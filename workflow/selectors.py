@@ -6,7 +6,6 @@ indexed query from the user's memberships instead (see the indexes in workflow's
 """
 
 import json
-import weakref
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -15,6 +14,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import access
 from cases import models as m
+from cases.db import execute_prepared
 
 HUMAN = "HUMAN"
 # A task someone still has to act on (STARTED only exists inside the transaction that completes it).
@@ -163,22 +163,3 @@ class OwnTaskRows:
 
     def count(self) -> int:
         return self.page(0, 1)[1]
-
-
-# Raw psycopg2 connection → the statements prepared on it (a new connection starts with none).
-_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def execute_prepared(name: str, sql: str, params: list) -> list[tuple]:
-    """Run `sql` (parameters $1, $2, …) as the connection's prepared statement `name`, preparing it on
-    first use. Prepared statements outlive transactions, so a rollback does not undo the PREPARE.
-    PostgreSQL connections run with plan_cache_mode=force_generic_plan (config/settings.py): without
-    it PostgreSQL keeps re-planning for each owner, which is the cost this avoids."""
-    connection.ensure_connection()
-    names = _prepared.setdefault(connection.connection, set())
-    with connection.cursor() as cursor:
-        if name not in names:
-            cursor.execute(f"PREPARE {name} AS {sql}")
-            names.add(name)
-        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
-        return cursor.fetchall()

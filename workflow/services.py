@@ -324,9 +324,7 @@ def _inspect(user, activation, action, data):
 def _score(user, activation, action, data):
     case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
     sheet = case_services.score_sheet_open(case=case, expert=user)
-    if "items" in data or "reason" in data:
-        case_services.score_sheet_save(user=user, sheet=sheet, items=data.get("items", []), reason=data.get("reason"))
-    case_services.score_sheet_submit(user=user, sheet=sheet)
+    case_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"))
     if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
         case_services.case_set_status(case=case, status=m.CaseStatus.REVIEW)
 
