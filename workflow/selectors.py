@@ -115,29 +115,11 @@ def task_rows(user, scope: str, flow_tasks: list | None = None):
     return qs.order_by("-created", "-pk").values_list(*ROW_FIELDS)
 
 
-class OwnTaskRows:
-    """One person's inbox or archive (`tasks_for`'s OWN_SCOPES) as `ROW_FIELDS` rows.
-
-    This is the hot path: every expert's and unit's landing page. The ORM query costs ~1.5 ms of
-    Python to build and compile, and PostgreSQL ~1 ms to plan its five joins, to execute in 0.1 ms;
-    the separate count query as much again. Here a page and the total come from one statement,
-    prepared once per connection with a generic plan (bench/inbox.py). tests/workflow/test_task_list.py
-    checks that it gives what `tasks_for` gives, page by page.
-    """
-
-    NAME = "own_task_rows"
-    # $1 owner, $2 status, $3 flow_task refs or NULL for all, $4 limit, $5 offset. The window counts
-    # the person's tasks in the index scan, before the joins, which only the page's rows go through.
-    SQL = """
-        WITH page AS (
-            SELECT t.id, t.flow_task, t.status, t.created, t.finished, t.owner_id, t.data, t.process_id,
-                   count(*) OVER () AS total
-            FROM viewflow_task t
-            WHERE t.flow_task_type = 'HUMAN' AND t.owner_id = $1 AND t.status = $2
-              AND ($3::varchar[] IS NULL OR t.flow_task = ANY ($3))
-            ORDER BY t.created DESC, t.id DESC
-            LIMIT $4 OFFSET $5
-        )
+def _rows_sql(tasks_sql: str) -> str:
+    """`ROW_FIELDS` (and a total) of the tasks `tasks_sql` selects, newest first. Only those tasks go
+    through the joins."""
+    return f"""
+        WITH page AS ({tasks_sql})
         SELECT page.id, page.flow_task, page.status, page.created, page.finished, page.owner_id, page.data,
                page.process_id, d.due, d.round_id, r.title, d.case_id, u.name, g.name, c.status, page.total
         FROM page
@@ -149,17 +131,56 @@ class OwnTaskRows:
         ORDER BY page.created DESC, page.id DESC
     """
 
+
+_TASK_COLUMNS = "t.id, t.flow_task, t.status, t.created, t.finished, t.owner_id, t.data, t.process_id"
+
+
+def _as_row_fields(rows) -> list[tuple]:
+    """Raw rows of `_rows_sql` as the ORM gives `ROW_FIELDS`: the node, not its reference; the data
+    decoded (Django reads jsonb as text); no total."""
+    field = Task._meta.get_field("flow_task")
+    return [(r[0], field.from_db_value(r[1], None, connection), *r[2:6], json.loads(r[6]), *r[7:-1]) for r in rows]
+
+
+class OwnTaskRows:
+    """One person's inbox or archive (`tasks_for`'s OWN_SCOPES) as `ROW_FIELDS` rows.
+
+    This is the hot path: every expert's and unit's landing page. The ORM query costs ~1.5 ms of
+    Python to build and compile, and PostgreSQL ~1 ms to plan its five joins, to execute in 0.1 ms;
+    the separate count query as much again. Here a page and the total come from one prepared
+    statement (cases.db). tests/workflow/test_task_list.py checks that it gives what `tasks_for`
+    gives, page by page.
+    """
+
+    # $1 owner, $2 status, $3 flow_task refs or NULL for all, $4 limit, $5 offset. The window counts
+    # the person's tasks in the index scan, before the joins.
+    SQL = _rows_sql(f"""
+        SELECT {_TASK_COLUMNS}, count(*) OVER () AS total
+        FROM viewflow_task t
+        WHERE t.flow_task_type = 'HUMAN' AND t.owner_id = $1 AND t.status = $2
+          AND ($3::varchar[] IS NULL OR t.flow_task = ANY ($3))
+        ORDER BY t.created DESC, t.id DESC
+        LIMIT $4 OFFSET $5
+    """)
+
     def __init__(self, owner_id: int, status: str, flow_tasks: list | None = None):
         field = Task._meta.get_field("flow_task")
         self.params = [owner_id, str(status), None if flow_tasks is None else [field.get_prep_value(n) for n in flow_tasks]]
 
     def page(self, offset: int, limit: int) -> tuple[list[tuple], int]:
         """The rows from `offset` on, at most `limit`, and the total (0 when the page is empty)."""
-        field = Task._meta.get_field("flow_task")
-        rows = execute_prepared(self.NAME, self.SQL, [*self.params, limit, offset])
-        total = rows[0][-1] if rows else 0
-        return [(r[0], field.from_db_value(r[1], None, connection), *r[2:6], json.loads(r[6]), *r[7:-1])
-                for r in rows], total
+        rows = execute_prepared("own_task_rows", self.SQL, [*self.params, limit, offset])
+        return _as_row_fields(rows), rows[0][-1] if rows else 0
 
     def count(self) -> int:
         return self.page(0, 1)[1]
+
+
+_ROWS_BY_ID_SQL = _rows_sql(f"SELECT {_TASK_COLUMNS}, 0 AS total FROM viewflow_task t WHERE t.id = ANY ($1::bigint[])")
+
+
+def task_rows_by_id(task_ids: list[int]) -> list[tuple]:
+    """`ROW_FIELDS` rows of these tasks, newest first (the answer to every task action)."""
+    if connection.vendor != "postgresql":
+        return list(Task.objects.filter(pk__in=task_ids).order_by("-created", "-pk").values_list(*ROW_FIELDS))
+    return _as_row_fields(execute_prepared("task_rows_by_id", _ROWS_BY_ID_SQL, [list(task_ids)]))

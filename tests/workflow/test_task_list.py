@@ -171,3 +171,17 @@ def test_inbox_pages_and_their_errors(api):
                                                                     "results": []}
     assert ok(client.get(f"{API}/tasks/", {"step": "nosuchstep"}))["count"] == 0
     assert ok(client.get(f"{API}/tasks/", {"step": "score"}))["count"] == 3
+
+
+def test_task_rows_by_id_are_what_the_orm_reads():
+    r = make_round(units=2, experts=1, launch=True)
+    advance_case(r, 0, "review")
+    from workflow.models import TaskDeadline
+
+    ids = list(Task.objects.values_list("pk", flat=True))
+    TaskDeadline.objects.filter(task_id=ids[0]).delete()  # a task without a due row
+    expected = list(Task.objects.filter(pk__in=ids).order_by("-created", "-pk").values_list(*selectors.ROW_FIELDS))
+    assert len(expected) > 5
+    assert selectors.task_rows_by_id(ids) == expected
+    assert selectors.task_rows_by_id(ids[:1]) == [row for row in expected if row[0] == ids[0]]
+    assert selectors.task_rows_by_id([]) == []
