@@ -33,3 +33,10 @@ def api(db):
         return clients[key]
 
     return client_for
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser journeys last: Playwright's session-wide event loop changes the context Django keeps
+    its connections in for every later test, and a connection opened there is never closed, which
+    keeps the test database from being dropped at the end."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.path))
