@@ -77,8 +77,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Only prepared statements follow this (Django itself prepares none): the inbox's statement is
-    # planned once per connection instead of once per request (workflow.selectors.OwnTaskRows).
+    # Only prepared statements follow this, and Django itself prepares none: the few hot reads of
+    # cases/db.py (the inbox page, token authentication) are planned once per connection, not per request.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c plan_cache_mode=force_generic_plan"
 # Parallel runs (several developers on one machine) may pick their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_assessment")}
