@@ -1,5 +1,6 @@
 """The README's first command on the embedded default: migrate and load the demo on a new SQLite file."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -7,6 +8,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+LOGINS_WITH_WORK = ["leader", "g1_leader", "g1_expert1", "u01_head", "u14_staff"]
+INBOXES = """
+import json, os
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from cases.models import User
+counts = {}
+for name in os.environ["DEMO_LOGINS"].split(","):
+    client = APIClient(HTTP_HOST="127.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.get_or_create(user=User.objects.get(username=name))[0].key)
+    counts[name] = {scope: client.get("/api/v1/tasks/", {"scope": scope}).json()["count"] for scope in ("inbox", "queue")}
+print(json.dumps(counts))
+"""
 
 
 def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
@@ -26,3 +41,14 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
     waiting_for_leader = db.execute(
         "SELECT count(*) FROM viewflow_task WHERE flow_task LIKE '%RoundFlow.approve' AND status = 'NEW'").fetchone()
     assert waiting_for_leader == (1,)
+
+    # Every login the demo prints for a role that acts finds a task in its inbox or queue, read through
+    # the API on SQLite (the paths that stand in for PostgreSQL's prepared statements).
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", INBOXES], cwd=ROOT,
+                            env={**env, "DEMO_LOGINS": ",".join(LOGINS_WITH_WORK)},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in LOGINS_WITH_WORK:
+        assert counts[name]["inbox"] + counts[name]["queue"] > 0, (name, counts)
+    assert counts["g1_expert1"]["inbox"] == 1  # the sheet left open for the demo's expert
