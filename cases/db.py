@@ -1,4 +1,4 @@
-"""Prepared statements for the few hottest reads (the inbox page, token authentication).
+"""Prepared statements for the few hottest reads (the inbox page, a task action's answer, token authentication).
 
 The ORM builds and compiles a query on every call (~1 ms of Python for a join), and PostgreSQL plans
 it on every call (~1 ms for a five-table join that then executes in 0.1 ms). A prepared statement is
