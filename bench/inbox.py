@@ -47,18 +47,19 @@ T0 = datetime(2021, 1, 4, 1, 0, tzinfo=UTC)
 NULL = r"\N"
 
 
-# The due row of every human task, at its round's phase due (as workflow.deadlines would write it).
-DEADLINES_SQL = """
+def deadlines_sql() -> str:
+    """The due row of every human task, at its round's phase due, with the step → phase map that
+    workflow.deadlines writes them with."""
+    from workflow.deadlines import PHASE_FIELDS, STEP_PHASE
+
+    steps = ", ".join(f"('{step}', '{phase}')" for step, phase in STEP_PHASE.items())
+    dues = " ".join(f"WHEN '{phase}' THEN r.{field}" for phase, field in PHASE_FIELDS.items())
+    return f"""
 INSERT INTO workflow_taskdeadline (task_id, round_id, case_id, phase, due, checked_at, next_check_at, announced)
-SELECT t.id, r.id, (p.data->>'case')::bigint, s.phase,
-       CASE s.phase WHEN 'prepare' THEN r.prepare_due WHEN 'inspect' THEN r.inspect_due
-                    WHEN 'review' THEN r.review_due WHEN 'approve' THEN r.approve_due ELSE r.report_due END,
-       t.created, NULL, true
+SELECT t.id, r.id, (p.data->>'case')::bigint, s.phase, CASE s.phase {dues} END, t.created, NULL, true
 FROM viewflow_task t
 JOIN viewflow_process p ON p.id = t.process_id
-JOIN (VALUES ('prepare', 'prepare'), ('sign_off', 'prepare'), ('inspect', 'inspect'), ('score', 'inspect'),
-             ('review', 'review'), ('compile', 'approve'), ('approve', 'approve'), ('report', 'report'))
-     AS s(step, phase) ON s.step = regexp_replace(t.flow_task, '^.*[.]', '')
+JOIN (VALUES {steps}) AS s(step, phase) ON s.step = regexp_replace(t.flow_task, '^.*[.]', '')
 JOIN cases_round r ON r.id = (p.data->>'round')::bigint
 WHERE t.flow_task_type = 'HUMAN'
 """
@@ -401,7 +402,7 @@ def seed(rng: random.Random):
         for table in ("viewflow_process", "viewflow_task"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         # Every human task has its due row (workflow.deadlines writes one when the task is created).
-        cur.execute(DEADLINES_SQL)
+        cur.execute(deadlines_sql())
         cur.execute("VACUUM ANALYZE")  # what autovacuum does after a bulk load; plans as in production
     print(
         f"# seeded rounds={ROUNDS} cases={len(case_objs)} processes={rows.process_id} "

@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from cases import models as m
-from cases import round_config, services
+from cases import services
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -114,22 +114,21 @@ class GroupAdmin(admin.ModelAdmin):
         services.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
 
 
-DUE_FIELDS = ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"]
-
-
 class RoundForm(forms.ModelForm):
     class Meta:
         model = m.Round
-        fields = ["title", "kind", "year", "rubric", "previous_round", *DUE_FIELDS, "config"]
+        fields = ["title", "kind", "year", "rubric", "previous_round", *m.Round.DUE_FIELDS, "config"]
 
     def clean(self):
         """The checks `round_update` makes, as form errors instead of a failed save."""
         data = super().clean()
         if self.instance.pk and self.instance.status != m.RoundStatus.DRAFT:
-            if set(self.changed_data) - set(DUE_FIELDS):
+            if set(self.changed_data) - set(m.Round.DUE_FIELDS):
                 raise ValidationError("考评已启动，只能调整期限。")
-        for problem in round_config.problems(data.get("config") or {}):
-            self.add_error("config", problem)
+        dues = {k: data.get(k) for k in m.Round.DUE_FIELDS}
+        for field, problems in services.round_problems(dues, data.get("config") or {}).items():
+            for problem in problems:
+                self.add_error(field, problem)
         return data
 
 

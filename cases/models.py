@@ -195,6 +195,7 @@ class Round(models.Model):
     review_due = models.DateTimeField(_("评审阶段截止"))
     approve_due = models.DateTimeField(_("审定阶段截止"))
     report_due = models.DateTimeField(_("通报阶段截止"))
+    DUE_FIELDS = ("prepare_due", "inspect_due", "review_due", "approve_due", "report_due")  # in phase order
     config = models.JSONField(default=default_round_config, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)

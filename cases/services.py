@@ -526,17 +526,31 @@ def group_create(*, user, round: m.Round, number: int, name: str, phone: str = "
     return group
 
 
-def _check_config(config) -> None:
+def round_problems(dues: dict, config) -> dict[str, list[str]]:
+    """What is wrong with a round's phase dues (each not before the previous phase's) and its
+    configuration, as {field: [messages]}; for the services, and for the admin form's errors."""
+    errors: dict[str, list[str]] = {}
+    for a, b in zip(m.Round.DUE_FIELDS, m.Round.DUE_FIELDS[1:]):
+        if dues.get(a) and dues.get(b) and dues[b] < dues[a]:
+            errors[b] = [f"不能早于 {a}。"]
     found = round_config.problems(config)
     if found:
-        raise ValidationError({"config": found})
+        errors["config"] = found
+    return errors
+
+
+def _check_round(round: m.Round) -> None:
+    errors = round_problems({k: getattr(round, k) for k in m.Round.DUE_FIELDS}, round.config)
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
 def round_create(*, user, **fields) -> m.Round:
     _require_office(user)
-    _check_config(fields.get("config", m.default_round_config()))
-    round = m.Round.objects.create(created_by=user, **fields)
+    round = m.Round(created_by=user, **fields)
+    _check_round(round)
+    round.save()
     audit(actor=user, action="round.create", obj=round, round_id=round.pk)
     return round
 
@@ -545,14 +559,12 @@ def round_create(*, user, **fields) -> m.Round:
 def round_update(*, user, round: m.Round, **fields) -> m.Round:
     """Edit a round; changing a deadline after launch is audited with before/after."""
     _require_office(user)
-    dates = ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"]
-    before = {k: getattr(round, k).isoformat() for k in dates if k in fields}
-    if round.status != m.RoundStatus.DRAFT and set(fields) - set(dates):
+    before = {k: getattr(round, k).isoformat() for k in m.Round.DUE_FIELDS if k in fields}
+    if round.status != m.RoundStatus.DRAFT and set(fields) - set(m.Round.DUE_FIELDS):
         raise Conflict("考评已启动，只能调整期限。")
-    if "config" in fields:
-        _check_config(fields["config"])
     for key, value in fields.items():
         setattr(round, key, value)
+    _check_round(round)
     round.save()
     after = {k: getattr(round, k).isoformat() for k in before}
     audit(actor=user, action="round.update", obj=round, before=before, after=after, round_id=round.pk)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from cases import access, round_config
+from cases import access
 from cases import models as m
 
 
@@ -68,25 +68,9 @@ class RoundSerializer(serializers.ModelSerializer):
         model = m.Round
         fields = [
             "id", "title", "kind", "year", "rubric", "previous_round", "status",
-            "prepare_due", "inspect_due", "review_due", "approve_due", "report_due",
-            "config", "launched_at", "created",
+            *m.Round.DUE_FIELDS, "config", "launched_at", "created",
         ]
         read_only_fields = ["status", "launched_at", "created"]
-
-    def validate(self, attrs):
-        order = ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"]
-        values = [attrs.get(name, getattr(self.instance, name, None)) for name in order]
-        errors = {}
-        for (a, va), (b, vb) in zip(zip(order, values), zip(order[1:], values[1:])):
-            if va and vb and vb < va:
-                errors[b] = [f"不能早于 {a}。"]
-        if "config" in attrs:
-            found = round_config.problems(attrs["config"])
-            if found:
-                errors["config"] = found
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
 
 
 class SubmissionSerializer(serializers.ModelSerializer):

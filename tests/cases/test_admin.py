@@ -67,3 +67,43 @@ def test_admin_refuses_bad_edits_as_form_errors_and_saves_nothing(client):
     assert response.status_code == 200 and "只能调整期限" in response.content.decode()
     r.round.refresh_from_db()
     assert r.round.title != "改名"
+
+
+def test_phase_dues_out_of_order_are_refused_everywhere(client, api):
+    """The services refuse a phase due before the previous phase's; the API answers with the field,
+    the admin shows it on the form, and nothing is written."""
+    from django.core.exceptions import ValidationError
+
+    from cases import services
+    from tests.api_helpers import API
+    from tests.factories import make_round
+
+    r = make_round(units=1, experts=1, launch=False)
+    office = make_user("office-dues", org_role=m.OrgRole.OFFICE, is_staff=True, is_superuser=True)
+    before = {k: getattr(r.round, k) for k in m.Round.DUE_FIELDS}
+
+    early = r.round.prepare_due - timedelta(days=1)
+    response = api(office).patch(f"{API}/rounds/{r.round.pk}/", {"review_due": early.isoformat()}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"review_due": ["不能早于 inspect_due。"]}
+    body = {"title": "新考评", "kind": "annual", "year": 2026, "rubric": r.round.rubric_id,
+            **{k: v.isoformat() for k, v in before.items()}, "report_due": early.isoformat()}
+    response = api(office).post(f"{API}/rounds/", body, format="json")
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"report_due"}
+    assert not m.Round.objects.filter(title="新考评").exists()
+
+    with pytest.raises(ValidationError) as raised:
+        services.round_update(user=office, round=r.round, inspect_due=early)
+    assert raised.value.message_dict == {"inspect_due": ["不能早于 prepare_due。"]}
+
+    client.force_login(office)
+    change = {"title": r.round.title, "kind": r.round.kind, "year": r.round.year, "rubric": r.round.rubric_id,
+              "config": "{}"}
+    for name, value in before.items():
+        value = timezone.localtime(early if name == "approve_due" else value)
+        change[f"{name}_0"], change[f"{name}_1"] = value.date().isoformat(), value.strftime("%H:%M:%S")
+    response = client.post(f"/admin/cases/round/{r.round.pk}/change/", change)
+    assert response.status_code == 200 and "不能早于 review_due" in response.content.decode()
+
+    r.round.refresh_from_db()
+    assert {k: getattr(r.round, k) for k in m.Round.DUE_FIELDS} == before
