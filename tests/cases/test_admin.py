@@ -41,7 +41,9 @@ def test_office_creates_round_and_group_in_admin_and_deadline_change_is_audited(
     response = client.post(f"/admin/cases/round/{round.pk}/change/", form)
     assert response.status_code == 302
     entry = m.AuditEntry.objects.get(action="round.update", object_id=str(round.pk))
-    assert entry.before["prepare_due"] != entry.after["prepare_due"]
+    round.refresh_from_db()
+    assert timezone.localtime(round.prepare_due).isoformat().startswith(f"{day(3)}T17:00:00")
+    assert entry.after["prepare_due"] == round.prepare_due.isoformat() != entry.before["prepare_due"]
 
 
 def test_admin_refuses_bad_edits_as_form_errors_and_saves_nothing(client):
