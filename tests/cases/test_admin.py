@@ -43,7 +43,7 @@ def test_office_creates_round_and_group_in_admin_and_deadline_change_is_audited(
     entry = m.AuditEntry.objects.get(action="round.update", object_id=str(round.pk))
     round.refresh_from_db()
     assert timezone.localtime(round.prepare_due).isoformat().startswith(f"{day(3)}T17:00:00")
-    assert entry.after["prepare_due"] == round.prepare_due.isoformat() != entry.before["prepare_due"]
+    assert entry.after["prepare_due"] == timezone.localtime(round.prepare_due).isoformat() != entry.before["prepare_due"]
 
 
 def test_admin_refuses_bad_edits_as_form_errors_and_saves_nothing(client):
