@@ -128,15 +128,36 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
 
 
 def compute(round: m.Round) -> list[scoring.UnitResult]:
-    """Compute without storing (the compile page's preview and the benchmark use this)."""
+    """The round's results by the engine, with the group leaders' grades where the round takes them
+    (`grade_source: proposal`); not stored (the compile page previews them before they are)."""
     cases = list(round.cases.select_related("unit"))
     missing = [c.unit.name for c in cases if c.status != m.CaseStatus.DONE]
     if missing:
         raise Conflict(f"尚有{len(missing)}个单位未完成评审：{'、'.join(missing[:5])}。")
     try:
-        return scoring.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
+        computed = scoring.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
     except scoring.ScoringError as exc:
         raise ValidationError({"config": [str(exc)]}) from None
+    if (round.config or {}).get("grade_source") == "proposal":
+        # Seed 000: the group leader decides the grade; a veto still gives the last band.
+        proposed = {c.pk: c.proposed_grade for c in cases}
+        computed = [r if r.veto or not proposed.get(int(r.code)) else replace(r, grade=proposed[int(r.code)])
+                    for r in computed]
+    return computed
+
+
+def result_rows(round: m.Round, computed) -> list[m.Result]:
+    """`compute`'s results as (unsaved) Result rows."""
+    computed_at = timezone.now()
+    return [
+        m.Result(
+            case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
+            bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "", movement=r.movement, veto=r.veto,
+            sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores],
+            components=[[name, str(score)] for name, score in r.components], computed_at=computed_at,
+        )
+        for r in computed
+    ]
 
 
 @transaction.atomic
@@ -151,26 +172,12 @@ def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
         # While the leader decides, what they see must not change under them; a return reopens compiling.
         raise Conflict("只有在汇总阶段可以重新计算结果。")
     computed = compute(round)
-    if (round.config or {}).get("grade_source") == "proposal":
-        # Seed 000: the group leader decides the grade; a veto still gives the last band.
-        proposed = dict(round.cases.values_list("pk", "proposed_grade"))
-        computed = [r if r.veto or not proposed.get(int(r.code)) else replace(r, grade=proposed[int(r.code)])
-                    for r in computed]
     before = {
         str(r.case_id): [str(r.total), r.rank, r.grade]
         for r in m.Result.objects.filter(round=round)
     }
     m.Result.objects.filter(round=round).delete()
-    now = timezone.now()
-    results = m.Result.objects.bulk_create(
-        m.Result(
-            case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
-            bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "", movement=r.movement, veto=r.veto,
-            sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores],
-            components=[[name, str(score)] for name, score in r.components], computed_at=now,
-        )
-        for r in computed
-    )
+    results = m.Result.objects.bulk_create(result_rows(round, computed))
     after = {str(r.case_id): [str(r.total), r.rank, r.grade] for r in results}
     changed = {k: v for k, v in after.items() if before.get(k) != v}
     audit(actor=user, action="round.results_computed", obj=round,

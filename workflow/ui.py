@@ -229,10 +229,7 @@ def _round_context(round: m.Round) -> dict:
         except ValidationError as exc:
             problems = _errors(exc)
         else:
-            stored = [m.Result(case=cases[int(r.code)], round=round, category=r.category, panel=r.panel,
-                               deductions=r.deductions, bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "",
-                               movement=r.movement, veto=r.veto) for r in computed]
-            preview = True
+            stored, preview = results.result_rows(round, computed), True
     for result in stored:
         result.case = cases[result.case_id]
     return {

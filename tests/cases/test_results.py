@@ -3,9 +3,11 @@
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from cases import models as m
 from tests.factories import act, advance_case, make_round
+from workflow.ui import _round_context
 
 pytestmark = pytest.mark.django_db
 
@@ -160,13 +162,17 @@ def test_group_quota_is_enforced_when_grades_are_proposed_and_proposals_can_deci
     for index in range(3):
         advance_case(r, index, upto="review")
     act(r, leader, "review", r.case(0), "approve", grade="优秀")
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ValidationError) as refused:
         act(r, leader, "review", r.case(1), "approve", grade="优秀")
     assert "名额已满（1/1）" in str(refused.value)
     assert r.task("review", r.case(1)) is not None  # nothing moved
     act(r, leader, "review", r.case(1), "approve", grade="良好")
     act(r, leader, "review", r.case(2), "approve", grade="达标")
 
+    # The compile page's preview shows what will be stored: the proposals.
+    preview = _round_context(r.round)
+    assert preview["results_preview"]
+    assert sorted(result.grade for result in preview["results"]) == ["优秀", "良好", "达标"]
     rows = _rows(api(r.office).post(f"/api/v1/rounds/{r.round.pk}/compute-results/"))
     # Every case scored 15 − 1 = 14 (advance_case deducts 1): the proposals, not the thresholds, decide.
     assert sorted(row[5] for row in rows.values()) == ["优秀", "良好", "达标"]
