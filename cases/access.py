@@ -9,7 +9,7 @@ memberships of a unit; group leader, deputy, expert and liaison are memberships 
 one round. An expert never sees a case of a unit they belong to (recusal).
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cases import models as m
 
@@ -45,6 +45,14 @@ def group_ids(user, roles=None) -> QuerySet:
     if roles:
         qs = qs.filter(role__in=roles)
     return qs.values("group_id")
+
+
+def scoring_experts(group_id, unit_id) -> QuerySet:
+    """The group members who score a unit's case: the group's experts, less the unit's own people
+    (recusal). The ids may be `OuterRef`s of a query over cases."""
+    unit = OuterRef(unit_id) if isinstance(unit_id, OuterRef) else unit_id  # one query further in
+    own_unit = m.UnitMembership.objects.filter(user_id=OuterRef("user_id"), unit_id=unit)
+    return m.GroupMember.objects.filter(group_id=group_id, role=m.GroupRole.EXPERT).filter(~Exists(own_unit))
 
 
 def _case_q(user, prefix: str = "") -> Q:

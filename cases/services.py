@@ -286,8 +286,7 @@ def score_sheet_open(*, case: m.Case, expert) -> m.ScoreSheet:
     expert of the case's group who is not from the unit itself (recusal) has one."""
     sheet = case.score_sheets.filter(expert=expert).exclude(status=m.SheetStatus.RETURNED).order_by("-attempt").first()
     if sheet is None:
-        is_expert = m.GroupMember.objects.filter(group_id=case.group_id, user=expert, role=m.GroupRole.EXPERT).exists()
-        if not is_expert or m.UnitMembership.objects.filter(user=expert, unit_id=case.unit_id).exists():
+        if not access.scoring_experts(case.group_id, case.unit_id).filter(user=expert).exists():
             raise PermissionDenied("只有本组评分专家（本单位人员回避）可以评分。")
         sheet = m.ScoreSheet.objects.create(case=case, expert=expert)
     return sheet

@@ -107,13 +107,7 @@ class CaseFlow(flow.Flow):
         if returned:
             return [{"expert": pk} for pk in returned]
         data = activation.process.data
-        recused = m.UnitMembership.objects.filter(unit_id=data["unit"]).values("user_id")
-        experts = (
-            m.GroupMember.objects.filter(group_id=data["group"], role=m.GroupRole.EXPERT)
-            .exclude(user_id__in=recused)
-            .order_by("user_id")
-            .values_list("user_id", flat=True)
-        )
+        experts = access.scoring_experts(data["group"], data["unit"]).order_by("user_id").values_list("user_id", flat=True)
         return [{"expert": pk} for pk in experts]
 
     def open_score_sheet(self, activation):

@@ -57,10 +57,7 @@ def _launch_problems(round: m.Round) -> dict[str, list[str]]:
         if m.GroupRole.EXPERT not in roles:
             problems.setdefault("groups", []).append(f"{group.name}没有评分专家。")
     # Every case needs at least one expert who is not from the unit itself (one query for all cases).
-    own_unit = m.UnitMembership.objects.filter(user_id=OuterRef("user_id"), unit_id=OuterRef(OuterRef("unit_id")))
-    eligible = m.GroupMember.objects.filter(group_id=OuterRef("group_id"), role=m.GroupRole.EXPERT).filter(
-        ~Exists(own_unit)
-    )
+    eligible = access.scoring_experts(OuterRef("group_id"), OuterRef("unit_id"))
     for case in round.cases.filter(~Exists(eligible)).select_related("unit"):
         problems.setdefault("cases", []).append(f"{case.unit.name}没有可回避后评分的专家。")
     return problems

@@ -178,3 +178,17 @@ def test_only_frozen_rubrics_items_are_kept_between_requests():
                                 position=99)
     assert len(case_services._rubric_items(m.Rubric.objects.get(pk=rubric.pk))) == before + 1
     assert rubric.pk not in case_services._frozen_rubric_items
+
+
+def test_only_the_groups_experts_not_from_the_unit_get_a_sheet():
+    from django.core.exceptions import PermissionDenied
+
+    setup = make_round(units=1, experts=2)
+    case, group = setup.case(0), setup.groups[0]
+    recused = group.experts[1]
+    m.UnitMembership.objects.create(user=recused, unit=case.unit, role=m.UnitRole.STAFF)
+    assert case_services.score_sheet_open(case=case, expert=group.experts[0]).expert == group.experts[0]
+    for outsider in (recused, group.leader, setup.staff[0]):
+        with pytest.raises(PermissionDenied):
+            case_services.score_sheet_open(case=case, expert=outsider)
+    assert list(m.ScoreSheet.objects.filter(case=case).values_list("expert", flat=True)) == [group.experts[0].pk]
