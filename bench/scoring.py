@@ -75,9 +75,9 @@ def seed():
 
 def exchange_document(round) -> dict:
     """The same raw inputs in exchange format v1."""
-    from cases import results
+    from cases import results, services
 
-    rubric = results.scoring_rubric(round.rubric)
+    rubric = services.scoring_rubric(round.rubric)
     config = round.config
     units = results.unit_inputs(round, list(round.cases.select_related("unit")))
     return {

@@ -15,24 +15,9 @@ from django.utils import timezone
 from cases import access, round_config, scoring
 from cases import models as m
 from cases.errors import Conflict
-from cases.services import audit
+from cases.services import audit, scoring_rubric
 
 LATE_KIND = "逾期提交"
-
-
-def scoring_rubric(rubric: m.Rubric) -> scoring.ScoringRubric:
-    items_by_section = defaultdict(list)
-    for item in rubric.items.order_by("position"):
-        items_by_section[item.section_id].append(
-            scoring.ScoringItem(code=item.code, max=item.max_points, bonus_cap=item.bonus_cap)
-        )
-    return scoring.ScoringRubric(
-        sections=[
-            scoring.ScoringSection(code=s.code, max=s.max_points, items=items_by_section[s.pk])
-            for s in rubric.sections.order_by("position")
-        ],
-        special_bonus_cap=Decimal(str(rubric.spec.get("special_bonus_cap") or "0")),
-    )
 
 
 def scoring_config(round: m.Round) -> scoring.ScoringConfig:

@@ -347,24 +347,31 @@ def _clean_item_scores(sheet: m.ScoreSheet, items) -> list[dict]:
     return cleaned
 
 
+def scoring_rubric(rubric: m.Rubric) -> scoring.ScoringRubric:
+    """The rubric as the scoring engine takes it (a sheet's total, the round's results)."""
+    sections: dict[int, m.RubricSection] = {}
+    items_of: dict[int, list[scoring.ScoringItem]] = {}
+    for item in _rubric_items(rubric):
+        sections[item.section_id] = item.section
+        items_of.setdefault(item.section_id, []).append(
+            scoring.ScoringItem(code=item.code, max=item.max_points, bonus_cap=item.bonus_cap))
+    return scoring.ScoringRubric(
+        sections=[
+            scoring.ScoringSection(code=sections[pk].code, max=sections[pk].max_points, items=items_of[pk])
+            for pk in sorted(sections, key=lambda pk: sections[pk].position)
+        ],
+        special_bonus_cap=Decimal(str(rubric.spec.get("special_bonus_cap") or "0")),
+    )
+
+
 def sheet_total(sheet: m.ScoreSheet, scores=None) -> Decimal:
     """The sheet's score by the engine (`scoring.sheet_score`): the one place for the arithmetic.
     `scores`: the sheet's item scores if the caller has them already."""
-    items = _rubric_items(sheet.case.round.rubric)
-    by_section: dict[int, list] = {}
-    sections = {}
-    for item in items:
-        sections[item.section_id] = item.section
-        by_section.setdefault(item.section_id, []).append(
-            scoring.ScoringItem(code=item.code, max=item.max_points, bonus_cap=item.bonus_cap))
-    rubric = scoring.ScoringRubric(sections=[
-        scoring.ScoringSection(code=sections[pk].code, max=sections[pk].max_points, items=by_section[pk])
-        for pk in sorted(sections, key=lambda pk: sections[pk].position)
-    ])
-    codes = {item.pk: item.code for item in items}
+    rubric = sheet.case.round.rubric
+    codes = {item.pk: item.code for item in _rubric_items(rubric)}
     marks = {codes[s.item_id]: scoring.ItemMarks((s.deduction,), (s.bonus,))
              for s in (sheet.item_scores.all() if scores is None else scores)}
-    return scoring.sheet_score(rubric, scoring.Sheet(expert=str(sheet.expert_id), items=marks))
+    return scoring.sheet_score(scoring_rubric(rubric), scoring.Sheet(expert=str(sheet.expert_id), items=marks))
 
 
 def _require_sheet_owner(user, sheet: m.ScoreSheet) -> None:
