@@ -581,9 +581,10 @@ def round_update(*, user, round: m.Round, **fields) -> m.Round:
 
 
 @transaction.atomic
-def attachment_create(*, user, case: m.Case, purpose: str, upload, items=(), inspection=None) -> m.Attachment:
+def attachment_create(*, user, case: m.Case, purpose: str, upload, item_codes=(), inspection_id=None) -> m.Attachment:
     """Store an uploaded file on a case. Evidence is the unit staff's (while preparing) and may
-    attach to several rubric items at once; inspection and finding files are the group's."""
+    attach to several rubric items (by code) at once; inspection and finding files are the group's,
+    optionally of one of the case's inspection records."""
     if purpose == m.Attachment.Purpose.EVIDENCE:
         if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
             raise PermissionDenied("只有本单位填报员可以上传佐证材料。")
@@ -601,10 +602,12 @@ def attachment_create(*, user, case: m.Case, purpose: str, upload, items=(), ins
         errors["file"] = ["文件为空。"]
     elif upload.size > settings.UPLOAD_MAX_BYTES:
         errors["file"] = [f"文件超过 {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB 上限。"]
-    items = list(items)
-    if any(item.rubric_id != case.round.rubric_id for item in items):
-        errors["items"] = ["评分项不属于本轮考评的细则。"]
-    if inspection is not None and inspection.case_id != case.pk:
+    items = list(case.round.rubric.items.filter(code__in=item_codes))
+    unknown = set(item_codes) - {item.code for item in items}
+    if unknown:
+        errors["items"] = [f"未知的评分项：{', '.join(sorted(unknown))}"]
+    inspection = case.inspections.filter(pk=inspection_id).first() if inspection_id else None
+    if inspection_id and inspection is None:
         errors["inspection"] = ["检查记录不属于该单位。"]
     if errors:
         raise ValidationError(errors)

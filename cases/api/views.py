@@ -1,5 +1,6 @@
 """Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -77,7 +78,7 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         try:
             spec = rubric_io.load_upload(upload.name, upload.read())
         except rubric_io.RubricError as exc:
-            return Response({"detail": "输入有误。", "errors": {"file": exc.messages}}, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError({"file": exc.messages}) from None
         rubric = services.rubric_import(user=request.user, spec=spec)
         return Response(s.RubricSerializer(rubric).data, status=status.HTTP_201_CREATED)
 
@@ -298,14 +299,9 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("round"), pk=data["case"])
-        items = list(case.round.rubric.items.filter(code__in=data["items"]))
-        unknown = set(data["items"]) - {item.code for item in items}
-        if unknown:
-            return Response({"detail": "输入有误。", "errors": {"items": [f"未知的评分项：{', '.join(sorted(unknown))}"]}},
-                            status=status.HTTP_400_BAD_REQUEST)
-        inspection = (get_object_or_404(case.inspections, pk=data["inspection"]) if data.get("inspection") else None)
         attachment = services.attachment_create(user=request.user, case=case, purpose=data["purpose"],
-                                                upload=data["file"], items=items, inspection=inspection)
+                                                upload=data["file"], item_codes=data["items"],
+                                                inspection_id=data.get("inspection"))
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
@@ -323,4 +319,4 @@ def scoring_compute(request):
     try:
         return Response(scoring_io.compute_exchange(request.data))
     except scoring_io.ScoringInputError as exc:
-        return Response({"detail": "输入有误。", "errors": {"input": list(exc.messages)}}, status=status.HTTP_400_BAD_REQUEST)
+        raise ValidationError({"input": list(exc.messages)}) from None

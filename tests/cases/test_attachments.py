@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cases import models as m
+from cases import services as case_services
 from tests.factories import make_round
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,15 @@ def test_unknown_item_and_wrong_role_are_refused(api, settings, tmp_path):
     r = make_round(units=1, experts=1, launch=True)
 
     unknown = upload(api, r.staff[0], r.cases[0], items=("S9.9",))
-    assert unknown.status_code == 400 and "items" in unknown.json()["errors"]
+    assert unknown.status_code == 400 and unknown.json()["errors"] == {"items": ["未知的评分项：S9.9"]}
+    # An inspection record of another unit's case.
+    other = make_round(units=1, experts=1, launch=True)
+    foreign = case_services.inspection_record_create(user=other.groups[0].leader, case=other.cases[0],
+                                                     method="听汇报", date="2026-07-01")
+    response = api(r.groups[0].leader).post("/api/v1/attachments/", {
+        "case": r.cases[0].pk, "purpose": "inspection", "file": SimpleUploadedFile("a.pdf", PDF),
+        "items": [], "inspection": foreign.pk}, format="multipart")
+    assert response.status_code == 400 and response.json()["errors"] == {"inspection": ["检查记录不属于该单位。"]}
     # The unit head signs off; uploading evidence is the staff's job.
     assert upload(api, r.heads[0], r.cases[0]).status_code == 403
     assert not m.Attachment.objects.exists()
