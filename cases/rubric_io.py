@@ -839,7 +839,7 @@ _FALSE = {"false", "no", "n", "0", "否", ""}
 def _xl_value(value: Decimal | int | str | bool | None) -> Any:
     if isinstance(value, Decimal):
         value = _canonical(value)
-        return int(value) if value == value.to_integral_value() else float(value)
+        return int(value) if value == value.to_integral_value() else value  # openpyxl writes Decimals as numbers
     return value
 
 

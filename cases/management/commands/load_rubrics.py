@@ -3,20 +3,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cases import models as m
-from cases.rubric_io import RubricError, load_rubric_json, load_rubric_xlsx, load_rubric_yaml
+from cases.rubric_io import RubricError, load_upload
 from cases.services import rubric_import
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rubrics"
-
-
-def load_file(path: Path):
-    if path.suffix in (".yaml", ".yml"):
-        return load_rubric_yaml(path.read_text(encoding="utf-8"))
-    if path.suffix == ".json":
-        return load_rubric_json(path.read_text(encoding="utf-8"))
-    if path.suffix == ".xlsx":
-        return load_rubric_xlsx(str(path))
-    raise CommandError(f"{path}: unsupported file type (use .yaml, .json or .xlsx)")
 
 
 class Command(BaseCommand):
@@ -28,7 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, paths, **options):
         for path in paths or sorted(FIXTURES.glob("*.yaml")):
             try:
-                spec = load_file(path)
+                spec = load_upload(path.name, path.read_bytes())
+            except OSError as exc:
+                raise CommandError(f"{path}: {exc}") from None
             except RubricError as exc:
                 raise CommandError(f"{path}:\n" + "\n".join(exc.messages)) from None
             if m.Rubric.objects.filter(code=spec.code, version=spec.version).exists():
