@@ -204,11 +204,6 @@ class PhaseExtendSerializer(ExtendSerializer):
         **_REQUIRED, "invalid_choice": "阶段必须是 prepare / inspect / review / approve / report 之一。"})
 
 
-def _office_only(user) -> None:
-    if not access.is_office(user):
-        raise PermissionDenied("只有考核办可以延长期限。")
-
-
 def _extend_body(serializer_class, request) -> dict:
     body = serializer_class(data=request.data)
     body.is_valid(raise_exception=True)
@@ -275,13 +270,13 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
         self._context = task_summaries([task])
         return Response(self.get_serializer(task).data)
 
-    def _respond(self, task):
+    def _respond(self, task_id: int):
         """The task after the action, as the list shows it (one query)."""
-        (row,) = task_rows_json(selectors.task_rows_by_id([task.pk]))
+        (row,) = task_rows_json(selectors.task_rows_by_id([task_id]))
         return Response(row)
 
     @contextmanager
-    def _explained_to_viewers(self, pk):
+    def _explained_to_viewers(self):
         """Run a task action; if it fails, a user who may not see the task gets 404 rather than why
         (the service answers 403 / 409 / 400 to those who may). Checking visibility only on failure
         saves a query on every successful action: who may act on a task may see it."""
@@ -300,24 +295,24 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        with self._explained_to_viewers(pk):
+        with self._explained_to_viewers():
             task = services.task_claim(user=request.user, task_id=self._task_id(pk))
-        return self._respond(task)
+        return self._respond(task.pk)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def unclaim(self, request, pk=None):
-        with self._explained_to_viewers(pk):
+        with self._explained_to_viewers():
             task = services.task_unclaim(user=request.user, task_id=self._task_id(pk))
-        return self._respond(task)
+        return self._respond(task.pk)
 
     def _act(self, request, pk, name):
         body = TaskActionSerializer(data=request.data)
-        with self._explained_to_viewers(pk):
+        with self._explained_to_viewers():
             body.is_valid(raise_exception=True)
             task = services.task_act(user=request.user, task_id=self._task_id(pk), action=name,
                                      data=body.validated_data)
-        return self._respond(task)
+        return self._respond(task.pk)
 
     @extend_schema(request=TaskActionSerializer)
     @action(detail=True, methods=["post"])
@@ -341,11 +336,11 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def extend(self, request, pk=None):
         """Extend this task's due date (office; a reason is required; audited; its people are told)."""
-        _office_only(request.user)
+        deadlines.require_office(request.user)  # before the body: outsiders get 403
         self.get_object()
         data = _extend_body(ExtendSerializer, request)
         deadlines.task_extend(user=request.user, task_id=int(pk), due=data["due"], reason=data["reason"])
-        return self._respond(Task.objects.select_related("process").get(pk=pk))
+        return self._respond(int(pk))
 
 
 @extend_schema(request=None, responses=RoundSerializer)
@@ -357,21 +352,17 @@ def round_launch(request, pk: int):
     return Response(RoundSerializer(round).data)
 
 
-def _task_rows(task_ids) -> list[dict]:
-    tasks = list(Task.objects.filter(pk__in=task_ids).select_related("process").order_by("pk"))
-    return TaskSerializer(tasks, many=True, context=task_summaries(tasks)).data
-
-
 @extend_schema(request=ExtendSerializer, responses=OpenApiTypes.OBJECT)
 @api_view(["POST"])
 def case_extend(request, pk: int):
     """Extend a unit's open tasks (and, for that unit, the phases they are in) to a new due date
     (office; a reason is required; audited; the people concerned are told)."""
-    _office_only(request.user)
+    deadlines.require_office(request.user)  # before the body: outsiders get 403
     get_object_or_404(m.Case.objects.restrict(request.user), pk=pk)
     data = _extend_body(ExtendSerializer, request)
     rows = deadlines.case_extend(user=request.user, case_id=pk, due=data["due"], reason=data["reason"])
-    return Response({"case": pk, "due": data["due"].isoformat(), "tasks": _task_rows([r.task_id for r in rows])})
+    tasks = task_rows_json(selectors.task_rows_by_id([r.task_id for r in rows]))
+    return Response({"case": pk, "due": data["due"].isoformat(), "tasks": tasks})
 
 
 @extend_schema(request=PhaseExtendSerializer, responses=OpenApiTypes.OBJECT)
@@ -379,7 +370,7 @@ def case_extend(request, pk: int):
 def round_extend_phase(request, pk: int):
     """Move a phase's due date of a round later; its open tasks follow (office; a reason is required;
     audited; the people concerned are told)."""
-    _office_only(request.user)
+    deadlines.require_office(request.user)  # before the body: outsiders get 403
     get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
     data = _extend_body(PhaseExtendSerializer, request)
     changed = deadlines.phase_extend(user=request.user, round_id=pk, phase=data["phase"], due=data["due"],

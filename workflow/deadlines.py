@@ -246,7 +246,7 @@ def dues_of(task_ids) -> dict[int, datetime]:
 # --- extensions ---------------------------------------------------------------------------------
 
 
-def _require_office(user) -> None:
+def require_office(user) -> None:
     if not access.is_office(user):
         raise PermissionDenied("只有考核办可以延长期限。")
 
@@ -287,7 +287,7 @@ def _open_rows(**filters):
 @transaction.atomic
 def task_extend(*, user, task_id: int, due: datetime, reason: str) -> TaskDeadline:
     """Extend one open task's due (office, with a reason; audited; its people told)."""
-    _require_office(user)
+    require_office(user)
     now = timezone.now()
     reason = _validate(due, reason, now)
     row = _open_rows(task_id=task_id).first()
@@ -311,7 +311,7 @@ def task_extend(*, user, task_id: int, due: datetime, reason: str) -> TaskDeadli
 def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskDeadline]:
     """Extend the open tasks of one unit's case, and the phases they are in for that case (so the
     tasks the case opens later in those phases have the new due too)."""
-    _require_office(user)
+    require_office(user)
     now = timezone.now()
     reason = _validate(due, reason, now)
     case = m.Case.objects.select_for_update(of=("self",)).filter(pk=case_id).order_by().first()
@@ -347,7 +347,7 @@ def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskD
 def phase_extend(*, user, round_id: int, phase: str, due: datetime, reason: str) -> list[TaskDeadline]:
     """Move a phase's due date of a round later; every open task of that phase follows (unless it
     already has a later due of its own or of its unit)."""
-    _require_office(user)
+    require_office(user)
     now = timezone.now()
     reason = _validate(due, reason, now)
     if phase not in PHASE_FIELDS:
