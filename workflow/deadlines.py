@@ -344,7 +344,7 @@ def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskD
 
 
 @transaction.atomic
-def phase_extend(*, user, round_id: int, phase: str, due: datetime, reason: str) -> list[TaskDeadline]:
+def phase_extend(*, user, round_id: int, phase: str, due: datetime, reason: str) -> list[events.TaskInfo]:
     """Move a phase's due date of a round later; every open task of that phase follows (unless it
     already has a later due of its own or of its unit)."""
     require_office(user)

@@ -1,9 +1,10 @@
 """The two processes of a round, on viewflow 2.4 (open-source edition).
 
 CaseFlow runs once per unit and round; RoundFlow runs once per round and waits for its cases.
-Nodes only move work: every business rule is a domain service in `cases.services`, called from
-`workflow.services`. A process points at its domain object through `artifact`, and keeps the ids
-that task permissions need in `process.data` so that creating a task costs no extra query.
+Nodes only move work: the business rules live in `cases` (services, and `cases.access` for who
+may do what, such as which experts score a case), called from here and from `workflow.services`.
+A process points at its domain object through `artifact`, and keeps the ids that task permissions
+need in `process.data` so that creating a task costs no extra query.
 
 Task permissions are role names answered by `cases.access.RolePermissionBackend`:
 `cases.unit_staff` / `cases.unit_head` on a Unit, `cases.group_lead` on a Group, `cases.office`,

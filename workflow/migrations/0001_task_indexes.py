@@ -1,4 +1,4 @@
-"""Indexes that viewflow's schema lacks for our inbox, queue and round look-ups (VIEWFLOW_NOTES #6)."""
+"""Indexes that viewflow 2.4 lacks for our inbox, queue and round look-ups."""
 
 from django.db import migrations
 

@@ -1,4 +1,4 @@
-"""An index for the tasks of a role whoever holds them (VIEWFLOW_NOTES #6).
+"""An index for the tasks of a role whoever holds them (viewflow 2.4 has none).
 
 `tasks_for(user, "all")` is `owner = me OR (owner_permission, owner_permission_obj_pk) IN my roles`.
 0001's queue index is partial (unclaimed tasks only), so the role half of that OR had no index and
