@@ -164,8 +164,8 @@ def has_role_permission(user, perm: str, obj=None) -> bool:
 
 class RolePermissionBackend:
     """Django auth backend answering `user.has_perm()` for the role permissions above, so that
-    viewflow's own task checks and ours agree. Everyone signed in may view processes (rows are
-    still filtered by `restrict`); only the office manages them."""
+    viewflow's own task checks and ours agree. (Who may view and manage processes is the flows'
+    `has_view_permission` / `has_manage_permission`.)"""
 
     def authenticate(self, request, **credentials):
         return None
@@ -173,8 +173,4 @@ class RolePermissionBackend:
     def has_perm(self, user_obj, perm, obj=None):
         if perm in ROLE_PERMISSIONS:
             return has_role_permission(user_obj, perm, obj)
-        if perm == "viewflow.view_process":
-            return user_obj.is_active
-        if perm == "viewflow.manage_process":
-            return user_obj.is_active and is_office(user_obj)
         return False

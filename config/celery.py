@@ -12,8 +12,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
-    # viewflow timers (.OnTimeout, flow.Timer) only fire when something calls fire_due_timers().
-    "workflow-timers": {"task": "workflow.tasks.fire_due_timers", "schedule": 60.0},
     # Deadline reminders, overdue notices and escalations (idempotent; cheap when nothing is due).
     "workflow-deadline-sweep": {"task": "workflow.tasks.sweep_deadlines", "schedule": 300.0},
     # The outbox sweep: sends what no kick announced (broker down at commit time, a worker lost mid-send).
