@@ -215,19 +215,6 @@ class Round(models.Model):
     def report_char_limit(self) -> int:
         return int(self.config.get("report_char_limit", 2000))
 
-    def due_for_step(self, step: str):
-        """The due date of a case or round step, from the phase it belongs to."""
-        return {
-            "prepare": self.prepare_due,
-            "sign_off": self.prepare_due,
-            "inspect": self.inspect_due,
-            "score": self.inspect_due,
-            "review": self.review_due,
-            "compile": self.approve_due,
-            "approve": self.approve_due,
-            "report": self.report_due,
-        }.get(step)
-
 
 class Group(models.Model):
     """An assessment group (考评组) of one round: its people and, through cases, its units."""

@@ -60,7 +60,7 @@ class TaskSerializer(serializers.Serializer):
         due = self.context.get("dues", {}).get(task.pk)
         if due is None:
             round = self.context["rounds"].get(self._process_data(task).get("round"))
-            due = round.due_for_step(task.flow_task.name) if round else None
+            due = deadlines.phase_due(round, task.flow_task.name) if round else None
         return due.isoformat() if due else None
 
     def get_round(self, task) -> dict | None:
@@ -136,7 +136,7 @@ def task_rows_json(rows) -> list[dict]:
         if due is None:
             process_data = legacy_data.get(process_id, {})
             round = legacy.get(process_data.get("round"))
-            due = round.due_for_step(node.name) if round else None
+            due = deadlines.phase_due(round, node.name) if round else None
             round_id, round_title = (round.pk, round.title) if round else (None, None)
             case_id = process_data.get("case") if process_data.get("case") in legacy_cases else None
             if case_id:

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 WARN_WINDOW = timedelta(days=3)
 
-# The phase whose due date a step's tasks have (Round.due_for_step says the same).
+# The phase whose due date a step's tasks have.
 STEP_PHASE = {
     "prepare": Phase.PREPARE,
     "sign_off": Phase.PREPARE,
@@ -45,6 +45,12 @@ STEP_PHASE = {
 }
 PHASE_FIELDS = {phase.value: f"{phase.value}_due" for phase in Phase}
 DUE_FIELDS = set(PHASE_FIELDS.values())
+
+
+def phase_due(round: m.Round, step: str) -> datetime | None:
+    """The round's due date for a step's tasks: its phase's (for a task without a due row)."""
+    phase = STEP_PHASE.get(step)
+    return getattr(round, PHASE_FIELDS[phase]) if phase else None
 
 
 def traffic_light(due: datetime | None, finished: datetime | None = None, now: datetime | None = None) -> str:

@@ -44,7 +44,7 @@ def _row(task, ctx) -> dict:
     case = ctx["cases"].get(data.get("case"))
     due = ctx.get("dues", {}).get(task.pk)  # the effective due, extensions included
     if due is None and round is not None:
-        due = round.due_for_step(task.flow_task.name)
+        due = deadlines.phase_due(round, task.flow_task.name)
     return {
         "task": task,
         "title": task.flow_task.task_title,
