@@ -50,17 +50,12 @@ class RubricItemInline(admin.TabularInline):
 
 
 @admin.register(m.Rubric)
-class RubricAdmin(admin.ModelAdmin):
+class RubricAdmin(ReadOnlyAdmin):
+    """Shown, not edited: a rubric is imported from its file (API or `load_rubrics`), and the imported
+    document is what exports and the special-bonus cap read; a change is a new version."""
+
     list_display = ["code", "version", "title", "total_max", "frozen"]
-    readonly_fields = ["frozen", "total_max"]
     inlines = [RubricItemInline]
-
-    def get_inline_instances(self, request, obj=None):
-        # A frozen rubric (a round has launched on it) cannot change: publish a new version instead.
-        return [] if obj is not None and obj.frozen else super().get_inline_instances(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not (obj and obj.frozen)
 
 
 class GroupMemberInline(admin.TabularInline):

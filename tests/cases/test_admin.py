@@ -109,3 +109,17 @@ def test_phase_dues_out_of_order_are_refused_everywhere(client, api):
 
     r.round.refresh_from_db()
     assert {k: getattr(r.round, k) for k in m.Round.DUE_FIELDS} == before
+
+
+def test_rubrics_are_shown_not_edited_in_the_admin(client):
+    """A rubric comes from its imported file, which exports and the bonus cap read: the admin edits neither."""
+    client.force_login(make_user("office-rubric", org_role=m.OrgRole.OFFICE, is_staff=True, is_superuser=True))
+    rubric = make_rubric()
+    page = client.get(f"/admin/cases/rubric/{rubric.pk}/change/")
+    assert page.status_code == 200 and "S1.1" in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()
+    title = rubric.title
+    assert client.post(f"/admin/cases/rubric/{rubric.pk}/change/", {"title": "改过"}).status_code == 403
+    assert client.get("/admin/cases/rubric/add/").status_code == 403
+    rubric.refresh_from_db()
+    assert rubric.title == title
