@@ -10,6 +10,11 @@ from decimal import Decimal, InvalidOperation
 from cases import scoring
 
 
+def grade_names(config: dict) -> list[str]:
+    """The names of the round's grade bands, best first (empty when the round has no grades)."""
+    return [name for name, _ in (config.get("grades") or {}).get("bands", [])]
+
+
 def scoring_config(config: dict) -> scoring.ScoringConfig:
     """The engine's configuration; raises ScoringError, KeyError, TypeError or ValueError when malformed."""
     grades = config.get("grades")

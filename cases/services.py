@@ -5,7 +5,7 @@ who may not do this, `cases.errors.Conflict` for a state that no longer allows i
 """
 
 import hashlib
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
 
 from django.conf import settings
@@ -17,8 +17,6 @@ from cases import access, round_config, scoring
 from cases import models as m
 from cases.errors import Conflict
 from cases.rubric_io import rubric_to_dict
-
-TWO_PLACES = Decimal("0.01")
 
 
 def audit(*, actor, action: str, obj, before=None, after=None, comment: str = "", round_id=None) -> None:
@@ -42,9 +40,9 @@ def parse_points(value, field: str) -> Decimal:
         raise ValidationError({field: ["必须是数字。"]}) from None
     if not amount.is_finite() or amount < 0:
         raise ValidationError({field: ["不能为负数。"]})
-    if amount != amount.quantize(TWO_PLACES):
+    if amount != amount.quantize(scoring.TWO_PLACES):
         raise ValidationError({field: ["最多两位小数。"]})
-    return amount.quantize(TWO_PLACES)
+    return amount.quantize(scoring.TWO_PLACES)
 
 
 # --- rubrics ----------------------------------------------------------------------------------
@@ -696,7 +694,7 @@ def rubric_import(*, user, spec) -> m.Rubric:
 def grade_quota(percent, group_size: int) -> int:
     """Places in a band for a group: round_half_up(size × percent / 100), the rule the forced
     distribution uses for its boundaries."""
-    return int((Decimal(group_size) * Decimal(str(percent)) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return scoring.distribution_boundaries(group_size, [Decimal(str(percent))])[0]
 
 
 @transaction.atomic
@@ -706,7 +704,7 @@ def case_propose_grade(*, user, case: m.Case, grade: str) -> m.Case:
     if not access.can_lead_group(user, case.group_id):
         raise PermissionDenied("只有组长或副组长可以提出等次建议。")
     _require_open_for_decisions(case.round)
-    bands = [name for name, _ in (case.round.config.get("grades") or {}).get("bands", [])]
+    bands = round_config.grade_names(case.round.config)
     if grade and bands and grade not in bands:
         raise ValidationError({"grade": [f"等次必须是：{'、'.join(bands)}。"]})
     quota_percent = (case.round.config.get("group_quotas") or {}).get(grade)

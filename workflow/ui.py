@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
-from cases import access, results
+from cases import access, results, round_config
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
@@ -213,7 +213,7 @@ def _case_context(user, case: m.Case) -> dict:
         "severities": m.Severity.choices,
         "items": case.round.rubric.items.order_by("section__position", "position"),
         "can_inspect": access.can_record_inspection(user, case),
-        "grade_bands": [name for name, _ in (case.round.config.get("grades") or {}).get("bands", [])],
+        "grade_bands": round_config.grade_names(case.round.config),
         "char_limit": case.round.report_char_limit,
     }
 
