@@ -33,6 +33,10 @@ def is_auditor(user) -> bool:
     return user.org_role == m.OrgRole.AUDITOR
 
 
+def can_read_audit(user) -> bool:
+    return is_office(user) or is_auditor(user)
+
+
 def unit_ids(user, role: str | None = None) -> QuerySet:
     qs = m.UnitMembership.objects.filter(user=user)
     if role:
@@ -76,7 +80,7 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.none()
     model = qs.model
     if model is m.AuditEntry:
-        return qs if (is_office(user) or is_auditor(user)) else qs.none()
+        return qs if can_read_audit(user) else qs.none()
     if sees_everything(user):
         return qs
     if model is m.Case:

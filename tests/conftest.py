@@ -1,6 +1,7 @@
 """Shared fixtures. Builders live in `tests.factories` so that non-pytest code can import them."""
 
 import pytest
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from tests.factories import make_round as _make_round
@@ -33,6 +34,20 @@ def api(db):
         return clients[key]
 
     return client_for
+
+
+def module_world(build):
+    """A module-scoped fixture: `build()` once for the module, rolled back after it; each test runs in
+    a savepoint inside. Use as `world = module_world(build_world)`."""
+
+    @pytest.fixture(scope="module")
+    def world(django_db_setup, django_db_blocker):
+        with django_db_blocker.unblock():
+            with transaction.atomic():
+                yield build()
+                transaction.set_rollback(True)
+
+    return world
 
 
 def pytest_collection_modifyitems(config, items):

@@ -286,7 +286,7 @@ def round_detail(request, pk):
 @login_required
 def audit_log(request):
     """The audit log, for the office and the auditor."""
-    if not (access.is_office(request.user) or access.is_auditor(request.user)):
+    if not access.can_read_audit(request.user):
         raise PermissionDenied
     entries = m.AuditEntry.objects.restrict(request.user).select_related("actor", "round")
     if request.GET.get("round", "").isdigit():

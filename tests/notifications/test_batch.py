@@ -17,21 +17,13 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from notifications import outbox, services
+from notifications import services
 from notifications.models import Channel, Delivery, Notification, NotificationPreference, OutboxStatus
 from tests.factories import make_user
 
 PENDING, HELD = OutboxStatus.PENDING, OutboxStatus.DIGEST
 BOTH = (Channel.EMAIL, Channel.SMS)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def kicks(monkeypatch):
-    """Replace the broker kick by a counter."""
-    calls = []
-    monkeypatch.setattr(outbox, "kick", lambda: calls.append(1) or True)
-    return calls
 
 
 @pytest.fixture(params=["returning", "one_by_one"])

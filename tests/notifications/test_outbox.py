@@ -53,14 +53,6 @@ def _settings(settings):
 
 
 @pytest.fixture
-def kicks(monkeypatch):
-    """Replace the broker kick by a counter."""
-    calls = []
-    monkeypatch.setattr(outbox, "kick", lambda: calls.append(1) or True)
-    return calls
-
-
-@pytest.fixture
 def alice(db):
     return make_user("alice", email="alice@example.org", mobile="13800000001")
 

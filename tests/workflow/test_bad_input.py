@@ -11,12 +11,12 @@ Every test compares a snapshot of everything the API can change before and after
 from dataclasses import dataclass
 
 import pytest
-from django.db import transaction
 from viewflow.workflow.models import Process, Task
 
 from cases import models as m
 from cases import services as case_services
 from tests.api_helpers import API
+from tests.conftest import module_world
 from tests.factories import act, advance_case, make_round, make_rubric, round_dates
 
 LIMIT = 50
@@ -48,12 +48,7 @@ def build_world() -> World:
     return World(r, approving, foreign_item)
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        with transaction.atomic():
-            yield build_world()
-            transaction.set_rollback(True)
+world = module_world(build_world)
 
 
 def snapshot() -> dict:

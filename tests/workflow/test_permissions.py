@@ -27,6 +27,7 @@ from viewflow.workflow.status import STATUS
 from cases import models as m
 from cases import services as case_services
 from tests.api_helpers import API, all_pages, ids
+from tests.conftest import module_world
 from tests.factories import UnitFactory, act, advance_case, make_round, make_user, round_dates
 from workflow.flows import CaseFlow, RoundFlow
 
@@ -145,13 +146,7 @@ def build_world() -> World:
     return World(X, Y, Z, D, UnitFactory(name="备用单位"), actors, cases, rounds, tasks, sheets)
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
-    """Built once for the module; rolled back after it. Each test runs in a savepoint inside."""
-    with django_db_blocker.unblock():
-        with transaction.atomic():
-            yield build_world()
-            transaction.set_rollback(True)
+world = module_world(build_world)
 
 
 @pytest.fixture
