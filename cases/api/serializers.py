@@ -158,12 +158,23 @@ class CaseSerializer(serializers.ModelSerializer):
         """The group's grade proposal and panel decision are its working material: units and liaisons
         see results only once the leader has approved them."""
         data = super().to_representation(case)
-        request = self.context.get("request")
-        user = getattr(request, "user", None)
-        if user is None or not (access.sees_everything(user) or access.can_lead_group(user, case.group_id)):
+        groups = self._decision_groups()
+        if groups is not None and case.group_id not in groups:
             for name in self.GROUP_ONLY:
                 data.pop(name, None)
         return data
+
+    def _decision_groups(self) -> set | None:
+        """The groups whose decisions the user sees, None for all; read once per response, not once
+        per listed case."""
+        if "decision_groups" not in self.context:
+            user = getattr(self.context.get("request"), "user", None)
+            if user is not None and access.sees_everything(user):
+                groups = None
+            else:
+                groups = {row["group_id"] for row in access.group_ids(user, access.GROUP_LEAD_ROLES)} if user else set()
+            self.context["decision_groups"] = groups
+        return self.context["decision_groups"]
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

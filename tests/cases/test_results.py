@@ -243,6 +243,11 @@ def test_units_do_not_see_the_groups_working_decisions(api):
     assert "panel_override" not in seen_by_unit and "proposed_grade" not in seen_by_unit
     seen_by_leader = api(leader).get(f"/api/v1/cases/{b.pk}/").json()
     assert seen_by_leader["panel_override"] == "12.50"
+    assert api(r.office).get(f"/api/v1/cases/{b.pk}/").json()["panel_override"] == "12.50"
+    listed = {row["id"]: row for row in api(leader).get("/api/v1/cases/").json()["results"]}
+    assert listed[b.pk]["panel_override"] == "12.50"
+    listed_by_unit = api(r.staff[1]).get("/api/v1/cases/").json()["results"]
+    assert listed_by_unit and all("panel_override" not in row for row in listed_by_unit)
 
 
 def test_veto_findings_and_special_bonuses_are_set_through_the_api(api):
