@@ -88,7 +88,8 @@ def kick() -> bool:
 
     try:
         with deliver_outbox.app.connection_for_write() as conn:
-            deliver_outbox.apply_async(connection=conn, retry=False)
+            # celery-types omit apply_async's documented `connection` option.
+            deliver_outbox.apply_async(connection=conn, retry=False)  # type: ignore[call-arg]
     except Exception:  # any broker failure: the outbox rows are safe, the sweep sends them
         logger.warning("Could not reach the broker to start delivery now; the outbox sweep will send it.",
                        exc_info=True)

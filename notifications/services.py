@@ -4,17 +4,21 @@ or roll back with it (outbox), and delivery happens later in a worker (`notifica
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, QuerySet
 from django.utils import timezone
 
+from cases.models import User
 from notifications import outbox
 from notifications.models import Channel, Delivery, Digest, Notification, NotificationPreference, OutboxStatus
 
 
-def _delivery_status(recipient, channel: str, pref: NotificationPreference) -> str | None:
+def _delivery_status(recipient: User, channel: str, pref: NotificationPreference) -> str | None:
     """The status a channel's delivery starts in, or None when the person gets nothing on it."""
     if channel == Channel.EMAIL:
         if not pref.email_enabled or not recipient.email:
@@ -28,7 +32,7 @@ def _delivery_status(recipient, channel: str, pref: NotificationPreference) -> s
 
 
 def notification_create(
-    *, recipient, event: str, subject: str, body: str = "", link: str = "", dedupe_key: str | None = None,
+    *, recipient: User, event: str, subject: str, body: str = "", link: str = "", dedupe_key: str | None = None,
     channels: tuple[str, ...] = (Channel.EMAIL,),
 ) -> Notification | None:
     """Create the in-app message and one outbox delivery per channel. Returns None when a notification
@@ -44,7 +48,7 @@ def notification_create(
     }])[0]
 
 
-def notifications_create_many(specs: Iterable[Mapping]) -> int:
+def notifications_create_many(specs: Iterable[Mapping[str, Any]]) -> int:
     """Write many notifications at once; returns how many were created (duplicates are not). Each spec
     is a mapping of `notification_create`'s arguments (`recipient` or `recipient_id`, `event`,
     `subject`, `body`, `link`, `dedupe_key`, `channels`); see `notifications_create_each`."""
@@ -59,7 +63,7 @@ _COLUMNS = ("recipient", "event", "subject", "body", "link", "dedupe_key", "crea
 @dataclass
 class _Spec:
     recipient_id: int
-    recipient: object | None
+    recipient: User | None
     event: str
     subject: str
     body: str
@@ -69,8 +73,8 @@ class _Spec:
     created: datetime
 
 
-def _spec(*, recipient=None, recipient_id: int | None = None, event: str, subject: str, body: str = "",
-          link: str = "", dedupe_key: str | None = None, channels=(Channel.EMAIL,)) -> _Spec:
+def _spec(*, recipient: User | None = None, recipient_id: int | None = None, event: str, subject: str, body: str = "",
+          link: str = "", dedupe_key: str | None = None, channels: Iterable[str] = (Channel.EMAIL,)) -> _Spec:
     if recipient is not None:
         if recipient_id is not None and recipient_id != recipient.pk:
             raise ValueError(f"recipient {recipient.pk} and recipient_id {recipient_id} disagree")
@@ -81,7 +85,7 @@ def _spec(*, recipient=None, recipient_id: int | None = None, event: str, subjec
                  tuple(dict.fromkeys(channels)), timezone.now())
 
 
-def notifications_create_each(specs: Iterable[Mapping]) -> list[Notification | None]:
+def notifications_create_each(specs: Iterable[Mapping[str, Any]]) -> list[Notification | None]:
     """Write a batch of notifications with exactly the rules of `notification_create`, in a constant
     number of statements: one INSERT per 1,000 messages, one read of the recipients' preferences, one
     INSERT of the deliveries (in a savepoint: a failure leaves the caller's transaction usable). Returns,
@@ -104,7 +108,8 @@ def notifications_create_each(specs: Iterable[Mapping]) -> list[Notification | N
 
 def _insert(items: list[_Spec], db: str) -> list[Notification | None]:
     """The in-app messages of `items`, one per distinct key (the first spec of a key wins)."""
-    todo, seen = [], set()
+    todo: list[int] = []
+    seen: set[str] = set()
     for i, item in enumerate(items):
         if item.dedupe_key is not None:
             if item.dedupe_key in seen:
@@ -132,18 +137,18 @@ def _insert(items: list[_Spec], db: str) -> list[Notification | None]:
     return result
 
 
-def _can_insert_returning(connection) -> bool:
+def _can_insert_returning(connection: BaseDatabaseWrapper) -> bool:
     """`INSERT … ON CONFLICT (column) DO NOTHING RETURNING`: PostgreSQL, SQLite ≥ 3.35."""
-    return connection.vendor in ("postgresql", "sqlite") and connection.features.can_return_rows_from_bulk_insert
+    return connection.vendor in ("postgresql", "sqlite") and bool(connection.features.can_return_rows_from_bulk_insert)
 
 
-def _insert_returning(items: list[_Spec], connection) -> list[int | None]:
+def _insert_returning(items: list[_Spec], connection: BaseDatabaseWrapper) -> list[int | None]:
     """Insert `items` (no key twice among them); returns the new pk of each, None for an existing key."""
     opts = Notification._meta
-    fields = [opts.get_field(name) for name in _COLUMNS]
+    fields = [_concrete(opts.get_field(name)) for name in _COLUMNS]
     qn = connection.ops.quote_name
-    key, pk = qn(opts.get_field("dedupe_key").column), qn(opts.pk.column)
-    head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    key, pk = qn(_column(opts.get_field("dedupe_key"))), qn(_column(opts.pk))
+    head = f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(_column(f)) for f in fields)}) VALUES "
     tail = f" ON CONFLICT ({key}) DO NOTHING RETURNING {pk}, {key}"
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     size = max(1, min(CHUNK, connection.ops.bulk_batch_size(fields, items)))
@@ -153,7 +158,7 @@ def _insert_returning(items: list[_Spec], connection) -> list[int | None]:
     with connection.cursor() as cursor:
         for start in range(0, len(order), size):
             chunk = order[start:start + size]
-            params = []
+            params: list[Any] = []
             for i in chunk:
                 item = items[i]
                 values = (item.recipient_id, item.event, item.subject, item.body, item.link, item.dedupe_key,
@@ -168,6 +173,18 @@ def _insert_returning(items: list[_Spec], connection) -> list[int | None]:
                 k = items[i].dedupe_key
                 ids[i] = next(keyless) if k is None else by_key.get(k)
     return ids
+
+
+def _concrete(field: object) -> "Field[Any, Any]":
+    """A model's own column (`get_field` may also answer with a reverse relation, which has none)."""
+    assert isinstance(field, Field)
+    return field
+
+
+def _column(field: object) -> str:
+    column = _concrete(field).column
+    assert column is not None  # set on every concrete field once its model is ready
+    return column
 
 
 def _insert_one_by_one(items: list[_Spec], db: str) -> list[int | None]:
@@ -215,7 +232,7 @@ def _deliver(created: list[tuple[_Spec, Notification]], db: str) -> None:
 
 
 @transaction.atomic
-def notification_mark_read(*, user, notification: Notification) -> Notification:
+def notification_mark_read(*, user: User, notification: Notification) -> Notification:
     """Mark one of the user's own notifications read (again: no change)."""
     if notification.recipient_id != user.pk:
         raise PermissionDenied("只能操作自己的通知。")
@@ -226,12 +243,12 @@ def notification_mark_read(*, user, notification: Notification) -> Notification:
 
 
 @transaction.atomic
-def notifications_mark_all_read(*, user) -> int:
+def notifications_mark_all_read(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
 @transaction.atomic
-def preference_update(*, user, email_enabled: bool, sms_enabled: bool, daily_digest: bool) -> NotificationPreference:
+def preference_update(*, user: User, email_enabled: bool, sms_enabled: bool, daily_digest: bool) -> NotificationPreference:
     """Set the user's channels. Applies to notifications created from now on; emails already held for
     a digest still go out in it."""
     pref, _ = NotificationPreference.objects.update_or_create(
@@ -262,7 +279,7 @@ def digests_gather(*, day: date | None = None) -> int:
     return created
 
 
-def outbox_retry(*, queryset) -> int:
+def outbox_retry(*, queryset: QuerySet[Delivery] | QuerySet[Digest]) -> int:
     """Put FAILED deliveries or digests back in the outbox with a fresh attempt budget (an operator
     fixed the cause). A digest's deliveries follow it. Others are left alone."""
     model = queryset.model
