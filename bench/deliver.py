@@ -38,7 +38,7 @@ USERS = 200
 def delivery_stack(dbname: str, workers: int = 1, concurrency: int = 4, **env: str):
     """Redis, SMTP sink and Celery worker(s) on `dbname` (Django must be set up on it). Yields the sink."""
     from config.celery import app
-    from tests.notifications.harness import RedisServer, SmtpSink, Worker, broker, worker_env
+    from harness.processes import RedisServer, SmtpSink, Worker, broker, worker_env
 
     redis = RedisServer()
     running = []

@@ -21,7 +21,7 @@ from notifications.models import Delivery, OutboxStatus
 from notifications.services import notification_create
 from notifications.tasks import deliver_outbox
 from tests.factories import make_user
-from tests.notifications.harness import RedisServer, SmtpSink, Worker, broker, wait_until, worker_env
+from harness.processes import RedisServer, SmtpSink, Worker, broker, wait_until, worker_env
 
 pytestmark = [
     pytest.mark.integration,

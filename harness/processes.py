@@ -22,7 +22,7 @@ import time
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
