@@ -56,3 +56,8 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("", include("workflow.ui_urls")),
 ]
+
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

@@ -16,12 +16,12 @@ from collections import Counter
 import pytest
 from django.db import connection, transaction
 
+from harness.processes import RedisServer, SmtpSink, Worker, broker, wait_until, worker_env
 from notifications import channels, outbox
 from notifications.models import Delivery, OutboxStatus
 from notifications.services import notification_create
 from notifications.tasks import deliver_outbox
 from tests.factories import make_user
-from harness.processes import RedisServer, SmtpSink, Worker, broker, wait_until, worker_env
 
 pytestmark = [
     pytest.mark.integration,
