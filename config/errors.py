@@ -6,8 +6,10 @@ view handled: a 404 of the URL resolver, a SuspiciousOperation (a body over DATA
 is one: answered 413), an unhandled exception (500).
 """
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -46,3 +48,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return _json(_("服务器内部错误，已记录。"), 500)
     return defaults.server_error(request)
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None = None,
+               credentials: dict[str, str] | None = None) -> HttpResponse:
+    """django-axes' answer to a login attempt of a locked-out username and address (429)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    detail = _("登录失败次数过多，账号已临时锁定，请 %(minutes)d 分钟后再试，或联系考核办解锁。") % {"minutes": minutes}
+    if _is_api(request):
+        return _json(detail, 429)
+    return render(request, "429.html", {"detail": detail}, status=429)

@@ -4,6 +4,7 @@ Defaults give the zero-setup embedded demo (SQLite, filesystem broker). Producti
 DATABASE_URL (PostgreSQL), SECRET_KEY, DEBUG=0, ALLOWED_HOSTS and CELERY_BROKER_URL (Redis).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -30,7 +31,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI's files served from the package: intranets have no CDN
+    "drf_spectacular_sidecar",
+    "axes",  # Swagger UI's files served from the package: intranets have no CDN
     "django_filters",
     "viewflow",
     "viewflow.workflow",
@@ -49,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login attempt (cases/accounts.py)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -195,8 +198,20 @@ LOGGING = {
 }
 
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins before any password check
     "django.contrib.auth.backends.ModelBackend",
     "cases.access.RolePermissionBackend",
 ]
+# Login throttling (django-axes, see cases/accounts.py): a username + address pair is locked out after
+# LOGIN_FAILURE_LIMIT wrong passwords in a row, for LOGIN_LOCKOUT_MINUTES; a right password resets the count.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.errors.locked_out"
+AXES_VERBOSE = False
+# Behind the reverse proxy, the client's address is the proxy's X-Forwarded-For (README: Production).
+AXES_IPWARE_META_PRECEDENCE_ORDER = env_list("LOGIN_CLIENT_IP_HEADERS", "REMOTE_ADDR")
+
 # Serve static files straight from the app folders when collectstatic has not run (demo, tests).
 WHITENOISE_USE_FINDERS = True

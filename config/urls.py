@@ -4,10 +4,10 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from cases.api import views as case_views
+from cases.api.tokens import ObtainToken
 from notifications import api as notification_api
 from workflow import api as workflow_api
 
@@ -37,7 +37,7 @@ api_v1 = [
     path("cases/<int:pk>/extend/", workflow_api.case_extend, name="case-extend"),
     path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ObtainToken.as_view(), name="api-token"),
     path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
     path("", include(router.urls)),
 ]

@@ -33,3 +33,4 @@ class TokenAuthentication(authentication.TokenAuthentication):
         token = Token(key=key, user=user, created=created)
         token._state.adding, token._state.db = False, connection.alias
         return user, token
+

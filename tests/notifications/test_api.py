@@ -10,7 +10,7 @@ from cases import models as m
 from notifications import services
 from notifications.models import Notification, NotificationPreference
 from tests.api_helpers import API, ok
-from tests.factories import PASSWORD, make_user
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 URL = f"{API}/notifications/"
@@ -122,7 +122,7 @@ def test_anonymous_gets_nothing(api, people, method, path):
 
 def test_bell_and_page(client, people):
     alice, bob, charlie, mine, bobs = people
-    client.login(username="alice", password=PASSWORD)
+    client.force_login(alice)
     page = client.get(reverse("notifications:list"))
     html = page.content.decode()
     assert page.status_code == 200
@@ -149,7 +149,7 @@ def test_bell_and_page(client, people):
 
 def test_page_needs_login_and_speaks_english(client, people):
     assert client.get(reverse("notifications:list")).status_code == 302
-    client.login(username="charlie", password=PASSWORD)
+    client.force_login(people[2])
     client.cookies["django_language"] = "en"
     html = client.get(reverse("notifications:list")).content.decode()
     assert "Notifications" in html and "Mark all as read" in html and "No notifications." in html
