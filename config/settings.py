@@ -202,6 +202,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "cases.access.RolePermissionBackend",
 ]
+# API tokens expire this many hours after they were issued (POST /api/v1/auth/token/ then issues a new one).
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24)
 # Login throttling (django-axes, see cases/accounts.py): a username + address pair is locked out after
 # LOGIN_FAILURE_LIMIT wrong passwords in a row, for LOGIN_LOCKOUT_MINUTES; a right password resets the count.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)

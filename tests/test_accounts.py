@@ -2,9 +2,11 @@
 change or a logout ends the person's API tokens."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from cases import models as m
@@ -89,3 +91,20 @@ def test_logout_revokes_the_token(person):
     client.force_login(person)
     client.post("/accounts/logout/")
     assert not Token.objects.filter(key=token.key).exists()
+
+
+@pytest.mark.parametrize("vendor_path", ["prepared", "orm"])
+def test_tokens_expire_and_a_new_key_is_issued(person, settings, monkeypatch, vendor_path):
+    from cases.api import auth
+
+    if vendor_path == "orm":  # the SQLite demo's path (DRF's own lookup)
+        monkeypatch.setattr(auth.connection, "vendor", "sqlite")
+    client = Client()
+    key = _token(client, PASSWORD).json()["token"]
+    assert client.get("/api/v1/tasks/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    Token.objects.filter(key=key).update(created=timezone.now() - timedelta(hours=settings.API_TOKEN_TTL_HOURS, seconds=1))
+    refused = client.get("/api/v1/tasks/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert refused.status_code == 403 and refused.json() == {"detail": "令牌已过期，请重新获取。"}
+    new_key = _token(client, PASSWORD).json()["token"]
+    assert new_key != key
+    assert client.get("/api/v1/tasks/", HTTP_AUTHORIZATION=f"Token {new_key}").status_code == 200

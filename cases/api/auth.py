@@ -1,6 +1,11 @@
-"""Token authentication for the API."""
+"""Token authentication for the API. A token lives API_TOKEN_TTL_HOURS from when it was issued; a password
+change or a logout ends it at once (cases/accounts.py)."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -15,6 +20,10 @@ _TOKEN_USER_SQL = (
 )
 
 
+def token_expired(created: datetime) -> bool:
+    return created < timezone.now() - timedelta(hours=settings.API_TOKEN_TTL_HOURS)
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token authentication (same header, same errors), reading the token's user with one
     prepared statement: every API request pays this, and building `select_related("user").get()`
@@ -22,11 +31,16 @@ class TokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate_credentials(self, key):
         if connection.vendor != "postgresql":
-            return super().authenticate_credentials(key)
+            user, token = super().authenticate_credentials(key)
+            if token_expired(token.created):
+                raise exceptions.AuthenticationFailed(_("令牌已过期，请重新获取。"))
+            return user, token
         rows = execute_prepared("token_user", _TOKEN_USER_SQL, [key])
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         *values, created = rows[0]
+        if token_expired(created):
+            raise exceptions.AuthenticationFailed(_("令牌已过期，请重新获取。"))
         user = User.from_db(connection.alias, _USER_FIELDS, values)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))

@@ -1,4 +1,4 @@
-"""API tokens: obtaining one (behind the login lockout).
+"""API tokens: obtaining one (behind the login lockout), a new key once the old one has expired.
 
 Kept apart from `cases.api.auth`, which DRF imports while its own views module is still loading."""
 
@@ -9,6 +9,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from cases.api.auth import token_expired
 
 
 # `POST /api/v1/auth/token/`: DRF's view, with the login lockout working on it. django-axes marks the
@@ -27,4 +29,7 @@ class ObtainToken(ObtainAuthToken):
         user = serializer.validated_data["user"]
         user_logged_in.send(sender=type(user), request=request._request, user=user)
         token, _ = Token.objects.get_or_create(user=user)
+        if token_expired(token.created):  # a new key, not the old one revived
+            token.delete()
+            token = Token.objects.create(user=user)
         return Response({"token": token.key})
