@@ -125,6 +125,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cases.api.errors.exception_handler",
+    "DEFAULT_METADATA_CLASS": "cases.api.metadata.EndpointMetadata",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Assessment rounds API",
