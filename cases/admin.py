@@ -7,7 +7,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from cases import models as m
-from cases import services
+from cases import selectors
+from cases.services import rounds
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -106,7 +107,7 @@ class GroupAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
+        rounds.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
 
 
 class RoundForm(forms.ModelForm):
@@ -121,7 +122,7 @@ class RoundForm(forms.ModelForm):
             if set(self.changed_data) - set(m.Round.DUE_FIELDS):
                 raise ValidationError("考评已启动，只能调整期限。")
         dues = {k: data.get(k) for k in m.Round.DUE_FIELDS}
-        for field, problems in services.round_problems(dues, data.get("config") or {}).items():
+        for field, problems in selectors.round_problems(dues, data.get("config") or {}).items():
             for problem in problems:
                 self.add_error(field, problem)
         return data
@@ -143,9 +144,9 @@ class RoundAdmin(admin.ModelAdmin):
         data = {name: form.cleaned_data[name] for name in form.changed_data}
         if change:
             # The form has already written its values onto `obj`; the service needs the stored row for "before".
-            services.round_update(user=request.user, round=m.Round.objects.get(pk=obj.pk), **data)
+            rounds.round_update(user=request.user, round=m.Round.objects.get(pk=obj.pk), **data)
         else:
-            form.instance = services.round_create(user=request.user, **form.cleaned_data)
+            form.instance = rounds.round_create(user=request.user, **form.cleaned_data)
             obj.pk = form.instance.pk
 
 
