@@ -3,6 +3,7 @@ the audit log are read-only here: they change only through the services, which a
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
@@ -30,7 +31,10 @@ class UnitMembershipInline(admin.TabularInline):
 
 @admin.register(m.User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = BaseUserAdmin.fieldsets + (("考评", {"fields": ("display_name", "title", "office_phone", "mobile", "org_role")}),)
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("考评", {"fields": ("display_name", "title", "office_phone", "mobile", "org_role")}),
+    )
     list_display = ["username", "display_name", "title", "org_role", "mobile", "is_active"]
     list_filter = ["org_role", "is_active", "is_staff"]
     search_fields = ["username", "display_name", "mobile"]
@@ -67,7 +71,7 @@ class GroupMemberInline(admin.TabularInline):
 
 class GroupForm(forms.ModelForm):
     units = forms.ModelMultipleChoiceField(m.Unit.objects.filter(active=True), required=False,
-                                           widget=admin.widgets.FilteredSelectMultiple("单位", False))
+                                           widget=FilteredSelectMultiple("单位", False))
 
     class Meta:
         model = m.Group

@@ -157,14 +157,14 @@ class Demo:
             m.User.objects.bulk_create([staff["leader"], staff["deputy"], staff["liaison"], *staff["experts"]])
             staff = {k: (m.User.objects.get(username=v.username) if not isinstance(v, list)
                          else [m.User.objects.get(username=e.username) for e in v]) for k, v in staff.items()}
-            members = [
+            members: list[round_services.GroupMemberSpec] = [
                 {"user": staff["leader"], "role": m.GroupRole.LEADER},
                 {"user": staff["deputy"], "role": m.GroupRole.DEPUTY},
                 {"user": staff["liaison"], "role": m.GroupRole.LIAISON},
-                *({"user": e, "role": m.GroupRole.EXPERT} for e in staff["experts"]),
+                *(round_services.GroupMemberSpec(user=e, role=m.GroupRole.EXPERT) for e in staff["experts"]),
             ]
             round_services.group_create(user=self.office, round=round, number=number, name=name,
-                                       phone=f"8890{2150 + number}", members=members, units=group_units)
+                                        phone=f"8890{2150 + number}", members=members, units=group_units)
             people.append(staff)
         return people
 
@@ -227,10 +227,11 @@ class Demo:
             review_due=now - timedelta(days=20), approve_due=now + timedelta(days=3), report_due=now + timedelta(days=10),
         )
         staff = people[0]
-        members = [{"user": staff["leader"], "role": m.GroupRole.LEADER},
-                   *({"user": e, "role": m.GroupRole.EXPERT} for e in staff["experts"])]
+        members: list[round_services.GroupMemberSpec] = [
+            {"user": staff["leader"], "role": m.GroupRole.LEADER},
+            *(round_services.GroupMemberSpec(user=e, role=m.GroupRole.EXPERT) for e in staff["experts"])]
         round_services.group_create(user=self.office, round=round, number=1, name="第一考核调研组", phone="3568226",
-                                   members=members, units=units[0][:3])
+                                    members=members, units=units[0][:3])
         services.round_launch(user=self.office, round_id=round.pk)
         for case in round.cases.select_related("unit"):
             self._advance(case, staff, "done")

@@ -1,7 +1,9 @@
 """Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Model, Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -39,7 +41,7 @@ class OfficeWritesOnly(permissions.BasePermission):
 class RestrictedViewSetMixin:
     """Every queryset starts from what the user may see."""
 
-    model = None
+    model: type[Model] | None = None
 
     def get_queryset(self):
         return self.model.objects.restrict(self.request.user)
@@ -221,7 +223,7 @@ class SubmissionViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class CaseChildCreateMixin:
     """Create a row on a case the user can see; the service decides whether they may write."""
 
-    create_service = None
+    create_service: Callable[..., Model] | None = None
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

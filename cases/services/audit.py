@@ -23,7 +23,7 @@ def audit(
     m.AuditEntry.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
-        object_type=obj._meta.model_name,
+        object_type=obj._meta.model_name or "",  # always set on a concrete model
         object_id=str(obj.pk),
         round_id=round_id,
         before=before,

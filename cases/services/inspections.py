@@ -50,8 +50,10 @@ def inspection_record_create(
     """Record an inspection visit. `date` may be the text a form posted: the model's validation
     parses it, and rejects a missing one."""
     _require_inspector(user, case)
-    record = m.InspectionRecord(case=case, created_by=user, method=method, date=date, place=place,
-                                participants=participants, notes=notes)
+    record = m.InspectionRecord(case=case, created_by=user, method=method, place=place, participants=participants,
+                                notes=notes)
+    if date is not None:  # a missing date stays unset: full_clean names it with the field's own message
+        record.date = date
     record.full_clean()
     record.save()
     audit(actor=user, action="inspection.create", obj=record, round_id=case.round_id)
@@ -126,25 +128,27 @@ def _require_uploader(user: m.User, case: m.Case, purpose: str) -> None:
         raise ValidationError({"purpose": ["未知的附件用途。"]})
 
 
-def _file_problems(upload: UploadedFile) -> list[str]:
-    extension = PurePath(upload.name or "").suffix.lower().lstrip(".")
+def _file_problems(name: str, size: int) -> list[str]:
+    extension = PurePath(name).suffix.lower().lstrip(".")
     if extension not in settings.UPLOAD_ALLOWED_EXTENSIONS:
         return [f"不支持的文件类型 .{extension}（允许：{', '.join(settings.UPLOAD_ALLOWED_EXTENSIONS)}）。"]
-    if upload.size == 0:
+    if size == 0:
         return ["文件为空。"]
-    if upload.size is not None and upload.size > settings.UPLOAD_MAX_BYTES:
+    if size > settings.UPLOAD_MAX_BYTES:
         return [f"文件超过 {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB 上限。"]
     return []
 
 
 @transaction.atomic
-def attachment_create(*, user: m.User, case: m.Case, purpose: str, upload: UploadedFile,
+def attachment_create(*, user: m.User, case: m.Case, purpose: str, upload: "UploadedFile[bytes]",
                       item_codes: Sequence[str] = (), inspection_id: int | None = None) -> m.Attachment:
     """Store an uploaded file on a case. Evidence may attach to several rubric items (by code) at
     once; inspection and finding files optionally to one of the case's inspection records."""
     _require_uploader(user, case, purpose)
+    # An upload always has a name and a size; the stubs allow None for files in general.
+    name, size = upload.name or "", upload.size or 0
     errors = {}
-    file_problems = _file_problems(upload)
+    file_problems = _file_problems(name, size)
     if file_problems:
         errors["file"] = file_problems
     items = list(case.round.rubric.items.filter(code__in=item_codes))
@@ -160,8 +164,8 @@ def attachment_create(*, user: m.User, case: m.Case, purpose: str, upload: Uploa
     for chunk in upload.chunks():
         digest.update(chunk)
     attachment = m.Attachment.objects.create(
-        case=case, purpose=purpose, inspection=inspection, file=upload, original_name=(upload.name or "")[:255],
-        size=upload.size, sha256=digest.hexdigest(), uploaded_by=user,
+        case=case, purpose=purpose, inspection=inspection, file=upload, original_name=name[:255],
+        size=size, sha256=digest.hexdigest(), uploaded_by=user,
     )
     attachment.items.set(items)
     audit(actor=user, action="attachment.create", obj=attachment,
