@@ -45,6 +45,7 @@ def unit_create(
     sort_order: int = 0,
     active: bool = True,
 ) -> m.Unit:
+    """The office adds an assessed unit."""
     require_office(user)
     unit = m.Unit.objects.create(
         code=code, name=name, category=category, short_name=short_name, parent=parent, sort_order=sort_order,
@@ -56,6 +57,7 @@ def unit_create(
 
 @transaction.atomic
 def unit_update(*, user: m.User, unit: m.Unit, **changes: Unpack[UnitChanges]) -> m.Unit:
+    """The office edits a unit; the changed fields are audited with before/after."""
     require_office(user)
     before = {k: str(getattr(unit, k)) for k in changes}
     for key, value in changes.items():
@@ -85,7 +87,7 @@ class RoundChanges(TypedDict, total=False):
     config: dict[str, Any]
 
 
-class _NewRoundOptions(TypedDict):
+class RoundOptions(TypedDict):
     """`round_create`'s optional fields: left out, the model's defaults apply."""
 
     previous_round: NotRequired[m.Round | None]
@@ -111,8 +113,9 @@ def round_create(
     review_due: datetime,
     approve_due: datetime,
     report_due: datetime,
-    **options: Unpack[_NewRoundOptions],
+    **options: Unpack[RoundOptions],
 ) -> m.Round:
+    """The office drafts a round; its dues must follow the phases and its configuration be valid."""
     require_office(user)
     round = m.Round(
         created_by=user, title=title, kind=kind, year=year, rubric=rubric, prepare_due=prepare_due,
