@@ -195,7 +195,7 @@ def seed_round(*, rubric, units: int, groups: int, experts: int):
     from django.utils import timezone
 
     from cases import models as m
-    from cases import services as cs
+    from cases.services import rounds
 
     password = make_password("bench")
     office = m.User.objects.create(username="office", org_role="office", password=password)
@@ -211,7 +211,7 @@ def seed_round(*, rubric, units: int, groups: int, experts: int):
         for k, role in enumerate(("staff", "head"))
     )
     now = timezone.now()
-    round = cs.round_create(
+    round = rounds.round_create(
         user=office, title="Bench round", kind="annual", year=2026, rubric=rubric,
         **{due: now + timedelta(days=10 * (i + 1)) for i, due in enumerate(
             ["prepare_due", "inspect_due", "review_due", "approve_due", "report_due"])},
@@ -222,7 +222,7 @@ def seed_round(*, rubric, units: int, groups: int, experts: int):
         leader = m.User.objects.create(username=f"lead{g}", password=password)
         group_experts = m.User.objects.bulk_create(
             m.User(username=f"exp{g}_{e}", password=password) for e in range(experts))
-        group = cs.group_create(
+        group = rounds.group_create(
             user=office, round=round, number=g + 1, name=f"Group {g + 1}",
             members=[{"user": leader, "role": "leader"}] + [{"user": u, "role": "expert"} for u in group_experts],
             units=unit_rows[g * per_group: (g + 1) * per_group],

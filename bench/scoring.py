@@ -27,11 +27,11 @@ def seed():
     from django.utils import timezone
 
     from cases import models as m
-    from cases import services
+    from cases.services import pending_scoring
 
     rng = random.Random(2026)
     office = m.User.objects.create(username="office", org_role=m.OrgRole.OFFICE)
-    rubric = services.rubric_create(spec={
+    rubric = pending_scoring.rubric_create(spec={
         "code": "bench", "title": "基准细则", "special_bonus_cap": "5",
         "sections": [
             {"code": f"S{s}", "title": f"第{s}部分", "max": "12.5",
@@ -75,9 +75,10 @@ def seed():
 
 def exchange_document(round) -> dict:
     """The same raw inputs in exchange format v1."""
-    from cases import results, services
+    from cases import results
+    from cases.services import pending_scoring
 
-    rubric = services.scoring_rubric(round.rubric)
+    rubric = pending_scoring.scoring_rubric(round.rubric)
     config = round.config
     units = results.unit_inputs(round, list(round.cases.select_related("unit")))
     return {

@@ -3,11 +3,13 @@ the audit log are read-only here: they change only through the services, which a
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
 from cases import models as m
-from cases import services
+from cases import selectors
+from cases.services import rounds
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -29,7 +31,10 @@ class UnitMembershipInline(admin.TabularInline):
 
 @admin.register(m.User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = BaseUserAdmin.fieldsets + (("考评", {"fields": ("display_name", "title", "office_phone", "mobile", "org_role")}),)
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("考评", {"fields": ("display_name", "title", "office_phone", "mobile", "org_role")}),
+    )
     list_display = ["username", "display_name", "title", "org_role", "mobile", "is_active"]
     list_filter = ["org_role", "is_active", "is_staff"]
     search_fields = ["username", "display_name", "mobile"]
@@ -66,7 +71,7 @@ class GroupMemberInline(admin.TabularInline):
 
 class GroupForm(forms.ModelForm):
     units = forms.ModelMultipleChoiceField(m.Unit.objects.filter(active=True), required=False,
-                                           widget=admin.widgets.FilteredSelectMultiple("单位", False))
+                                           widget=FilteredSelectMultiple("单位", False))
 
     class Meta:
         model = m.Group
@@ -106,7 +111,7 @@ class GroupAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
+        rounds.group_set_units(user=request.user, group=form.instance, units=list(form.cleaned_data["units"]))
 
 
 class RoundForm(forms.ModelForm):
@@ -121,7 +126,7 @@ class RoundForm(forms.ModelForm):
             if set(self.changed_data) - set(m.Round.DUE_FIELDS):
                 raise ValidationError("考评已启动，只能调整期限。")
         dues = {k: data.get(k) for k in m.Round.DUE_FIELDS}
-        for field, problems in services.round_problems(dues, data.get("config") or {}).items():
+        for field, problems in selectors.round_problems(dues, data.get("config") or {}).items():
             for problem in problems:
                 self.add_error(field, problem)
         return data
@@ -143,9 +148,9 @@ class RoundAdmin(admin.ModelAdmin):
         data = {name: form.cleaned_data[name] for name in form.changed_data}
         if change:
             # The form has already written its values onto `obj`; the service needs the stored row for "before".
-            services.round_update(user=request.user, round=m.Round.objects.get(pk=obj.pk), **data)
+            rounds.round_update(user=request.user, round=m.Round.objects.get(pk=obj.pk), **data)
         else:
-            form.instance = services.round_create(user=request.user, **form.cleaned_data)
+            form.instance = rounds.round_create(user=request.user, **form.cleaned_data)
             obj.pk = form.instance.pk
 
 

@@ -7,7 +7,7 @@ reached through every model's `objects.restrict(user)`.
 from decimal import Decimal
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -46,8 +46,6 @@ class User(AbstractUser):
     office_phone = models.CharField(_("办公电话"), max_length=32, blank=True)
     mobile = models.CharField(_("手机"), max_length=32, blank=True)
     org_role = models.CharField(_("机关角色"), max_length=16, choices=OrgRole.choices, blank=True)
-
-    objects = UserManager()
 
     def __str__(self):
         return self.display_name or self.username

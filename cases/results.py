@@ -15,7 +15,8 @@ from django.utils import timezone
 from cases import access, round_config, scoring
 from cases import models as m
 from cases.errors import Conflict
-from cases.services import audit, scoring_rubric
+from cases.services.audit import audit
+from cases.services.pending_scoring import scoring_rubric
 
 LATE_KIND = "逾期提交"
 

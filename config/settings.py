@@ -140,7 +140,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis in production; the demo default needs no server (kombu's filesystem transport).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = (
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | int] = (
     {
         "data_folder_in": str(VAR_DIR / "broker"),
         "data_folder_out": str(VAR_DIR / "broker"),

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
@@ -29,7 +29,7 @@ router.register("special-bonuses", case_views.SpecialBonusViewSet, basename="spe
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
 router.register("notifications", notification_api.NotificationViewSet, basename="notification")
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("rounds/<int:pk>/launch/", workflow_api.round_launch, name="round-launch"),
     path("rounds/<int:pk>/dashboard/", workflow_api.round_dashboard, name="round-dashboard"),
     path("rounds/<int:pk>/urge/", workflow_api.round_urge, name="round-urge"),

@@ -30,7 +30,8 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
-from cases import services as case_services
+from cases.services import pending_scoring
+from cases.services import rounds as round_services
 
 PASSWORD = "test-pass-2026"
 
@@ -117,7 +118,7 @@ BONUS_CAP = {"S1.2": Decimal("2")}
 
 
 def make_rubric(code: str | None = None) -> m.Rubric:
-    return case_services.rubric_create(spec=rubric_spec(code))
+    return pending_scoring.rubric_create(spec=rubric_spec(code))
 
 
 # --- rounds ------------------------------------------------------------------------------------
@@ -283,7 +284,7 @@ def make_round(
     rubric = make_rubric()
     round_config = m.default_round_config()
     round_config.update(config or {})
-    rnd = case_services.round_create(
+    rnd = round_services.round_create(
         user=office,
         title=title or f"测试考评{n}",
         kind=m.RoundKind.HALF_YEAR,
@@ -309,7 +310,7 @@ def make_round(
         ] + [{"user": e, "role": m.GroupRole.EXPERT} for e in expert_us]
         if recused is not None and recused % groups == g:
             members.append({"user": heads[recused], "role": m.GroupRole.EXPERT})
-        group = case_services.group_create(
+        group = round_services.group_create(
             user=office,
             round=rnd,
             number=g + 1,

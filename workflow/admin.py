@@ -4,7 +4,7 @@ whose official schedule it has entered. Every change is audited (it moves deadli
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
 
-from cases import services as case_services
+from cases.services.audit import audit
 from workflow import calendar
 from workflow.models import CalendarYear, WorkdayOverride
 
@@ -23,11 +23,11 @@ class CalendarAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         before = self._snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
         super().save_model(request, obj, form, change)
-        case_services.audit(actor=request.user, action=f"calendar.{obj._meta.model_name}.save", obj=obj,
+        audit(actor=request.user, action=f"calendar.{obj._meta.model_name}.save", obj=obj,
                             before=before, after=self._snapshot(obj))
 
     def delete_model(self, request, obj):
-        case_services.audit(actor=request.user, action=f"calendar.{obj._meta.model_name}.delete", obj=obj,
+        audit(actor=request.user, action=f"calendar.{obj._meta.model_name}.delete", obj=obj,
                             before=self._snapshot(obj))
         super().delete_model(request, obj)
 

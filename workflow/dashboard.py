@@ -17,7 +17,7 @@ from viewflow.workflow.status import STATUS
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
-from cases.services import audit
+from cases.services.audit import audit
 from notifications.services import notifications_create_many
 from workflow import calendar, events
 from workflow.deadlines import traffic_light

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from cases import access
 from cases import models as m
-from cases import services as case_services
 from cases.errors import Conflict
+from cases.services.audit import audit
 from workflow import calendar, events
 from workflow.models import CaseDeadline, Phase, TaskDeadline
 from workflow.selectors import OPEN
@@ -307,7 +307,7 @@ def task_extend(*, user, task_id: int, due: datetime, reason: str) -> TaskDeadli
     row.extended_due = due
     _reset(row, due, now)
     row.save(update_fields=["extended_due", "due", "checked_at", "next_check_at"])
-    case_services.audit(actor=user, action="deadline.extend_task", obj=row.task, before={"due": old.isoformat()},
+    audit(actor=user, action="deadline.extend_task", obj=row.task, before={"due": old.isoformat()},
                         after={"due": due.isoformat()}, comment=reason, round_id=row.round_id)
     events.due_changed([(_info(row), old)], reason)
     return row
@@ -340,7 +340,7 @@ def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskD
     for row in changed:
         _reset(row, due, now)
     TaskDeadline.objects.bulk_update(changed, ["due", "checked_at", "next_check_at"])
-    case_services.audit(
+    audit(
         actor=user, action="deadline.extend_case", obj=case,
         before={"tasks": {str(pk): d.isoformat() for pk, d in old.items()}},
         after={"due": due.isoformat(), "phases": phases}, comment=reason, round_id=case.round_id,
@@ -370,7 +370,7 @@ def phase_extend(*, user, round_id: int, phase: str, due: datetime, reason: str)
     # update(): the Round post_save receiver would refresh and notify a second time.
     m.Round.objects.filter(pk=round_id).update(**{field: due})
     changes = refresh_round(round_id, phases=[phase], now=now)
-    case_services.audit(actor=user, action="deadline.extend_phase", obj=round,
+    audit(actor=user, action="deadline.extend_phase", obj=round,
                         before={"phase": phase, field: old.isoformat()}, after={"phase": phase, field: due.isoformat()},
                         comment=reason, round_id=round_id)
     events.due_changed(changes, reason)

@@ -14,8 +14,9 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
-from cases import services as case_services
 from cases.rubric_io import load_rubric_yaml
+from cases.services import pending_scoring
+from cases.services import rounds as round_services
 from workflow import deadlines, services
 from workflow.flows import CaseFlow, RoundFlow
 
@@ -98,10 +99,10 @@ class Demo:
         self.office, self.leader, self.auditor = (
             m.User.objects.get(username=u) for u in ("office", "leader", "auditor")
         )
-        rubric = case_services.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
+        rubric = pending_scoring.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
         units = self._units()
         now = timezone.now()
-        half_year = case_services.round_create(
+        half_year = round_services.round_create(
             user=self.office,
             title=f"{now.year}年度省党群机关党建工作综合调研暨半年绩效考评",
             kind=m.RoundKind.HALF_YEAR,
@@ -156,14 +157,14 @@ class Demo:
             m.User.objects.bulk_create([staff["leader"], staff["deputy"], staff["liaison"], *staff["experts"]])
             staff = {k: (m.User.objects.get(username=v.username) if not isinstance(v, list)
                          else [m.User.objects.get(username=e.username) for e in v]) for k, v in staff.items()}
-            members = [
+            members: list[round_services.GroupMemberSpec] = [
                 {"user": staff["leader"], "role": m.GroupRole.LEADER},
                 {"user": staff["deputy"], "role": m.GroupRole.DEPUTY},
                 {"user": staff["liaison"], "role": m.GroupRole.LIAISON},
-                *({"user": e, "role": m.GroupRole.EXPERT} for e in staff["experts"]),
+                *(round_services.GroupMemberSpec(user=e, role=m.GroupRole.EXPERT) for e in staff["experts"]),
             ]
-            case_services.group_create(user=self.office, round=round, number=number, name=name,
-                                       phone=f"8890{2150 + number}", members=members, units=group_units)
+            round_services.group_create(user=self.office, round=round, number=number, name=name,
+                                        phone=f"8890{2150 + number}", members=members, units=group_units)
             people.append(staff)
         return people
 
@@ -220,16 +221,17 @@ class Demo:
                                   reason="第三、四组考评时间安排较晚，准备阶段相应顺延。")
 
     def _finished_round(self, rubric, units, people, now) -> m.Round:
-        round = case_services.round_create(
+        round = round_services.round_create(
             user=self.office, title=f"{now.year - 1}年度“五型机关”创建工作调研考核（试点）", kind=m.RoundKind.CREATION,
             year=now.year - 1, rubric=rubric, prepare_due=now - timedelta(days=40), inspect_due=now - timedelta(days=30),
             review_due=now - timedelta(days=20), approve_due=now + timedelta(days=3), report_due=now + timedelta(days=10),
         )
         staff = people[0]
-        members = [{"user": staff["leader"], "role": m.GroupRole.LEADER},
-                   *({"user": e, "role": m.GroupRole.EXPERT} for e in staff["experts"])]
-        case_services.group_create(user=self.office, round=round, number=1, name="第一考核调研组", phone="3568226",
-                                   members=members, units=units[0][:3])
+        members: list[round_services.GroupMemberSpec] = [
+            {"user": staff["leader"], "role": m.GroupRole.LEADER},
+            *(round_services.GroupMemberSpec(user=e, role=m.GroupRole.EXPERT) for e in staff["experts"])]
+        round_services.group_create(user=self.office, round=round, number=1, name="第一考核调研组", phone="3568226",
+                                    members=members, units=units[0][:3])
         services.round_launch(user=self.office, round_id=round.pk)
         for case in round.cases.select_related("unit"):
             self._advance(case, staff, "done")

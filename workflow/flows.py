@@ -17,7 +17,7 @@ from viewflow.workflow import flow, lock
 
 from cases import access
 from cases import models as m
-from cases import services as case_services
+from cases.services import sheets as sheet_services
 from workflow.nodes import DynamicSplit
 from workflow.views import task_redirect_view
 
@@ -113,8 +113,8 @@ class CaseFlow(flow.Flow):
 
     def open_score_sheet(self, activation):
         data = activation.process.data
-        case = m.Case(pk=data["case"], unit_id=data["unit"], group_id=data["group"])
-        case_services.score_sheet_open(case=case, expert=m.User(pk=activation.task.data["expert"]))
+        case = m.Case(pk=data["case"], unit_id=data["unit"], group_id=data["group"], round_id=data["round"])
+        sheet_services.score_sheet_open(case=case, expert=m.User(pk=activation.task.data["expert"]))
 
     def finish_case(self, activation):
         from workflow import services

@@ -23,8 +23,11 @@ from viewflow.workflow.token import Token
 
 from cases import access, results
 from cases import models as m
-from cases import services as case_services
 from cases.errors import Conflict
+from cases.services import decisions, submissions
+from cases.services import rounds as round_services
+from cases.services import sheets as sheet_services
+from cases.services.audit import audit
 from workflow import deadlines, events
 from workflow.flows import CaseFlow, RoundFlow
 
@@ -74,17 +77,10 @@ def round_launch(*, user, round_id: int) -> m.Round:
     problems = _launch_problems(round)
     if problems:
         raise ValidationError(problems)
-    m.Rubric.objects.filter(pk=round.rubric_id).update(frozen=True)
-    round.status = m.RoundStatus.RUNNING
-    round.launched_at = timezone.now()
-    round.save(update_fields=["status", "launched_at"])
+    round_services.round_start(user=user, round=round)
     RoundFlow.start.run(round=round)
     cases = list(round.cases.all())
-    round.cases.update(status=m.CaseStatus.PREPARE)
     case_processes_start(cases)
-    case_services.audit(
-        actor=user, action="round.launch", obj=round, after={"cases": len(cases)}, round_id=round.pk
-    )
     return round
 
 
@@ -164,11 +160,11 @@ def case_finished(*, case_id: int) -> None:
     The round row is locked before counting so that two cases finishing at the same moment
     cannot both see the other as still open."""
     case = m.Case.objects.get(pk=case_id)
-    case_services.case_set_status(case=case, status=m.CaseStatus.DONE)
-    m.Round.objects.select_for_update().filter(pk=case.round_id).exists()
+    decisions.case_set_status(user=None, case=case, status=m.CaseStatus.DONE)
+    round = m.Round.objects.select_for_update().get(pk=case.round_id)
     if m.Case.objects.filter(round_id=case.round_id).exclude(status=m.CaseStatus.DONE).exists():
         return
-    m.Round.objects.filter(pk=case.round_id).update(status=m.RoundStatus.COMPILING)
+    round_services.round_cases_done(round=round)
     waiting = Task.objects.get(
         process=round_process(case.round_id), flow_task=RoundFlow.wait_cases, status=STATUS.NEW
     )
@@ -301,38 +297,38 @@ def _prepare(user, activation, action, data):
     case = _case(activation)
     fields = {k: data[k] for k in ("report", "self_scores", "statistics") if k in data}
     if fields:
-        case_services.submission_save(user=user, case=case, **fields)
+        submissions.submission_save(user=user, case=case, **fields)
     # Late against the task's effective due: the office may have extended it.
-    case_services.submission_submit(user=user, case=case, due=deadlines.task_due(activation.task.pk))
+    submissions.submission_submit(user=user, case=case, due=deadlines.task_due(activation.task.pk))
 
 
 def _sign_off(user, activation, action, data):
     approve = action == "approve"
-    case_services.submission_sign_off(user=user, case=_case(activation), approve=approve, comment=_comment(data))
+    submissions.submission_sign_off(user=user, case=_case(activation), approve=approve, comment=_comment(data))
     _set_process_flag(activation, "signed", approve)
 
 
 def _inspect(user, activation, action, data):
     case = _case(activation)
-    case_services.case_set_status(case=case, status=m.CaseStatus.SCORE)
-    case_services.audit(actor=user, action="case.inspected", obj=case, round_id=case.round_id)
+    decisions.case_set_status(user=user, case=case, status=m.CaseStatus.SCORE)
+    audit(actor=user, action="case.inspected", obj=case, round_id=case.round_id)
 
 
 def _score(user, activation, action, data):
     case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
-    sheet = case_services.score_sheet_open(case=case, expert=user)
-    case_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"))
+    sheet = sheet_services.score_sheet_open(case=case, expert=user)
+    sheet_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"))
     if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
-        case_services.case_set_status(case=case, status=m.CaseStatus.REVIEW)
+        decisions.case_set_status(user=user, case=case, status=m.CaseStatus.REVIEW)
 
 
 def _review(user, activation, action, data):
     case = _case(activation)
     if action == "approve":
         if data.get("grade"):
-            case_services.case_propose_grade(user=user, case=case, grade=data["grade"])
+            decisions.case_propose_grade(user=user, case=case, grade=data["grade"])
         _set_process_flag(activation, "returned_experts", [])
-        case_services.audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
+        audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
         return
     sheet_ids = data.get("sheets")
     if not isinstance(sheet_ids, list) or not sheet_ids:
@@ -342,44 +338,31 @@ def _review(user, activation, action, data):
         raise ValidationError({"sheets": ["只能退回本单位已提交的评分表。"]})
     comment = _comment(data)
     for sheet in sheets:
-        case_services.score_sheet_return(user=user, sheet=sheet, comment=comment)
-    case_services.case_set_status(case=case, status=m.CaseStatus.SCORE)
+        sheet_services.score_sheet_return(user=user, sheet=sheet, comment=comment)
+    decisions.case_set_status(user=user, case=case, status=m.CaseStatus.SCORE)
     _set_process_flag(activation, "returned_experts", sorted(s.expert_id for s in sheets))
 
 
 def _compile(user, activation, action, data):
     round = _round(activation)
     results.round_compute_results(user=user, round=round)
-    round.status = m.RoundStatus.APPROVING
-    round.save(update_fields=["status"])
-    case_services.audit(actor=user, action="round.compiled", obj=round, round_id=round.pk)
+    round_services.round_results_submitted(user=user, round=round)
 
 
 def _approve(user, activation, action, data):
     round = _round(activation)
     approve = action == "approve"
     comment = _comment(data)
-    if not approve and not comment.strip():
-        raise ValidationError({"comment": ["退回时必须填写意见。"]})
-    round.status = m.RoundStatus.REPORTING if approve else m.RoundStatus.COMPILING
-    round.save(update_fields=["status"])
     if approve:
-        results.round_freeze_results(round=round)
+        round_services.round_approve(user=user, round=round, comment=comment)
+    else:
+        round_services.round_return(user=user, round=round, comment=comment)
     _set_process_flag(activation, "approved", approve)
-    case_services.audit(
-        actor=user,
-        action="round.approve" if approve else "round.return",
-        obj=round,
-        comment=comment,
-        round_id=round.pk,
-    )
 
 
 def _report(user, activation, action, data):
     round = _round(activation)
-    round.status = m.RoundStatus.CLOSED
-    round.save(update_fields=["status"])
-    case_services.audit(actor=user, action="round.reported", obj=round, round_id=round.pk)
+    round_services.round_close(user=user, round=round)
 
 
 _HANDLERS = {

@@ -17,8 +17,9 @@ from viewflow.workflow.models import Task
 
 from cases import access, results, round_config
 from cases import models as m
-from cases import services as case_services
 from cases.errors import Conflict
+from cases.services import common, inspections, submissions
+from cases.services import sheets as sheet_services
 from workflow import dashboard, deadlines, selectors, services
 from workflow.flows import CaseFlow, RoundFlow
 
@@ -121,20 +122,20 @@ def _handle_post(request, task: Task, step: str):
             services.task_unclaim(user=user, task_id=task.pk)
         elif action == "save" and step == "prepare":
             case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
-            case_services.submission_save(user=user, case=case, report=request.POST.get("report", ""))
+            submissions.submission_save(user=user, case=case, report=request.POST.get("report", ""))
             messages.success(request, _("已保存草稿。"))
         elif action == "save" and step == "score":
             if task.owner_id != user.pk:
                 raise PermissionDenied(_("只能填写本人的评分表。"))
             case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
-            sheet = case_services.score_sheet_open(case=case, expert=user)
+            sheet = sheet_services.score_sheet_open(case=case, expert=user)
             data = _form_data(request, step)
-            case_services.score_sheet_save(user=user, sheet=sheet, items=data["items"], reason=data["reason"])
+            sheet_services.score_sheet_save(user=user, sheet=sheet, items=data["items"], reason=data["reason"])
             messages.success(request, _("已保存评分。"))
         elif action == "add_inspection":
             case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
             post = request.POST
-            case_services.inspection_record_create(
+            inspections.inspection_record_create(
                 user=user, case=case, method=post.get("method", ""), date=post.get("date") or None,
                 place=post.get("place", ""), participants=post.get("participants", ""), notes=post.get("notes", ""),
             )
@@ -142,10 +143,10 @@ def _handle_post(request, task: Task, step: str):
             case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
             post = request.POST
             item = case.round.rubric.items.filter(code=post.get("item")).first() if post.get("item") else None
-            case_services.finding_create(
+            inspections.finding_create(
                 user=user, case=case, source=post.get("source", ""), description=post.get("description", ""),
                 item=item, severity=post.get("severity") or m.Severity.LOW,
-                deduction_amount=case_services.parse_points(post.get("deduction_amount") or "0", "deduction_amount"),
+                deduction_amount=common.parse_points(post.get("deduction_amount") or "0", "deduction_amount"),
                 requires_rectification=bool(post.get("requires_rectification")), veto=bool(post.get("veto")),
             )
         elif action in ("submit", "approve", "return"):
@@ -187,7 +188,7 @@ def task_detail(request, pk):
     if case is not None:
         context.update(_case_context(request.user, case))
         if step == "score" and task.owner_id == request.user.pk:
-            sheet = case_services.score_sheet_open(case=case, expert=request.user)
+            sheet = sheet_services.score_sheet_open(case=case, expert=request.user)
             context["sheet"] = sheet
             context["sheet_rows"] = _sheet_rows(case, sheet)
     if task.flow_task.flow_class is RoundFlow and row["round"] is not None:

@@ -15,7 +15,7 @@ from cases.models import User
 
 _USER_FIELDS = [f.attname for f in User._meta.concrete_fields]
 _TOKEN_USER_SQL = (
-    f"SELECT {', '.join(f'u.{User._meta.get_field(a).column}' for a in _USER_FIELDS)}, t.created "
+    f"SELECT {', '.join(f'u.{f.column}' for f in User._meta.concrete_fields)}, t.created "
     f"FROM {Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE t.key = $1"
 )
 

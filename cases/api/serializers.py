@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from cases import access
@@ -57,7 +59,7 @@ class GroupSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.Group
         fields = ["id", "round", "number", "name", "phone", "members", "units", "unit_list"]
-        validators = []  # cases.services.group_create names the taken number as a field error
+        validators: list[object] = []  # cases.services.rounds.group_create names the taken number as a field error
 
     def get_unit_list(self, group) -> list[dict]:
         return [{"id": c.unit_id, "name": c.unit.name} for c in group.cases.all()]  # prefetched by the view
@@ -107,7 +109,7 @@ class FindingSerializer(serializers.ModelSerializer):
 
 
 class ItemScoreSerializer(serializers.ModelSerializer):
-    item = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    item: "serializers.SlugRelatedField[m.RubricItem]" = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = m.ItemScore
@@ -129,8 +131,8 @@ class ScoreSheetSerializer(serializers.ModelSerializer):
 
 class ItemScoreWriteSerializer(serializers.Serializer):
     item = serializers.CharField()
-    deduction = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=0)
-    bonus = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=0)
+    deduction = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=Decimal(0))
+    bonus = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=Decimal(0))
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -173,7 +175,7 @@ class CaseSerializer(serializers.ModelSerializer):
                 groups = None
             else:
                 groups = {row["group_id"] for row in access.group_ids(user, access.GROUP_LEAD_ROLES)} if user else set()
-            self.context["decision_groups"] = groups
+            self.context["decision_groups"] = groups  # type: ignore[index]  # a dict at runtime; the stub says Mapping
         return self.context["decision_groups"]
 
 
@@ -185,7 +187,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    items = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    items: "serializers.SlugRelatedField[m.RubricItem]" = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
 
     class Meta:
         model = m.Attachment

@@ -1,7 +1,9 @@
 """Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Model, Prefetch
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -11,9 +13,10 @@ from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from cases import access, exports, results, rubric_io, scoring_io, services
+from cases import access, exports, results, rubric_io, scoring_io
 from cases import models as m
 from cases.api import serializers as s
+from cases.services import decisions, inspections, pending_scoring, rounds, sheets, submissions
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -38,7 +41,7 @@ class OfficeWritesOnly(permissions.BasePermission):
 class RestrictedViewSetMixin:
     """Every queryset starts from what the user may see."""
 
-    model = None
+    model: type[Model] | None = None
 
     def get_queryset(self):
         return self.model.objects.restrict(self.request.user)
@@ -52,10 +55,10 @@ class UnitViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def perform_create(self, serializer):
-        serializer.instance = services.unit_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance = rounds.unit_create(user=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.unit_update(
+        serializer.instance = rounds.unit_update(
             user=self.request.user, unit=serializer.instance, **serializer.validated_data
         )
 
@@ -79,7 +82,7 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             spec = rubric_io.load_upload(upload.name, upload.read())
         except rubric_io.RubricError as exc:
             raise ValidationError({"file": exc.messages}) from None
-        rubric = services.rubric_import(user=request.user, spec=spec)
+        rubric = pending_scoring.rubric_import(user=request.user, spec=spec)
         return Response(s.RubricSerializer(rubric).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json", "xlsx"])],
@@ -106,10 +109,10 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def perform_create(self, serializer):
-        serializer.instance = services.round_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance = rounds.round_create(user=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.round_update(
+        serializer.instance = rounds.round_update(
             user=self.request.user, round=serializer.instance, **serializer.validated_data
         )
 
@@ -131,9 +134,9 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], url_path="score-sheets-export")
     def score_sheets_xlsx(self, request, pk=None):
         round = self.get_object()
-        sheets = (m.ScoreSheet.objects.restrict(request.user).filter(case__round=round)
-                  .select_related("case__unit", "case__group", "expert").prefetch_related("item_scores__item"))
-        return _xlsx(exports.score_sheets_xlsx(sheets), f"score-sheets-{round.pk}.xlsx")
+        rows = (m.ScoreSheet.objects.restrict(request.user).filter(case__round=round)
+                .select_related("case__unit", "case__group", "expert").prefetch_related("item_scores__item"))
+        return _xlsx(exports.score_sheets_xlsx(rows), f"score-sheets-{round.pk}.xlsx")
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path="results-summary")
@@ -162,7 +165,7 @@ class GroupViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.group_create(user=self.request.user, **data)
+        serializer.instance = rounds.group_create(user=self.request.user, **data)
 
 
 class CaseViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -179,7 +182,7 @@ class CaseViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         """The group leader sets (or clears, with an empty panel) the case's panel score, with a reason."""
         body = s.PanelOverrideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        case = services.case_set_panel_override(user=request.user, case=self.get_object(), **body.validated_data)
+        case = decisions.case_set_panel_override(user=request.user, case=self.get_object(), **body.validated_data)
         return Response(s.CaseSerializer(case, context={"request": request}).data)
 
     @extend_schema(request=s.SubmissionWriteSerializer, responses=s.SubmissionSerializer)
@@ -194,7 +197,7 @@ class CaseViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
             return Response(s.SubmissionSerializer(sub).data)
         writer = s.SubmissionWriteSerializer(data=request.data)
         writer.is_valid(raise_exception=True)
-        sub = services.submission_save(user=request.user, case=case, **writer.validated_data)
+        sub = submissions.submission_save(user=request.user, case=case, **writer.validated_data)
         return Response(s.SubmissionSerializer(sub).data)
 
 
@@ -220,7 +223,7 @@ class SubmissionViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class CaseChildCreateMixin:
     """Create a row on a case the user can see; the service decides whether they may write."""
 
-    create_service = None
+    create_service: Callable[..., Model] | None = None
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -233,7 +236,7 @@ class InspectionRecordViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixi
     model = m.InspectionRecord
     serializer_class = s.InspectionRecordSerializer
     filterset_fields = ["case", "method"]
-    create_service = staticmethod(services.inspection_record_create)
+    create_service = staticmethod(inspections.inspection_record_create)
 
 
 class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
@@ -241,7 +244,7 @@ class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.Create
     model = m.Finding
     serializer_class = s.FindingSerializer
     filterset_fields = ["case", "source", "requires_rectification"]
-    create_service = staticmethod(services.finding_create)
+    create_service = staticmethod(inspections.finding_create)
 
 
 class SpecialBonusViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
@@ -251,7 +254,7 @@ class SpecialBonusViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.C
     model = m.SpecialBonus
     serializer_class = s.SpecialBonusSerializer
     filterset_fields = ["case", "level"]
-    create_service = staticmethod(services.special_bonus_create)
+    create_service = staticmethod(inspections.special_bonus_create)
 
 
 class ScoreSheetViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -270,7 +273,7 @@ class ScoreSheetViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         writer = s.ScoreSheetWriteSerializer(data=request.data)
         writer.is_valid(raise_exception=True)
         data = writer.validated_data
-        sheet = services.score_sheet_save(
+        sheet = sheets.score_sheet_save(
             user=request.user, sheet=sheet, items=data["items"], reason=data.get("reason")
         )
         return Response(s.ScoreSheetSerializer(sheet).data)
@@ -299,7 +302,7 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("round"), pk=data["case"])
-        attachment = services.attachment_create(user=request.user, case=case, purpose=data["purpose"],
+        attachment = inspections.attachment_create(user=request.user, case=case, purpose=data["purpose"],
                                                 upload=data["file"], item_codes=data["items"],
                                                 inspection_id=data.get("inspection"))
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)

@@ -76,7 +76,7 @@ def test_phase_dues_out_of_order_are_refused_everywhere(client, api):
     the admin shows it on the form, and nothing is written."""
     from django.core.exceptions import ValidationError
 
-    from cases import services
+    from cases.services import rounds
     from tests.api_helpers import API
     from tests.factories import make_round
 
@@ -95,7 +95,7 @@ def test_phase_dues_out_of_order_are_refused_everywhere(client, api):
     assert not m.Round.objects.filter(title="新考评").exists()
 
     with pytest.raises(ValidationError) as raised:
-        services.round_update(user=office, round=r.round, inspect_due=early)
+        rounds.round_update(user=office, round=r.round, inspect_due=early)
     assert raised.value.message_dict == {"inspect_due": ["不能早于 prepare_due。"]}
 
     client.force_login(office)

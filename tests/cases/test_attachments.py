@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cases import models as m
-from cases import services as case_services
+from cases.services import inspections
 from tests.factories import make_round
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_unknown_item_and_wrong_role_are_refused(api, settings, tmp_path):
     assert unknown.status_code == 400 and unknown.json()["errors"] == {"items": ["未知的评分项：S9.9"]}
     # An inspection record of another unit's case.
     other = make_round(units=1, experts=1, launch=True)
-    foreign = case_services.inspection_record_create(user=other.groups[0].leader, case=other.cases[0],
+    foreign = inspections.inspection_record_create(user=other.groups[0].leader, case=other.cases[0],
                                                      method="听汇报", date="2026-07-01")
     response = api(r.groups[0].leader).post("/api/v1/attachments/", {
         "case": r.cases[0].pk, "purpose": "inspection", "file": SimpleUploadedFile("a.pdf", PDF),

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from cases import models as m
-from cases import services as case_services
+from cases.services import pending_scoring
+from cases.services import rounds as round_services
 from workflow import services
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,17 +62,17 @@ def launched_round(db):
     staff, head = _user("staff"), _user("head")
     m.UnitMembership.objects.create(user=staff, unit=unit, role=m.UnitRole.STAFF)
     m.UnitMembership.objects.create(user=head, unit=unit, role=m.UnitRole.HEAD)
-    rubric = case_services.rubric_create(spec={
+    rubric = pending_scoring.rubric_create(spec={
         "code": "e2e", "title": "测试细则", "sections": [
             {"code": "1", "title": "组织领导", "max": "10", "items": [{"code": "1.1", "content": "有领导小组", "max": "10"}]}]})
     now = timezone.now()
-    round = case_services.round_create(
+    round = round_services.round_create(
         user=office, title="半年跟踪考评", kind=m.RoundKind.HALF_YEAR, year=now.year, rubric=rubric,
         prepare_due=now + timedelta(days=5), inspect_due=now + timedelta(days=10), review_due=now + timedelta(days=15),
         approve_due=now + timedelta(days=20), report_due=now + timedelta(days=25),
         config={"report_char_limit": 200},
     )
-    case_services.group_create(user=office, round=round, number=1, name="第一组", members=[
+    round_services.group_create(user=office, round=round, number=1, name="第一组", members=[
         {"user": _user("leader"), "role": m.GroupRole.LEADER}, {"user": _user("expert"), "role": m.GroupRole.EXPERT}],
         units=[unit])
     services.round_launch(user=office, round_id=round.pk)

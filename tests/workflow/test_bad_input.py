@@ -14,7 +14,7 @@ import pytest
 from viewflow.workflow.models import Process, Task
 
 from cases import models as m
-from cases import services as case_services
+from cases.services import sheets, submissions
 from tests.api_helpers import API
 from tests.conftest import module_world
 from tests.factories import act, advance_case, make_round, make_rubric, round_dates
@@ -34,12 +34,12 @@ class World:
 
 def build_world() -> World:
     r = make_round(units=4, experts=2, launch=True, config={"report_char_limit": LIMIT})
-    case_services.submission_save(user=r.staff[0], case=r.case(0), report="原稿", self_scores={"S1.1": "5"})
+    submissions.submission_save(user=r.staff[0], case=r.case(0), report="原稿", self_scores={"S1.1": "5"})
     advance_case(r, 1, upto="sign_off")
     case2 = advance_case(r, 2, upto="score")
     expert = r.groups[0].experts[0]
     sheet = m.ScoreSheet.objects.get(case=case2, expert=expert)
-    case_services.score_sheet_save(user=expert, sheet=sheet, items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
+    sheets.score_sheet_save(user=expert, sheet=sheet, items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
     advance_case(r, 3, upto="review")
     approving = make_round(units=1, experts=1, launch=True, office=r.office, leader=r.leader, auditor=r.auditor)
     advance_case(approving, 0, upto="done")

@@ -25,7 +25,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
-from cases import services as case_services
+from cases.services import inspections, submissions
 from tests.api_helpers import API, all_pages, ids
 from tests.conftest import module_world
 from tests.factories import UnitFactory, act, advance_case, make_round, make_user, round_dates
@@ -68,18 +68,18 @@ def build_world() -> World:
 
     # X0: through prepare, sign-off and inspection (with a record and a finding) to review.
     x0 = advance_case(X, 0, upto="inspect")
-    case_services.inspection_record_create(user=g1.leader, case=x0, method="听汇报", date="2026-07-01", notes="汇报")
-    case_services.finding_create(user=g1.leader, case=x0, source="inspection", description="台账不全")
+    inspections.inspection_record_create(user=g1.leader, case=x0, method="听汇报", date="2026-07-01", notes="汇报")
+    inspections.finding_create(user=g1.leader, case=x0, source="inspection", description="台账不全")
     advance_case(X, 0, upto="review")
     # X1: inspected by the deputy, expert 1 scored, expert 2's sheet still open.
     x1 = advance_case(X, 1, upto="inspect")
-    case_services.finding_create(user=g2.experts[0], case=x1, source="spot_check", description="察访发现")
-    case_services.inspection_record_create(user=g2.experts[0], case=x1, method="现场察访", date="2026-07-02")
+    inspections.finding_create(user=g2.experts[0], case=x1, source="spot_check", description="察访发现")
+    inspections.inspection_record_create(user=g2.experts[0], case=x1, method="现场察访", date="2026-07-02")
     act(X, g2.deputy, "inspect", x1)
     act(X, g2.experts[0], "score", x1, items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
     # X2: a saved draft; X3: the prepare task claimed by its staff.
     x2 = X.case(2)
-    case_services.submission_save(user=X.staff[2], case=x2, report="草稿")
+    submissions.submission_save(user=X.staff[2], case=x2, report="草稿")
     from workflow import services as wf
 
     x3 = X.case(3)

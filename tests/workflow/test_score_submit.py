@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import models as m
-from cases import services as case_services
+from cases.services import pending_scoring, sheets
 from tests.api_helpers import API
 from tests.factories import advance_case, make_round
 
@@ -37,7 +37,7 @@ def test_sheet_total_matches_the_section_by_section_reference():
     advance_case(setup, 0, "score")
     case = setup.case(0)
     expert = setup.groups[0].experts[0]
-    sheet = case_services.score_sheet_open(case=case, expert=expert)
+    sheet = sheets.score_sheet_open(case=case, expert=expert)
     items = list(setup.rubric.items.all())
     rng = random.Random(7)
     for _ in range(40):
@@ -47,9 +47,9 @@ def test_sheet_total_matches_the_section_by_section_reference():
             bonus = Decimal(rng.randint(0, int(item.bonus_cap * 100))) / 100 if item.bonus_cap else Decimal(0)
             rows.append({"item": item.code, "deduction": str(deduction), "bonus": str(bonus), "reason": "r"})
         m.ItemScore.objects.filter(sheet=sheet).delete()
-        case_services.score_sheet_save(user=expert, sheet=sheet, items=rows)
+        sheets.score_sheet_save(user=expert, sheet=sheet, items=rows)
         fresh = m.ScoreSheet.objects.select_related("case__round__rubric").get(pk=sheet.pk)
-        assert case_services.sheet_total(fresh) == _reference_total(fresh)
+        assert pending_scoring.sheet_total(fresh) == _reference_total(fresh)
 
 
 def test_a_deduction_without_reason_is_refused_with_the_item_code(api):
@@ -172,12 +172,12 @@ def test_only_frozen_rubrics_items_are_kept_between_requests():
     setup = make_round(units=1, experts=1)  # not launched: its rubric is a draft
     rubric = setup.round.rubric
     assert not rubric.frozen
-    before = len(case_services._rubric_items(m.Rubric.objects.get(pk=rubric.pk)))
+    before = len(pending_scoring._rubric_items(m.Rubric.objects.get(pk=rubric.pk)))
     section = rubric.sections.first()
     m.RubricItem.objects.create(rubric=rubric, section=section, code="S9.9", content="新增", max_points=1,
                                 position=99)
-    assert len(case_services._rubric_items(m.Rubric.objects.get(pk=rubric.pk))) == before + 1
-    assert rubric.pk not in case_services._frozen_rubric_items
+    assert len(pending_scoring._rubric_items(m.Rubric.objects.get(pk=rubric.pk))) == before + 1
+    assert rubric.pk not in pending_scoring._frozen_rubric_items
 
 
 def test_only_the_groups_experts_not_from_the_unit_get_a_sheet():
@@ -187,8 +187,8 @@ def test_only_the_groups_experts_not_from_the_unit_get_a_sheet():
     case, group = setup.case(0), setup.groups[0]
     recused = group.experts[1]
     m.UnitMembership.objects.create(user=recused, unit=case.unit, role=m.UnitRole.STAFF)
-    assert case_services.score_sheet_open(case=case, expert=group.experts[0]).expert == group.experts[0]
+    assert sheets.score_sheet_open(case=case, expert=group.experts[0]).expert == group.experts[0]
     for outsider in (recused, group.leader, setup.staff[0]):
         with pytest.raises(PermissionDenied):
-            case_services.score_sheet_open(case=case, expert=outsider)
+            sheets.score_sheet_open(case=case, expert=outsider)
     assert list(m.ScoreSheet.objects.filter(case=case).values_list("expert", flat=True)) == [group.experts[0].pk]

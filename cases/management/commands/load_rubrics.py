@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cases import models as m
 from cases.rubric_io import RubricError, load_upload
-from cases.services import rubric_import
+from cases.services.pending_scoring import rubric_import
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rubrics"
 

@@ -1,0 +1,32 @@
+"""The audit log's one writer: who did what to which object, with before/after values."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import models
+
+from cases import models as m
+
+
+def audit(
+    *,
+    actor: m.User | None,
+    action: str,
+    obj: models.Model,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    comment: str = "",
+    round_id: int | None = None,
+) -> None:
+    """Record `action` on `obj`. `actor=None` is the system (a step the flow takes by itself); a
+    user without a primary key (anonymous) is recorded as nobody too."""
+    m.AuditEntry.objects.create(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        object_type=obj._meta.model_name or "",  # always set on a concrete model
+        object_id=str(obj.pk),
+        round_id=round_id,
+        before=before,
+        after=after,
+        comment=comment,
+    )

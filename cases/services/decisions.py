@@ -1,0 +1,83 @@
+"""The case's status as its process moves, and the group's decisions on it: the panel score
+override and the proposed grade (under the round's per-group quotas)."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases import access, round_config
+from cases import models as m
+from cases.errors import Conflict
+from cases.services.audit import audit
+from cases.services.common import parse_points
+from cases.services.pending_scoring import grade_quota
+
+
+@transaction.atomic
+def case_set_status(*, user: m.User | None, case: m.Case, status: str) -> m.Case:
+    """Move the case to `status` (a done case gets its finishing time). `user=None`: the flow's own
+    step (the case finishing after its review)."""
+    before = {"status": case.status}
+    case.status = status
+    fields = ["status"]
+    if status == m.CaseStatus.DONE:
+        case.finished_at = timezone.now()
+        fields.append("finished_at")
+    case.save(update_fields=fields)
+    audit(actor=user, action="case.status", obj=case, before=before, after={"status": status},
+          round_id=case.round_id)
+    return case
+
+
+def _require_open_for_decisions(round: m.Round) -> None:
+    """Group decisions (panel override, grade proposal) stop once the results go to the leader."""
+    if round.results_frozen_at or round.status not in (m.RoundStatus.RUNNING, m.RoundStatus.COMPILING):
+        raise Conflict("结果已提交领导审定，不能再调整。")
+
+
+@transaction.atomic
+def case_set_panel_override(*, user: m.User, case: m.Case, panel: object, reason: str) -> m.Case:
+    """The group leader replaces the aggregated panel score (or clears it with panel=None)."""
+    if not access.can_lead_group(user, case.group_id):
+        raise PermissionDenied("只有组长或副组长可以调整评审分数。")
+    _require_open_for_decisions(case.round)
+    value = None if panel in (None, "") else parse_points(panel, "panel")
+    if value is not None:
+        if value > case.round.rubric.total_max:
+            raise ValidationError({"panel": [f"不能超过满分 {case.round.rubric.total_max}。"]})
+        if not reason.strip():
+            raise ValidationError({"reason": ["调整分数必须说明理由。"]})
+    before = {"panel_override": str(case.panel_override) if case.panel_override is not None else None}
+    case.panel_override = value
+    case.panel_override_reason = reason if value is not None else ""
+    case.save(update_fields=["panel_override", "panel_override_reason"])
+    audit(actor=user, action="case.panel_override", obj=case, before=before,
+          after={"panel_override": str(value) if value is not None else None}, comment=reason, round_id=case.round_id)
+    return case
+
+
+@transaction.atomic
+def case_propose_grade(*, user: m.User, case: m.Case, grade: str) -> m.Case:
+    """The group leader proposes the case's grade. Where the round sets per-group quotas
+    (config "group_quotas": {"优秀": "25"}), a proposal over the quota is refused at once."""
+    if not access.can_lead_group(user, case.group_id):
+        raise PermissionDenied("只有组长或副组长可以提出等次建议。")
+    _require_open_for_decisions(case.round)
+    bands = round_config.grade_names(case.round.config)
+    if grade and bands and grade not in bands:
+        raise ValidationError({"grade": [f"等次必须是：{'、'.join(bands)}。"]})
+    quota_percent = (case.round.config.get("group_quotas") or {}).get(grade)
+    if grade and quota_percent is not None:
+        # Lock the group so that two leaders proposing at once cannot both take the last place.
+        m.Group.objects.select_for_update().filter(pk=case.group_id).exists()
+        size = m.Case.objects.filter(group_id=case.group_id).count()
+        quota = grade_quota(quota_percent, size)
+        taken = m.Case.objects.filter(group_id=case.group_id, proposed_grade=grade).exclude(pk=case.pk).count()
+        if taken >= quota:
+            raise ValidationError({"grade": [f"{case.group.name}“{grade}”名额已满（{taken}/{quota}）。"]})
+    before = {"proposed_grade": case.proposed_grade}
+    case.proposed_grade = grade
+    case.save(update_fields=["proposed_grade"])
+    audit(actor=user, action="case.propose_grade", obj=case, before=before, after={"proposed_grade": grade},
+          round_id=case.round_id)
+    return case

@@ -1,0 +1,173 @@
+"""What the group records on a case during its inspection (inspection records, findings, their
+files), the unit's evidence files, and the office's special bonuses."""
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from cases import access
+from cases import models as m
+from cases.errors import Conflict
+from cases.services.audit import audit
+from cases.services.common import parse_points, require_office
+
+
+def _require_inspector(user: m.User, case: m.Case) -> None:
+    if not access.can_record_inspection(user, case):
+        raise PermissionDenied("只有本组考评人员可以记录检查情况。")
+    if case.status in (m.CaseStatus.DRAFT, m.CaseStatus.DONE):
+        raise Conflict("当前阶段不能记录检查情况。")
+
+
+def _require_finding_recorder(user: m.User, case: m.Case) -> None:
+    """Findings: the group during its inspection; the office (complaints 投诉查处 and public criticism
+    通报批评 reach it at any time) until the round's results are approved."""
+    if access.is_office(user):
+        if case.status == m.CaseStatus.DRAFT or case.round.results_frozen_at:
+            raise Conflict("当前阶段不能记录问题。")
+        return
+    _require_inspector(user, case)
+
+
+@transaction.atomic
+def inspection_record_create(
+    *,
+    user: m.User,
+    case: m.Case,
+    method: str,
+    date: dt.date | str | None,
+    place: str = "",
+    participants: str = "",
+    notes: str = "",
+) -> m.InspectionRecord:
+    """Record an inspection visit. `date` may be the text a form posted: the model's validation
+    parses it, and rejects a missing one."""
+    _require_inspector(user, case)
+    record = m.InspectionRecord(case=case, created_by=user, method=method, place=place, participants=participants,
+                                notes=notes)
+    if date is not None:  # a missing date stays unset: full_clean names it with the field's own message
+        record.date = date
+    record.full_clean()
+    record.save()
+    audit(actor=user, action="inspection.create", obj=record, round_id=case.round_id)
+    return record
+
+
+@transaction.atomic
+def finding_create(
+    *,
+    user: m.User,
+    case: m.Case,
+    source: str,
+    description: str,
+    item: m.RubricItem | None = None,
+    severity: str = m.Severity.LOW,
+    deduction_kind: str = "",
+    deduction_amount: Decimal = m.ZERO,
+    occurrences: int = 1,
+    requires_rectification: bool = False,
+    veto: bool = False,
+) -> m.Finding:
+    """Record a problem found on the case, optionally on one rubric item and with a deduction."""
+    _require_finding_recorder(user, case)
+    if item is not None and item.rubric_id != case.round.rubric_id:
+        raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
+    finding = m.Finding(
+        case=case, created_by=user, source=source, description=description, item=item, severity=severity,
+        deduction_kind=deduction_kind, deduction_amount=deduction_amount, occurrences=occurrences,
+        requires_rectification=requires_rectification, veto=veto,
+    )
+    finding.full_clean()
+    finding.save()
+    audit(
+        actor=user,
+        action="finding.create",
+        obj=finding,
+        after={"deduction_amount": str(finding.deduction_amount), "occurrences": finding.occurrences},
+        round_id=case.round_id,
+    )
+    return finding
+
+
+@transaction.atomic
+def special_bonus_create(*, user: m.User, case: m.Case, level: str, title: str, amount: object) -> m.SpecialBonus:
+    """The office grants a special bonus for an honour (seed 002: 国家级 3, 自治区/兵团级 2, 师级 1);
+    the engine caps the unit's total at the rubric's special_bonus_cap."""
+    require_office(user)
+    if case.round.results_frozen_at:
+        raise Conflict("结果已经领导审定，不能再加分。")
+    bonus = m.SpecialBonus(case=case, level=level, title=title, amount=parse_points(amount, "amount"),
+                           granted_by=user)
+    bonus.full_clean()
+    bonus.save()
+    audit(actor=user, action="special_bonus.create", obj=bonus, after={"amount": str(bonus.amount), "level": level},
+          comment=title, round_id=case.round_id)
+    return bonus
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def _require_uploader(user: m.User, case: m.Case, purpose: str) -> None:
+    """Evidence is the unit staff's (while preparing); inspection and finding files are the group's."""
+    if purpose == m.Attachment.Purpose.EVIDENCE:
+        if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
+            raise PermissionDenied("只有本单位填报员可以上传佐证材料。")
+        if case.status != m.CaseStatus.PREPARE:
+            raise Conflict("当前阶段不能上传佐证材料。")
+    elif purpose in (m.Attachment.Purpose.INSPECTION, m.Attachment.Purpose.FINDING):
+        _require_inspector(user, case)
+    else:
+        raise ValidationError({"purpose": ["未知的附件用途。"]})
+
+
+def _file_problems(name: str, size: int) -> list[str]:
+    extension = PurePath(name).suffix.lower().lstrip(".")
+    if extension not in settings.UPLOAD_ALLOWED_EXTENSIONS:
+        return [f"不支持的文件类型 .{extension}（允许：{', '.join(settings.UPLOAD_ALLOWED_EXTENSIONS)}）。"]
+    if size == 0:
+        return ["文件为空。"]
+    if size > settings.UPLOAD_MAX_BYTES:
+        return [f"文件超过 {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB 上限。"]
+    return []
+
+
+@transaction.atomic
+def attachment_create(*, user: m.User, case: m.Case, purpose: str, upload: "UploadedFile[bytes]",
+                      item_codes: Sequence[str] = (), inspection_id: int | None = None) -> m.Attachment:
+    """Store an uploaded file on a case. Evidence may attach to several rubric items (by code) at
+    once; inspection and finding files optionally to one of the case's inspection records."""
+    _require_uploader(user, case, purpose)
+    # An upload always has a name and a size; the stubs allow None for files in general.
+    name, size = upload.name or "", upload.size or 0
+    errors = {}
+    file_problems = _file_problems(name, size)
+    if file_problems:
+        errors["file"] = file_problems
+    items = list(case.round.rubric.items.filter(code__in=item_codes))
+    unknown = set(item_codes) - {item.code for item in items}
+    if unknown:
+        errors["items"] = [f"未知的评分项：{', '.join(sorted(unknown))}"]
+    inspection = case.inspections.filter(pk=inspection_id).first() if inspection_id else None
+    if inspection_id and inspection is None:
+        errors["inspection"] = ["检查记录不属于该单位。"]
+    if errors:
+        raise ValidationError(errors)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    attachment = m.Attachment.objects.create(
+        case=case, purpose=purpose, inspection=inspection, file=upload, original_name=name[:255],
+        size=size, sha256=digest.hexdigest(), uploaded_by=user,
+    )
+    attachment.items.set(items)
+    audit(actor=user, action="attachment.create", obj=attachment,
+          after={"name": attachment.original_name, "sha256": attachment.sha256}, round_id=case.round_id)
+    return attachment

@@ -1,0 +1,202 @@
+"""The experts' score sheets: opened for each expert who scores a case, saved while a draft,
+submitted (locked, with its total by the engine), returned by the group leader to be redone on a copy."""
+
+from decimal import Decimal
+from typing import TypedDict
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases import access
+from cases import models as m
+from cases.errors import Conflict
+from cases.services.audit import audit
+from cases.services.common import parse_points
+from cases.services.pending_scoring import _rubric_items, sheet_total
+
+
+class _CleanScore(TypedDict):
+    item: m.RubricItem
+    deduction: Decimal
+    bonus: Decimal
+    reason: str
+
+
+@transaction.atomic
+def score_sheet_open(*, case: m.Case, expert: m.User) -> m.ScoreSheet:
+    """The expert's open sheet for the case, creating the first attempt if there is none. Only an
+    expert of the case's group who is not from the unit itself (recusal) has one. Opening is the
+    flow's step when it hands out the score tasks, so the audit entry has no actor."""
+    sheet = case.score_sheets.filter(expert=expert).exclude(status=m.SheetStatus.RETURNED).order_by("-attempt").first()
+    if sheet is None:
+        if not access.scoring_experts(case.group_id, case.unit_id).filter(user=expert).exists():
+            raise PermissionDenied("只有本组评分专家（本单位人员回避）可以评分。")
+        sheet = m.ScoreSheet.objects.create(case=case, expert=expert)
+        audit(actor=None, action="score_sheet.open", obj=sheet, after={"expert": expert.pk}, round_id=case.round_id)
+    return sheet
+
+
+def _clean_row(n: int, row: object, rubric_items: dict[str, m.RubricItem], seen: set[str],
+               errors: list[str]) -> _CleanScore | None:
+    """One posted row (`items[n]`) checked; its problems are added to `errors` (None if any stop it)."""
+    if not isinstance(row, dict) or "item" not in row:
+        errors.append(f"items[{n}]: 需要 item 字段。")
+        return None
+    code = row["item"]
+    item = rubric_items.get(code)
+    if item is None:
+        errors.append(f"items[{n}].item: 未知的评分项 {code}。")
+        return None
+    if code in seen:
+        errors.append(f"items[{n}].item: 评分项 {code} 重复。")
+        return None
+    seen.add(code)
+    try:
+        deduction = parse_points(row.get("deduction", "0"), "deduction")
+        bonus = parse_points(row.get("bonus", "0"), "bonus")
+    except ValidationError as exc:
+        for field, msgs in exc.message_dict.items():
+            errors.extend(f"items[{n}].{field}: {msg}" for msg in msgs)
+        return None
+    if deduction > item.max_points:
+        errors.append(f"items[{n}].deduction: 扣分不能超过该项分值 {item.max_points}。")
+    if bonus > item.bonus_cap:
+        errors.append(f"items[{n}].bonus: 加分不能超过该项加分上限 {item.bonus_cap}。")
+    reason = str(row.get("reason", "")).strip()
+    return {"item": item, "deduction": deduction, "bonus": bonus, "reason": reason}
+
+
+def _clean_item_scores(sheet: m.ScoreSheet, items: object) -> list[_CleanScore]:
+    if not isinstance(items, list):
+        raise ValidationError({"items": ["必须是列表。"]})
+    rubric_items = {i.code: i for i in _rubric_items(sheet.case.round.rubric)}
+    errors: list[str] = []
+    seen: set[str] = set()
+    cleaned = []
+    for n, posted in enumerate(items):
+        row = _clean_row(n, posted, rubric_items, seen, errors)
+        if row is not None:
+            cleaned.append(row)
+    if errors:
+        raise ValidationError({"items": errors})
+    return cleaned
+
+
+def _require_sheet_owner(user: m.User, sheet: m.ScoreSheet) -> None:
+    """The expert's own draft sheet, locked for the rest of the transaction: a save racing a submit
+    of the same sheet must not rewrite its items after its total and audit entry are written. Only
+    the sheet's row: its default ordering would join (and lock) the case, round, group and unit."""
+    if sheet.expert_id != user.pk:
+        raise PermissionDenied("只能填写本人的评分表。")
+    status = (m.ScoreSheet.objects.select_for_update(of=("self",)).filter(pk=sheet.pk).order_by()
+              .values_list("status", flat=True).first())
+    if status != m.SheetStatus.DRAFT:
+        raise Conflict("评分表已提交，不能修改。")
+
+
+def _write_item_scores(sheet: m.ScoreSheet, items: object, reason: str | None) -> list[m.ItemScore]:
+    """Replace the given item scores (items not given keep their values); the sheet's scores after."""
+    cleaned = _clean_item_scores(sheet, items)
+    existing = {s.item_id: s for s in sheet.item_scores.order_by()}
+    to_create, to_update = [], []
+    for row in cleaned:
+        score = existing.get(row["item"].pk)
+        if score is None:
+            to_create.append(m.ItemScore(sheet=sheet, **row))
+        else:
+            score.deduction, score.bonus, score.reason = row["deduction"], row["bonus"], row["reason"]
+            to_update.append(score)
+    m.ItemScore.objects.bulk_create(to_create)
+    m.ItemScore.objects.bulk_update(to_update, ["deduction", "bonus", "reason"])
+    if reason is not None:
+        sheet.reason = reason
+        sheet.save(update_fields=["reason"])
+    return [*existing.values(), *to_create]
+
+
+@transaction.atomic
+def score_sheet_save(*, user: m.User, sheet: m.ScoreSheet, items: object, reason: str | None = None) -> m.ScoreSheet:
+    """Replace the given item scores on a draft sheet (items not given keep their values)."""
+    _require_sheet_owner(user, sheet)
+    _write_item_scores(sheet, items, reason)
+    return sheet
+
+
+def _submit_problems(sheet: m.ScoreSheet, scores: list[m.ItemScore], total: Decimal) -> dict[str, list[str]]:
+    """A deduction or bonus needs a reason; full marks on every item, or a total below the round's
+    threshold, needs a written reason for the whole sheet."""
+    errors: dict[str, list[str]] = {}
+    items_by_pk = {item.pk: item for item in _rubric_items(sheet.case.round.rubric)}  # in the rubric's order
+    order = {pk: n for n, pk in enumerate(items_by_pk)}
+    for score in sorted(scores, key=lambda score: order.get(score.item_id, len(order))):
+        if (score.deduction > 0 or score.bonus > 0) and not score.reason:
+            code = (items_by_pk.get(score.item_id) or score.item).code
+            errors.setdefault("items", []).append(f"{code}: 扣分或加分必须说明理由。")
+    low = sheet.case.round.config.get("low_total_threshold")
+    if not sheet.reason.strip():
+        if all(s.deduction == 0 for s in scores):
+            errors.setdefault("reason", []).append("全部满分的评分表必须填写说明。")
+        if low is not None and total < Decimal(str(low)):
+            errors.setdefault("reason", []).append(f"总分低于{low}分的评分表必须填写说明。")
+    return errors
+
+
+@transaction.atomic
+def score_sheet_submit(*, user: m.User, sheet: m.ScoreSheet, items: object = None,
+                       reason: str | None = None) -> m.ScoreSheet:
+    """Save the given item scores and reason as `score_sheet_save` does, if any, and lock the sheet.
+    Checks at entry: a deduction needs a reason; full marks on every item or a total below the
+    round's threshold needs a written reason for the whole sheet."""
+    _require_sheet_owner(user, sheet)
+    if items is not None or reason is not None:
+        scores = _write_item_scores(sheet, [] if items is None else items, reason)
+    else:
+        scores = list(sheet.item_scores.order_by())
+    total = sheet_total(sheet, scores)
+    errors = _submit_problems(sheet, scores, total)
+    if errors:
+        raise ValidationError(errors)
+    sheet.status = m.SheetStatus.SUBMITTED
+    sheet.total = total
+    sheet.submitted_at = timezone.now()
+    sheet.save(update_fields=["status", "total", "submitted_at"])
+    audit(
+        actor=user,
+        action="score_sheet.submit",
+        obj=sheet,
+        after={"total": str(total), "rubric": sheet.case.round.rubric.code},
+        round_id=sheet.case.round_id,
+    )
+    return sheet
+
+
+@transaction.atomic
+def score_sheet_return(*, user: m.User, sheet: m.ScoreSheet, comment: str) -> m.ScoreSheet:
+    """The group leader returns a submitted sheet; the expert continues on a copy (a new attempt)."""
+    if not access.can_lead_group(user, sheet.case.group_id):
+        raise PermissionDenied("只有组长或副组长可以退回评分表。")
+    if sheet.status != m.SheetStatus.SUBMITTED:
+        raise Conflict("只能退回已提交的评分表。")
+    if not comment.strip():
+        raise ValidationError({"comment": ["退回时必须填写意见。"]})
+    sheet.status = m.SheetStatus.RETURNED
+    sheet.return_comment = comment
+    sheet.returned_by = user
+    sheet.save(update_fields=["status", "return_comment", "returned_by"])
+    copy = m.ScoreSheet.objects.create(
+        case=sheet.case, expert=sheet.expert, attempt=sheet.attempt + 1, reason=sheet.reason
+    )
+    m.ItemScore.objects.bulk_create(
+        m.ItemScore(sheet=copy, item_id=s.item_id, deduction=s.deduction, bonus=s.bonus, reason=s.reason)
+        for s in sheet.item_scores.all()
+    )
+    audit(
+        actor=user,
+        action="score_sheet.return",
+        obj=sheet,
+        before={"total": str(sheet.total)},
+        comment=comment,
+        round_id=sheet.case.round_id,
+    )
+    return copy
