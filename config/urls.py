@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from cases.api import views as case_views
 from notifications import api as notification_api
-from workflow import api as workflow_api
+from workflow.api import views as workflow_api
 
 router = DefaultRouter()
 # Tasks first: URLs are matched in order, and the inbox is the most requested endpoint.
@@ -49,5 +49,5 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("notifications/", include("notifications.urls")),
-    path("", include("workflow.ui_urls")),
+    path("", include("workflow.pages.urls")),
 ]

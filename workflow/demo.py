@@ -16,7 +16,8 @@ from viewflow.workflow.status import STATUS
 from cases import models as m
 from cases import services as case_services
 from cases.rubric_io import load_rubric_yaml
-from workflow import deadlines, services
+from workflow import services
+from workflow.deadlines import services as deadlines
 from workflow.flows import CaseFlow, RoundFlow
 
 PASSWORD = "demo12345"

@@ -24,6 +24,7 @@ from cases import access
 from cases import models as m
 from notifications.models import Channel
 from notifications.services import notifications_create_each, notifications_create_many
+from workflow.steps import step_of
 
 ASSIGNED = "task.assigned"
 CLAIMABLE = "task.claimable"
@@ -33,18 +34,6 @@ OVERDUE = "task.overdue"
 ESCALATED = "task.escalated"
 EXTENDED = "task.extended"
 DUE_CHANGED = "task.due_changed"
-
-# Who is told when a task of a step is overdue: level 1, then (after a further delay) level 2.
-ESCALATION = {
-    "prepare": ("unit_head", "office"),
-    "sign_off": ("office",),
-    "inspect": ("office",),
-    "score": ("group_lead", "office"),
-    "review": ("office",),
-    "compile": ("leader",),
-    "approve": ("office",),
-    "report": ("leader",),
-}
 
 ROLE_LABELS = {
     "unit_staff": "填报员",
@@ -101,7 +90,8 @@ class TaskInfo:
         return role, obj
 
     def escalation_target(self, level: int) -> tuple[str, int | None] | None:
-        chain = ESCALATION.get(self.step, ("office",))
+        step = step_of(self.flow_task)
+        chain = step.escalation if step is not None else ("office",)
         if level > len(chain):
             return None
         role = chain[level - 1]

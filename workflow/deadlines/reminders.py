@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import models as m
-from workflow import calendar, deadlines, events
+from workflow.deadlines import calendar, events, rules
 from workflow.models import TaskDeadline
 from workflow.selectors import OPEN
 
@@ -95,13 +95,13 @@ def _process(found: list[tuple], now, counts: Counter) -> None:
         info = row.info
         config = configs.get(row.round_id)
         if config is None:
-            config = configs[row.round_id] = deadlines.config_of(rounds[row.round_id].config)
+            config = configs[row.round_id] = rules.config_of(rounds[row.round_id].config)
         # The tasks of a round's phase share their due: work each schedule out once per batch.
         key = (row.round_id, info.due, info.step)
         moments = schedules.get(key)
         if moments is None:
-            moments = schedules[key] = deadlines.schedule(info.due, config, info.step)
-        ripe, upcoming = deadlines.moments_between(info.due, moments, row.checked_at, now)
+            moments = schedules[key] = rules.schedule(info.due, config, info.step)
+        ripe, upcoming = rules.moments_between(info.due, moments, row.checked_at, now)
         plan.extend((info, moment) for moment in ripe)
         row.announced = True
         row.checked_at = max(row.checked_at, now)
