@@ -25,9 +25,9 @@ from tests.factories import act, advance_case, make_round
 from workflow import services
 from workflow.deadlines import calendar, events
 from workflow.deadlines import rules as deadlines
+from workflow.deadlines.reminders import sweep
 from workflow.flows import CaseFlow, RoundFlow
 from workflow.models import CaseDeadline, TaskDeadline, WorkdayOverride
-from workflow.deadlines.reminders import sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -12,6 +12,7 @@ from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -52,7 +53,7 @@ class TaskInfo:
 
     task_id: int
     process_id: int
-    flow_task: object
+    flow_task: Any  # the task's flow node (viewflow is untyped)
     status: str
     owner_id: int | None
     owner_permission: str | None
@@ -230,7 +231,7 @@ def announce(infos: list[TaskInfo]) -> int:
         due = fmt(info.due) + ("（已超过截止时间，请尽快办理）" if info.due <= now else "")
         if returned:
             event, subject = RETURNED, f"任务退回：{info.short}"
-            comment = back[1]
+            comment = back[1] if back is not None else ""
             body = f"{info.what}已退回给您，请修改后重新办理。" + (f"意见：{comment}。" if comment else "") + f"截止时间：{due}。"
         elif info.owner_id:
             event, subject = ASSIGNED, f"新任务：{info.short}"
@@ -273,6 +274,7 @@ def deadline_notices(plan) -> dict[str, int]:
         targets.append((info, moment, ids))
     users = _users([uid for _, _, ids in targets for uid in ids] + [i.owner_id for i, _ in plan])
     notices = Notices(users)
+    channels: tuple[Channel, ...]
     for info, moment, ids in targets:
         due, iso = fmt(info.due), _iso(info.due)
         if moment.kind == "reminder":

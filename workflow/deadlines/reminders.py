@@ -15,6 +15,7 @@ reminders for the new date are sent again, as they should be.
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -42,10 +43,10 @@ COLUMNS = (
 class Row:
     info: events.TaskInfo
     round_id: int
-    checked_at: object
+    checked_at: datetime
     announced: bool
     open: bool
-    next_check_at: object = None
+    next_check_at: datetime | None = None
 
 
 def sweep(now=None, batch_size: int = BATCH) -> dict[str, int]:
@@ -89,8 +90,9 @@ def _process(found: list[tuple], now, counts: Counter) -> None:
     fresh = [row.info for row in live if not row.announced]
     if fresh:
         counts["announced"] += events.announce(fresh)
-    plan = []
-    configs, schedules = {}, {}
+    plan: list[tuple[events.TaskInfo, rules.Moment]] = []
+    configs: dict[int, rules.Config] = {}
+    schedules: dict[tuple[int, datetime, str], list[rules.Moment]] = {}
     for row in live:
         info = row.info
         config = configs.get(row.round_id)

@@ -13,7 +13,6 @@ partial index, without resolving extensions over 500,000 tasks.
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -160,7 +159,7 @@ def _reset(row: TaskDeadline, due: datetime, now: datetime) -> None:
     row.next_check_at = now
 
 
-def _open_rows(**filters: Any) -> QuerySet[TaskDeadline]:
+def _open_rows(**filters: object) -> QuerySet[TaskDeadline]:
     return (TaskDeadline.objects.select_for_update(of=("self",))
             .filter(task__status__in=OPEN, **filters)
             .select_related("task", "round", "case__unit").order_by("task_id"))
@@ -264,7 +263,7 @@ def refresh_round(
     if round_dues is None:
         return []
     rows = list(_open_rows(round_id=round_id, phase__in=phases))
-    extended = {
+    extended: dict[tuple[int | None, str], datetime] = {
         (case_id, phase): due
         for case_id, phase, due in CaseDeadline.objects.filter(case__round_id=round_id, phase__in=phases)
         .values_list("case_id", "phase", "due")
