@@ -213,7 +213,9 @@ def task_unclaim(*, user: m.User, task_id: int) -> Task:
                 raise PermissionDenied("该任务不是您的任务。")
             if task.status != STATUS.ASSIGNED:
                 raise Conflict("只能退回本人已认领、未办理的任务。")
-            if activation.flow_task.name == "score":
+            step = step_of(activation.flow_task)
+            if step is not None and step.role is None:
+                # Assigned to one person (an expert's score task): there is no role to give it back to.
                 raise Conflict("专家评分任务不能放弃。")
             activation.unassign()
             return task
