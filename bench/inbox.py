@@ -49,10 +49,11 @@ NULL = r"\N"
 
 def deadlines_sql() -> str:
     """The due row of every human task, at its round's phase due, with the step → phase map that
-    workflow.deadlines writes them with."""
-    from workflow.deadlines import PHASE_FIELDS, STEP_PHASE
+    workflow.deadlines writes them with (each step's phase, workflow.steps)."""
+    from workflow.deadlines.rules import PHASE_FIELDS
+    from workflow.steps import STEPS
 
-    steps = ", ".join(f"('{step}', '{phase}')" for step, phase in STEP_PHASE.items())
+    steps = ", ".join(f"('{step.name}', '{step.phase}')" for step in STEPS.values())
     dues = " ".join(f"WHEN '{phase}' THEN r.{field}" for phase, field in PHASE_FIELDS.items())
     return f"""
 INSERT INTO workflow_taskdeadline (task_id, round_id, case_id, phase, due, checked_at, next_check_at, announced)

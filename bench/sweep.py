@@ -1,4 +1,4 @@
-"""Benchmark: the deadline sweep (workflow.reminders.sweep) over 500,000 tasks.
+"""Benchmark: the deadline sweep (workflow.deadlines.reminders.sweep) over 500,000 tasks.
 
     python bench/sweep.py          # prints sweep_idle_ms=<n> sweep_5000_due_s=<n> (and deliver_per_s=<n>)
 
@@ -194,7 +194,7 @@ def main():
     from django.db import connection
 
     from notifications.models import Notification
-    from workflow.reminders import sweep
+    from workflow.deadlines.reminders import sweep
 
     n_tasks = seed()
     assert n_tasks >= 500_000, n_tasks

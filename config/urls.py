@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from notifications import api as notification_api
-from workflow import api as workflow_api
+from workflow.api import views as workflow_api
 
 router = DefaultRouter()
 # Tasks first: URLs are matched in order, and the inbox is the most requested endpoint.
@@ -54,7 +54,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; the file lives with the other static files.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("notifications/", include("notifications.urls")),
-    path("", include("workflow.ui_urls")),
+    path("", include("workflow.pages.urls")),
 ]
 
 handler400 = "config.errors.bad_request"

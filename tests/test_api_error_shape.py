@@ -47,7 +47,7 @@ def test_server_error_under_api_is_json_500(rf):
 
 
 def test_unhandled_exception_in_an_api_view_is_json_500(db, monkeypatch):
-    from workflow import api
+    from workflow.api import views as api
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom")

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.forms.models import model_to_dict
 
 from cases.services.audit import audit
-from workflow import calendar
+from workflow.deadlines import calendar
 from workflow.models import CalendarYear, WorkdayOverride
 
 WEEKDAYS = "一二三四五六日"

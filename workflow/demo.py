@@ -17,7 +17,8 @@ from cases import models as m
 from cases.rubric_io import load_rubric_yaml
 from cases.services import pending_scoring
 from cases.services import rounds as round_services
-from workflow import deadlines, services
+from workflow import services
+from workflow.deadlines import services as deadlines
 from workflow.flows import CaseFlow, RoundFlow
 
 PASSWORD = "demo12345"

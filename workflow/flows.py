@@ -2,7 +2,8 @@
 
 CaseFlow runs once per unit and round; RoundFlow runs once per round and waits for its cases.
 Nodes only move work: the business rules live in `cases` (services, and `cases.access` for who
-may do what, such as which experts score a case), called from here and from `workflow.services`.
+may do what, such as which experts score a case), called from here and from the steps' handlers
+(`workflow.steps`, which declares what each human step offers and does).
 A process points at its domain object through `artifact`, and keeps the ids that task permissions
 need in `process.data` so that creating a task costs no extra query.
 
@@ -11,12 +12,17 @@ Task permissions are role names answered by `cases.access.RolePermissionBackend`
 `cases.leader`. Score tasks are assigned to their expert directly.
 """
 
+from django.contrib.contenttypes.models import ContentType
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow, lock
+from viewflow.workflow.models import Process, Task
+from viewflow.workflow.status import STATUS
 
 from cases import access
 from cases import models as m
+from cases.services import decisions
+from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
 from workflow.nodes import DynamicSplit
 from workflow.views import task_redirect_view
@@ -117,9 +123,7 @@ class CaseFlow(flow.Flow):
         sheet_services.score_sheet_open(case=case, expert=m.User(pk=activation.task.data["expert"]))
 
     def finish_case(self, activation):
-        from workflow import services
-
-        services.case_finished(case_id=activation.process.data["case"])
+        case_finished(case_id=activation.process.data["case"])
 
     def has_view_permission(self, user, obj=None):
         return user.is_authenticated
@@ -173,3 +177,33 @@ class RoundFlow(flow.Flow):
 
     def has_manage_permission(self, user, obj=None):
         return user.is_authenticated and access.is_office(user)
+
+
+# --- where the case flow meets the round flow ----------------------------------------------------
+# Here, beside both flows, so that the case flow's last node can wake the round process without an
+# import running back up from the flows to the services.
+
+
+def case_finished(*, case_id: int) -> None:
+    """Mark the case done and, if it was the round's last open case, wake the round process.
+
+    The round row is locked before counting so that two cases finishing at the same moment
+    cannot both see the other as still open."""
+    case = m.Case.objects.get(pk=case_id)
+    decisions.case_set_status(user=None, case=case, status=m.CaseStatus.DONE)
+    round = m.Round.objects.select_for_update().get(pk=case.round_id)
+    if m.Case.objects.filter(round_id=case.round_id).exclude(status=m.CaseStatus.DONE).exists():
+        return
+    round_services.round_cases_done(round=round)
+    waiting = Task.objects.get(
+        process=round_process(case.round_id), flow_task=RoundFlow.wait_cases, status=STATUS.NEW
+    )
+    RoundFlow.wait_cases.run(waiting)
+
+
+def round_process(round_id: int) -> Process:
+    return Process.objects.get(
+        flow_class=RoundFlow,
+        artifact_content_type=ContentType.objects.get_for_model(m.Round),
+        artifact_object_id=round_id,
+    )

@@ -6,27 +6,32 @@ indexed query from the user's memberships instead (see the indexes in workflow's
 """
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Q, QuerySet
-from viewflow.workflow.models import Task
+from viewflow.workflow import chart
+from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
 from cases import access
 from cases import models as m
 from cases.db import execute_prepared
+from workflow.flows import CaseFlow
 
 HUMAN = "HUMAN"
 # A task someone still has to act on (STARTED only exists inside the transaction that completes it).
 OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 
 
-def _ids(qs) -> list[str]:
+def _ids(qs: Iterable[int]) -> list[str]:
     # owner_permission_obj_pk is a text column in viewflow's schema.
     return [str(pk) for pk in qs]
 
 
-def roles_q(user) -> Q:
+def roles_q(user: m.User) -> Q:
     """Tasks that the user's roles are asked to do, whatever their state and whoever took them."""
     memberships = list(m.UnitMembership.objects.filter(user=user).values_list("role", "unit_id"))
     staff = _ids(unit for role, unit in memberships if role == m.UnitRole.STAFF)
@@ -46,20 +51,21 @@ def roles_q(user) -> Q:
     return q
 
 
-def queue_q(user) -> Q:
+def queue_q(user: m.User) -> Q:
     """Tasks that wait for someone of the user's roles to claim them."""
     return Q(owner__isnull=True, status=STATUS.NEW) & roles_q(user)
 
 
-def human_tasks() -> QuerySet:
-    return Task.objects.filter(flow_task_type=HUMAN)
+def human_tasks() -> QuerySet[Task]:
+    tasks: QuerySet[Task] = Task.objects.filter(flow_task_type=HUMAN)
+    return tasks
 
 
 # The scopes that are one person's own tasks in one state.
 OWN_SCOPES = {"inbox": STATUS.ASSIGNED, "archive": STATUS.DONE}
 
 
-def tasks_for(user, scope: str = "inbox") -> QuerySet:
+def tasks_for(user: m.User, scope: str = "inbox") -> QuerySet[Task]:
     """The user's tasks in one scope: inbox, queue, archive, or all that the user may see."""
     qs = human_tasks()
     if scope in OWN_SCOPES:
@@ -73,26 +79,19 @@ def tasks_for(user, scope: str = "inbox") -> QuerySet:
     return qs.filter(Q(owner=user) | roles_q(user))
 
 
-def case_process(case_id: int):
+def case_process(case_id: int) -> Process | None:
     """The CaseFlow process of a case (None before launch)."""
-    from django.contrib.contenttypes.models import ContentType
-    from viewflow.workflow.models import Process
-
-    from workflow.flows import CaseFlow
-
     return Process.objects.filter(
         flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case), artifact_object_id=case_id
     ).first()
 
 
-def flow_svg(flow_class, process_pk: int | None = None) -> str:
+def flow_svg(flow_class: type, process_pk: int | None = None) -> str:
     """The flow's diagram as SVG, with a process's current position when given."""
-    from viewflow.workflow import chart
-
     grid = chart.calc_layout_data(flow_class)
     if process_pk:
         chart.calc_cell_status(flow_class, grid, process_pk)
-    return chart.grid_to_svg(grid)
+    return str(chart.grid_to_svg(grid))
 
 
 # A task list row: the task, its due row (which carries its case and round), the case's unit, group
@@ -104,7 +103,7 @@ ROW_FIELDS = (
 )
 
 
-def task_rows(user, scope: str, flow_tasks: list | None = None):
+def task_rows(user: m.User, scope: str, flow_tasks: list[Any] | None = None) -> "OwnTaskRows | QuerySet[Task, tuple[Any, ...]]":
     """`ROW_FIELDS` rows of the user's tasks in a scope, newest first, optionally of some nodes only;
     something a paginator can slice and count."""
     if scope in OWN_SCOPES and connection.vendor == "postgresql":
@@ -135,7 +134,7 @@ def _rows_sql(tasks_sql: str) -> str:
 _TASK_COLUMNS = "t.id, t.flow_task, t.status, t.created, t.finished, t.owner_id, t.data, t.process_id"
 
 
-def _as_row_fields(rows) -> list[tuple]:
+def _as_row_fields(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Raw rows of `_rows_sql` as the ORM gives `ROW_FIELDS`: the node, not its reference; the data
     decoded (Django reads jsonb as text); no total."""
     field = Task._meta.get_field("flow_task")
@@ -163,11 +162,11 @@ class OwnTaskRows:
         LIMIT $4 OFFSET $5
     """)
 
-    def __init__(self, owner_id: int, status: str, flow_tasks: list | None = None):
+    def __init__(self, owner_id: int, status: str, flow_tasks: list[Any] | None = None) -> None:
         field = Task._meta.get_field("flow_task")
         self.params = [owner_id, str(status), None if flow_tasks is None else [field.get_prep_value(n) for n in flow_tasks]]
 
-    def page(self, offset: int, limit: int) -> tuple[list[tuple], int]:
+    def page(self, offset: int, limit: int) -> tuple[list[tuple[Any, ...]], int]:
         """The rows from `offset` on, at most `limit`, and the total (0 when the page is empty)."""
         rows = execute_prepared("own_task_rows", self.SQL, [*self.params, limit, offset])
         return _as_row_fields(rows), rows[0][-1] if rows else 0
@@ -179,7 +178,7 @@ class OwnTaskRows:
 _ROWS_BY_ID_SQL = _rows_sql(f"SELECT {_TASK_COLUMNS}, 0 AS total FROM viewflow_task t WHERE t.id = ANY ($1::bigint[])")
 
 
-def task_rows_by_id(task_ids: list[int]) -> list[tuple]:
+def task_rows_by_id(task_ids: list[int]) -> list[tuple[Any, ...]]:
     """`ROW_FIELDS` rows of these tasks, newest first (the answer to every task action)."""
     if connection.vendor != "postgresql":
         return list(Task.objects.filter(pk__in=task_ids).order_by("-created", "-pk").values_list(*ROW_FIELDS))

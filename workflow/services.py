@@ -1,14 +1,16 @@
 """Everything that moves work: launching a round and acting on tasks.
 
+What an action does at each step is the step's handler (`workflow.steps`); this module runs it.
+
 Each task action takes the process lock (SELECT … FOR UPDATE NOWAIT, retried by viewflow), re-reads
 the task, checks who may act, runs the domain service, and completes the task — all in one
 transaction. A domain error rolls everything back; losing a race gives `Conflict` (HTTP 409).
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -17,32 +19,19 @@ from viewflow import this
 from viewflow.workflow import flow
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Process, Task
+from viewflow.workflow.nodes.view import ViewActivation
 from viewflow.workflow.signals import flow_started, task_finished, task_started
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.token import Token
 
-from cases import access, results
+from cases import access
 from cases import models as m
 from cases.errors import Conflict
-from cases.services import decisions, submissions
 from cases.services import rounds as round_services
-from cases.services import sheets as sheet_services
-from cases.services.audit import audit
-from workflow import deadlines, events
+from workflow.deadlines import events
+from workflow.deadlines.services import tasks_bulk_created
 from workflow.flows import CaseFlow, RoundFlow
-
-# Which actions each human step offers.
-STEP_ACTIONS = {
-    "prepare": ("submit",),
-    "sign_off": ("approve", "return"),
-    "inspect": ("submit",),
-    "score": ("submit",),
-    "review": ("approve", "return"),
-    "compile": ("submit",),
-    "approve": ("approve", "return"),
-    "report": ("submit",),
-}
-
+from workflow.steps import ActionData, step_of
 
 # --- launching --------------------------------------------------------------------------------
 
@@ -67,7 +56,7 @@ def _launch_problems(round: m.Round) -> dict[str, list[str]]:
 
 
 @transaction.atomic
-def round_launch(*, user, round_id: int) -> m.Round:
+def round_launch(*, user: m.User, round_id: int) -> m.Round:
     """Start a drafted round: freeze its rubric, open one case process per unit and the round process."""
     if not access.is_office(user):
         raise PermissionDenied("只有考核办可以启动考评。")
@@ -151,51 +140,26 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
         Previous(from_task_id=task.pk, to_task_id=prev.pk) for task, prev in zip(first_tasks, start_tasks)
     )
     # bulk_create sends no post_save: the due rows the engine path writes in its receiver.
-    deadlines.tasks_bulk_created(first_tasks)
-
-
-def case_finished(*, case_id: int) -> None:
-    """Mark the case done and, if it was the round's last open case, wake the round process.
-
-    The round row is locked before counting so that two cases finishing at the same moment
-    cannot both see the other as still open."""
-    case = m.Case.objects.get(pk=case_id)
-    decisions.case_set_status(user=None, case=case, status=m.CaseStatus.DONE)
-    round = m.Round.objects.select_for_update().get(pk=case.round_id)
-    if m.Case.objects.filter(round_id=case.round_id).exclude(status=m.CaseStatus.DONE).exists():
-        return
-    round_services.round_cases_done(round=round)
-    waiting = Task.objects.get(
-        process=round_process(case.round_id), flow_task=RoundFlow.wait_cases, status=STATUS.NEW
-    )
-    RoundFlow.wait_cases.run(waiting)
-
-
-def round_process(round_id: int) -> Process:
-    return Process.objects.get(
-        flow_class=RoundFlow,
-        artifact_content_type=ContentType.objects.get_for_model(m.Round),
-        artifact_object_id=round_id,
-    )
+    tasks_bulk_created(first_tasks)
 
 
 # --- task actions -----------------------------------------------------------------------------
 
 
-def _eligible(user, task: Task) -> bool:
+def _eligible(user: m.User, task: Task) -> bool:
     """Whether the user holds the role the (claimable) task asks for."""
     return bool(task.owner_permission) and user.has_perm(task.owner_permission, obj=task.owner_permission_obj)
 
 
-def can_act(user, task: Task) -> bool:
+def can_act(user: m.User, task: Task) -> bool:
     """Whether the user may act on the open task now: its owner, or one of its role's members while
     nobody has claimed it. (Seeing a task — office, leader, auditor — is not acting on it.)"""
     if task.status == STATUS.ASSIGNED:
-        return task.owner_id == user.pk
+        return bool(task.owner_id == user.pk)
     return task.status == STATUS.NEW and _eligible(user, task)
 
 
-def _take(activation, user) -> None:
+def _take(activation: ViewActivation, user: m.User) -> None:
     """Make `user` the owner of the task, claiming it if it is still open to their role."""
     task = activation.task
     if task.status == STATUS.ASSIGNED and task.owner_id == user.pk:
@@ -215,7 +179,7 @@ def _take(activation, user) -> None:
 
 
 @contextmanager
-def _locked(task_id: int):
+def _locked(task_id: int) -> Iterator[ViewActivation]:
     """The task's activation under its process lock — what `Task.activation()` gives, one query
     cheaper: viewflow re-reads the task under the lock and then loads its process separately;
     this reads both at once (after finding which process to lock)."""
@@ -225,7 +189,7 @@ def _locked(task_id: int):
         yield task.flow_task.activation_class(task)
 
 
-def task_claim(*, user, task_id: int) -> Task:
+def task_claim(*, user: m.User, task_id: int) -> Task:
     try:
         with _locked(task_id) as activation:
             _take(activation, user)
@@ -234,7 +198,7 @@ def task_claim(*, user, task_id: int) -> Task:
         raise Conflict("该任务正在被他人办理，请稍后刷新。") from None
 
 
-def task_unclaim(*, user, task_id: int) -> Task:
+def task_unclaim(*, user: m.User, task_id: int) -> Task:
     try:
         with _locked(task_id) as activation:
             task = activation.task
@@ -242,7 +206,9 @@ def task_unclaim(*, user, task_id: int) -> Task:
                 raise PermissionDenied("该任务不是您的任务。")
             if task.status != STATUS.ASSIGNED:
                 raise Conflict("只能退回本人已认领、未办理的任务。")
-            if activation.flow_task.name == "score":
+            step = step_of(activation.flow_task)
+            if step is not None and step.role is None:
+                # Assigned to one person (an expert's score task): there is no role to give it back to.
                 raise Conflict("专家评分任务不能放弃。")
             activation.unassign()
             return task
@@ -250,15 +216,16 @@ def task_unclaim(*, user, task_id: int) -> Task:
         raise Conflict("该任务正在被他人办理，请稍后刷新。") from None
 
 
-def task_act(*, user, task_id: int, action: str, data: dict) -> Task:
+def task_act(*, user: m.User, task_id: int, action: str, data: ActionData) -> Task:
     """Perform `action` (submit / approve / return) on a task, completing it."""
     try:
         with _locked(task_id) as activation:
-            step = activation.flow_task.name
-            if action not in STEP_ACTIONS.get(step, ()):
-                raise ValidationError({"action": [f"步骤“{step}”不支持操作“{action}”。"]})
+            step = step_of(activation.flow_task)
+            if step is None or action not in step.actions:
+                name = activation.flow_task.name
+                raise ValidationError({"action": [f"步骤“{name}”不支持操作“{action}”。"]})
             _take(activation, user)
-            _HANDLERS[step](user, activation, action, data)
+            step.handler(user, activation, action, data)
             activation.task.data = {**activation.task.data, "action": action, "comment": data.get("comment", "")}
             activation.start(None)
             # Tasks created by a "return" are work handed back: their notice says so (workflow.events).
@@ -271,107 +238,3 @@ def task_act(*, user, task_id: int, action: str, data: dict) -> Task:
             return activation.task
     except FlowLockFailed:
         raise Conflict("该任务正在被他人办理，请稍后重试。") from None
-
-
-def _case(activation, *related: str) -> m.Case:
-    return m.Case.objects.select_related("round", "unit", "group", *related).get(pk=activation.process.data["case"])
-
-
-def _round(activation) -> m.Round:
-    return m.Round.objects.select_for_update().get(pk=activation.process.data["round"])
-
-
-def _set_process_flag(activation, key: str, value) -> None:
-    activation.process.data = {**activation.process.data, key: value}
-    activation.process.save(update_fields=["data"])
-
-
-def _comment(data) -> str:
-    comment = data.get("comment", "")
-    if not isinstance(comment, str):
-        raise ValidationError({"comment": ["必须是文本。"]})
-    return comment
-
-
-def _prepare(user, activation, action, data):
-    case = _case(activation)
-    fields = {k: data[k] for k in ("report", "self_scores", "statistics") if k in data}
-    if fields:
-        submissions.submission_save(user=user, case=case, **fields)
-    # Late against the task's effective due: the office may have extended it.
-    submissions.submission_submit(user=user, case=case, due=deadlines.task_due(activation.task.pk))
-
-
-def _sign_off(user, activation, action, data):
-    approve = action == "approve"
-    submissions.submission_sign_off(user=user, case=_case(activation), approve=approve, comment=_comment(data))
-    _set_process_flag(activation, "signed", approve)
-
-
-def _inspect(user, activation, action, data):
-    case = _case(activation)
-    decisions.case_set_status(user=user, case=case, status=m.CaseStatus.SCORE)
-    audit(actor=user, action="case.inspected", obj=case, round_id=case.round_id)
-
-
-def _score(user, activation, action, data):
-    case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
-    sheet = sheet_services.score_sheet_open(case=case, expert=user)
-    sheet_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"))
-    if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
-        decisions.case_set_status(user=user, case=case, status=m.CaseStatus.REVIEW)
-
-
-def _review(user, activation, action, data):
-    case = _case(activation)
-    if action == "approve":
-        if data.get("grade"):
-            decisions.case_propose_grade(user=user, case=case, grade=data["grade"])
-        _set_process_flag(activation, "returned_experts", [])
-        audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
-        return
-    sheet_ids = data.get("sheets")
-    if not isinstance(sheet_ids, list) or not sheet_ids:
-        raise ValidationError({"sheets": ["请选择要退回的评分表。"]})
-    sheets = list(case.score_sheets.filter(pk__in=sheet_ids, status=m.SheetStatus.SUBMITTED))
-    if len(sheets) != len(set(sheet_ids)):
-        raise ValidationError({"sheets": ["只能退回本单位已提交的评分表。"]})
-    comment = _comment(data)
-    for sheet in sheets:
-        sheet_services.score_sheet_return(user=user, sheet=sheet, comment=comment)
-    decisions.case_set_status(user=user, case=case, status=m.CaseStatus.SCORE)
-    _set_process_flag(activation, "returned_experts", sorted(s.expert_id for s in sheets))
-
-
-def _compile(user, activation, action, data):
-    round = _round(activation)
-    results.round_compute_results(user=user, round=round)
-    round_services.round_results_submitted(user=user, round=round)
-
-
-def _approve(user, activation, action, data):
-    round = _round(activation)
-    approve = action == "approve"
-    comment = _comment(data)
-    if approve:
-        round_services.round_approve(user=user, round=round, comment=comment)
-    else:
-        round_services.round_return(user=user, round=round, comment=comment)
-    _set_process_flag(activation, "approved", approve)
-
-
-def _report(user, activation, action, data):
-    round = _round(activation)
-    round_services.round_close(user=user, round=round)
-
-
-_HANDLERS = {
-    "prepare": _prepare,
-    "sign_off": _sign_off,
-    "inspect": _inspect,
-    "score": _score,
-    "review": _review,
-    "compile": _compile,
-    "approve": _approve,
-    "report": _report,
-}

@@ -9,7 +9,7 @@ from django.db.models.signals import post_delete, post_save
 from viewflow.workflow.models import Task
 
 from cases import models as m
-from workflow import deadlines
+from workflow.deadlines import services as deadlines
 from workflow.models import CalendarYear, WorkdayOverride
 from workflow.selectors import HUMAN
 

@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
+from workflow.deadlines.reminders import sweep
+
 
 @shared_task(ignore_result=True)
 def sweep_deadlines() -> dict:
-    """Reminders, overdue notices and escalations that have come due (workflow.reminders.sweep)."""
-    from workflow.reminders import sweep
-
+    """Reminders, overdue notices and escalations that have come due (workflow.deadlines.reminders.sweep)."""
     return sweep()

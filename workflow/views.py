@@ -1,4 +1,4 @@
-"""Engine-facing views. Task pages are ours (`workflow.ui`); viewflow's node views just send users there."""
+"""Engine-facing views. Task pages are ours (`workflow.pages`); viewflow's node views just send users there."""
 
 from django.shortcuts import redirect
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from cases import models as m
 from tests.factories import act, advance_case, make_round
-from workflow.ui import _round_context
+from workflow.pages.views import _round_context
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The working-day calendar (workflow/calendar.py): the official schedule from `chinesecalendar`,
+"""The working-day calendar (workflow/deadlines/calendar.py): the official schedule from `chinesecalendar`,
 the office's overrides winning over it, and the weekend fallback with a warning for years the
 package does not know (2027)."""
 
@@ -10,7 +10,7 @@ import time_machine
 
 from cases import models as m
 from tests.factories import make_user
-from workflow import calendar
+from workflow.deadlines import calendar
 from workflow.models import CalendarYear, WorkdayOverride
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_an_override_wins_over_the_package():
 
 def test_2027_falls_back_to_weekends_and_warns(caplog):
     assert not calendar.package_knows(2027) and calendar.package_knows(2026)
-    with caplog.at_level(logging.WARNING, logger="workflow.calendar"):
+    with caplog.at_level(logging.WARNING, logger="workflow.deadlines.calendar"):
         assert calendar.is_workday(D(2027, 2, 8))  # a Monday: no official schedule known
         assert not calendar.is_workday(D(2027, 2, 6))  # a Saturday
         calendar.is_workday(D(2027, 2, 9))

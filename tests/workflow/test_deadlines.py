@@ -1,5 +1,5 @@
-"""Due dates on every human task, extensions, reminders and escalation (workflow/deadlines.py,
-workflow/reminders.py, workflow/events.py), with a frozen clock (time-machine).
+"""Due dates on every human task, extensions, reminders and escalation (workflow/deadlines/: services.py,
+rules.py, reminders.py, events.py), with a frozen clock (time-machine).
 
 Dates are Asia/Shanghai. The schedule of a task due at D (default configuration): reminders at the
 same clock time 3 and 1 working days before D, the overdue notice at D, escalation 1 working day
@@ -22,10 +22,12 @@ from cases import models as m
 from notifications.models import Notification
 from tests.api_helpers import API, ok
 from tests.factories import act, advance_case, make_round
-from workflow import calendar, deadlines, events, services
+from workflow import services
+from workflow.deadlines import calendar, events
+from workflow.deadlines import rules as deadlines
+from workflow.deadlines.reminders import sweep
 from workflow.flows import CaseFlow, RoundFlow
 from workflow.models import CaseDeadline, TaskDeadline, WorkdayOverride
-from workflow.reminders import sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -86,7 +88,7 @@ def test_every_human_task_gets_its_phase_due_and_the_inbox_shows_it(api):
     advance_case(setup, 0, "done")
     round = setup.round
     human = Task.objects.filter(flow_task_type="HUMAN", process__data__round=round.pk)
-    # Written out here, not taken from workflow.deadlines.STEP_PHASE: the mapping under test.
+    # Written out here, not taken from workflow.steps.STEPS: the mapping under test.
     expected = {"prepare": round.prepare_due, "sign_off": round.prepare_due, "inspect": round.inspect_due,
                 "score": round.inspect_due, "review": round.review_due, "compile": round.approve_due}
     steps = set()

@@ -1,4 +1,4 @@
-"""The task list's fast paths (workflow/api.py) give what the generic ones gave, in a constant number
+"""The task list's fast paths (workflow/api/) give what the generic ones gave, in a constant number
 of queries: the hand-written TaskSerializer.to_representation, the case summaries, `.only()`."""
 
 import pytest
@@ -11,7 +11,7 @@ from cases import models as m
 from tests.api_helpers import API, act, all_pages, ok
 from tests.factories import advance_case, make_round
 from workflow import selectors
-from workflow.api import TaskSerializer, task_summaries
+from workflow.api.serializers import TaskSerializer, task_summaries
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from workflow.reminders import sweep
+from workflow.deadlines.reminders import sweep
 
 
 class Command(BaseCommand):

@@ -18,6 +18,9 @@ import time
 from collections.abc import Iterable
 
 import chinese_calendar
+from django.utils import timezone
+
+from workflow.models import CalendarYear, WorkdayOverride
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +46,6 @@ def package_knows(year: int) -> bool:
 
 
 def _load() -> dict:
-    from workflow.models import CalendarYear, WorkdayOverride
-
     return {
         "at": time.monotonic(),
         "overrides": dict(WorkdayOverride.objects.values_list("date", "is_workday")),
@@ -132,8 +133,6 @@ def schedule_warnings(years: Iterable[int] | None = None) -> list[str]:
     """Warnings for the office (admin, dashboard): by default for this year and the next, since the
     next year's schedule is published each November and rounds run across the new year."""
     if years is None:
-        from django.utils import timezone
-
         this_year = timezone.localdate().year
         years = (this_year, this_year + 1)
     return [

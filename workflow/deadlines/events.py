@@ -12,6 +12,7 @@ from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from cases import access
 from cases import models as m
 from notifications.models import Channel
 from notifications.services import notifications_create_each, notifications_create_many
+from workflow.steps import step_of
 
 ASSIGNED = "task.assigned"
 CLAIMABLE = "task.claimable"
@@ -33,18 +35,6 @@ OVERDUE = "task.overdue"
 ESCALATED = "task.escalated"
 EXTENDED = "task.extended"
 DUE_CHANGED = "task.due_changed"
-
-# Who is told when a task of a step is overdue: level 1, then (after a further delay) level 2.
-ESCALATION = {
-    "prepare": ("unit_head", "office"),
-    "sign_off": ("office",),
-    "inspect": ("office",),
-    "score": ("group_lead", "office"),
-    "review": ("office",),
-    "compile": ("leader",),
-    "approve": ("office",),
-    "report": ("leader",),
-}
 
 ROLE_LABELS = {
     "unit_staff": "填报员",
@@ -63,7 +53,7 @@ class TaskInfo:
 
     task_id: int
     process_id: int
-    flow_task: object
+    flow_task: Any  # the task's flow node (viewflow is untyped)
     status: str
     owner_id: int | None
     owner_permission: str | None
@@ -101,7 +91,8 @@ class TaskInfo:
         return role, obj
 
     def escalation_target(self, level: int) -> tuple[str, int | None] | None:
-        chain = ESCALATION.get(self.step, ("office",))
+        step = step_of(self.flow_task)
+        chain = step.escalation if step is not None else ("office",)
         if level > len(chain):
             return None
         role = chain[level - 1]
@@ -240,7 +231,7 @@ def announce(infos: list[TaskInfo]) -> int:
         due = fmt(info.due) + ("（已超过截止时间，请尽快办理）" if info.due <= now else "")
         if returned:
             event, subject = RETURNED, f"任务退回：{info.short}"
-            comment = back[1]
+            comment = back[1] if back is not None else ""
             body = f"{info.what}已退回给您，请修改后重新办理。" + (f"意见：{comment}。" if comment else "") + f"截止时间：{due}。"
         elif info.owner_id:
             event, subject = ASSIGNED, f"新任务：{info.short}"
@@ -283,6 +274,7 @@ def deadline_notices(plan) -> dict[str, int]:
         targets.append((info, moment, ids))
     users = _users([uid for _, _, ids in targets for uid in ids] + [i.owner_id for i, _ in plan])
     notices = Notices(users)
+    channels: tuple[Channel, ...]
     for info, moment, ids in targets:
         due, iso = fmt(info.due), _iso(info.due)
         if moment.kind == "reminder":

@@ -19,13 +19,14 @@ from cases import models as m
 from cases.errors import Conflict
 from cases.services.audit import audit
 from notifications.services import notifications_create_many
-from workflow import calendar, events
-from workflow.deadlines import traffic_light
-from workflow.events import People, info_from
+from workflow.deadlines import calendar, events
+from workflow.deadlines.events import People, info_from
+from workflow.deadlines.rules import traffic_light
 from workflow.models import TaskDeadline
 from workflow.selectors import OPEN
+from workflow.steps import STEPS
 
-STEP_ORDER = ["prepare", "sign_off", "inspect", "score", "review", "compile", "approve", "report"]
+STEP_ORDER = [step.name for step in STEPS.values()]
 LIGHT_RANK = {"green": 0, "yellow": 1, "red": 2}
 UPCOMING_DAYS = 7
 

@@ -15,12 +15,13 @@ reminders for the new date are sent again, as they should be.
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from cases import models as m
-from workflow import calendar, deadlines, events
+from workflow.deadlines import calendar, events, rules
 from workflow.models import TaskDeadline
 from workflow.selectors import OPEN
 
@@ -42,10 +43,10 @@ COLUMNS = (
 class Row:
     info: events.TaskInfo
     round_id: int
-    checked_at: object
+    checked_at: datetime
     announced: bool
     open: bool
-    next_check_at: object = None
+    next_check_at: datetime | None = None
 
 
 def sweep(now=None, batch_size: int = BATCH) -> dict[str, int]:
@@ -89,19 +90,20 @@ def _process(found: list[tuple], now, counts: Counter) -> None:
     fresh = [row.info for row in live if not row.announced]
     if fresh:
         counts["announced"] += events.announce(fresh)
-    plan = []
-    configs, schedules = {}, {}
+    plan: list[tuple[events.TaskInfo, rules.Moment]] = []
+    configs: dict[int, rules.Config] = {}
+    schedules: dict[tuple[int, datetime, str], list[rules.Moment]] = {}
     for row in live:
         info = row.info
         config = configs.get(row.round_id)
         if config is None:
-            config = configs[row.round_id] = deadlines.config_of(rounds[row.round_id].config)
+            config = configs[row.round_id] = rules.config_of(rounds[row.round_id].config)
         # The tasks of a round's phase share their due: work each schedule out once per batch.
         key = (row.round_id, info.due, info.step)
         moments = schedules.get(key)
         if moments is None:
-            moments = schedules[key] = deadlines.schedule(info.due, config, info.step)
-        ripe, upcoming = deadlines.moments_between(info.due, moments, row.checked_at, now)
+            moments = schedules[key] = rules.schedule(info.due, config, info.step)
+        ripe, upcoming = rules.moments_between(info.due, moments, row.checked_at, now)
         plan.extend((info, moment) for moment in ripe)
         row.announced = True
         row.checked_at = max(row.checked_at, now)

@@ -1,5 +1,6 @@
-"""Due dates of tasks: where they come from, how the office extends them, their schedule of
-notices, and traffic lights (红黄绿灯).
+"""Due dates of tasks: the due row of every new human task, how the office extends dues, and how
+open tasks follow when a round's phase dues, its configuration or the calendar change. (When things
+are due and when people are told: `workflow.deadlines.rules`.)
 
 Storage (see `workflow.models`): every human task gets a `TaskDeadline` row when it is created —
 by the engine (a `post_save` receiver, `task_created`) or in bulk at launch (`tasks_bulk_created`).
@@ -10,164 +11,41 @@ partial index, without resolving extensions over 500,000 tasks.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Iterable
+from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
+from viewflow.workflow.models import Task
 
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
 from cases.services.audit import audit
-from workflow import calendar, events
-from workflow.models import CaseDeadline, Phase, TaskDeadline
+from workflow.deadlines import calendar, events
+from workflow.deadlines.rules import DUE_FIELDS, PHASE_FIELDS, config_of, moments_between, schedule
+from workflow.models import CaseDeadline, TaskDeadline
 from workflow.selectors import OPEN
+from workflow.steps import step_of
 
 logger = logging.getLogger(__name__)
-
-WARN_WINDOW = timedelta(days=3)
-
-# The phase whose due date a step's tasks have.
-STEP_PHASE = {
-    "prepare": Phase.PREPARE,
-    "sign_off": Phase.PREPARE,
-    "inspect": Phase.INSPECT,
-    "score": Phase.INSPECT,
-    "review": Phase.REVIEW,
-    "compile": Phase.APPROVE,
-    "approve": Phase.APPROVE,
-    "report": Phase.REPORT,
-}
-PHASE_FIELDS = {phase.value: f"{phase.value}_due" for phase in Phase}
-DUE_FIELDS = set(PHASE_FIELDS.values())
-
-
-def phase_due(round: m.Round, step: str) -> datetime | None:
-    """The round's due date for a step's tasks: its phase's (for a task without a due row)."""
-    phase = STEP_PHASE.get(step)
-    return getattr(round, PHASE_FIELDS[phase]) if phase else None
-
-
-def traffic_light(due: datetime | None, finished: datetime | None = None, now: datetime | None = None) -> str:
-    """green: on time; yellow: due within the warning window, or done late; red: overdue and open."""
-    if due is None:
-        return "green"
-    if finished is not None:
-        return "yellow" if finished > due else "green"
-    now = now or timezone.now()
-    if now > due:
-        return "red"
-    if due - now <= WARN_WINDOW:
-        return "yellow"
-    return "green"
-
-
-# --- configuration and schedule -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Config:
-    """The deadline keys of `Round.config` (docs/deadlines.md)."""
-
-    enabled: bool = True
-    reminder_days: tuple[int, ...] = (3, 1)
-    overdue_notice: bool = True
-    escalate_after_days: int | None = 1
-    escalate_office_after_days: int | None = 2
-
-
-def _days(value, default):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        logger.warning("Round.config: %r is not a number of working days; using %r", value, default)
-        return default
-    return value
-
-
-def config_of(round_config: dict | None) -> Config:
-    c = round_config or {}
-    base = Config()
-    days = c.get("reminder_days", list(base.reminder_days))
-    if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in days):
-        logger.warning("Round.config: reminder_days %r is not a list of positive integers; using 3 and 1", days)
-        days = list(base.reminder_days)
-    return Config(
-        enabled=bool(c.get("reminders_enabled", True)),
-        reminder_days=tuple(sorted(set(days), reverse=True)),
-        overdue_notice=bool(c.get("overdue_notice", True)),
-        escalate_after_days=_days(c.get("escalate_after_days", 1), 1),
-        escalate_office_after_days=_days(c.get("escalate_office_after_days", 2), 2),
-    )
-
-
-@dataclass(frozen=True)
-class Moment:
-    at: datetime
-    kind: str  # reminder / overdue / escalate
-    n: int  # working days before due (reminder), escalation level (escalate)
-
-
-def shift(due: datetime, workdays: int) -> datetime:
-    """The same clock time (Asia/Shanghai) `workdays` working days after (before, if < 0) the due day."""
-    tz = ZoneInfo(settings.TIME_ZONE)
-    local = due.astimezone(tz)
-    day = calendar.add_workdays(local.date(), workdays)
-    return datetime.combine(day, local.time(), tzinfo=tz)
-
-
-def schedule(due: datetime, config: Config, step: str) -> list[Moment]:
-    """Every notice moment of a task due at `due`, in time order."""
-    if not config.enabled:
-        return []
-    moments = [Moment(shift(due, -n), "reminder", n) for n in config.reminder_days]
-    if config.overdue_notice:
-        moments.append(Moment(due, "overdue", 0))
-    levels = len(events.ESCALATION.get(step, ("office",)))
-    first, second = config.escalate_after_days, config.escalate_office_after_days
-    if first is not None:
-        moments.append(Moment(shift(due, first), "escalate", 1))
-        if levels > 1 and second is not None:
-            moments.append(Moment(shift(due, first + second), "escalate", 2))
-    return sorted(moments, key=lambda mo: (mo.at, mo.kind != "overdue"))
-
-
-def moments_between(due: datetime, moments: list[Moment], after: datetime, now: datetime):
-    """(moments to act on now, next moment or None), from a task's `schedule`. Moments in
-    (after, now] are acted on, except a reminder that a later reminder or the due date itself has
-    overtaken (after an outage, or a task created with less time left than the reminder offsets)."""
-    ripe = [mo for mo in moments if after < mo.at <= now]
-    reminders = [mo for mo in ripe if mo.kind == "reminder"]
-    ripe = [mo for mo in ripe if mo.kind != "reminder"]
-    if reminders and now < due:
-        ripe.insert(0, reminders[-1])
-    horizon = max(after, now)
-    upcoming = next((mo.at for mo in moments if mo.at > horizon), None)
-    return ripe, upcoming
-
 
 # --- creation -----------------------------------------------------------------------------------
 
 
-def step_phase(task) -> str | None:
-    from workflow.flows import CaseFlow, RoundFlow
-
-    node = task.flow_task
-    if node is None or node.flow_class not in (CaseFlow, RoundFlow):
-        return None
-    return STEP_PHASE.get(node.name)
+def step_phase(task: Task) -> str | None:
+    """The phase whose due a task has (None for a task of no human step)."""
+    step = step_of(task.flow_task)
+    return step.phase if step is not None else None
 
 
-def _effective(*dues) -> datetime:
+def _effective(*dues: datetime | None) -> datetime:
     return max(d for d in dues if d is not None)
 
 
-def task_created(task) -> TaskDeadline | None:
+def task_created(task: Task) -> TaskDeadline | None:
     """Give a task the engine has just created its due date and tell its people (post_save)."""
     phase = step_phase(task)
     data = task.process.data or {}
@@ -175,8 +53,9 @@ def task_created(task) -> TaskDeadline | None:
     if phase is None or round_id is None:
         return None
     field = PHASE_FIELDS[phase]
-    case_due = CaseDeadline.objects.filter(case_id=case_id, phase=phase).values("due")[:1]
-    unit_name = m.Case.objects.filter(pk=case_id).values("unit__name")[:1]
+    # A round task has no case: `case_id=None` is IS NULL to Django (no rows), which the stubs do not allow.
+    case_due = CaseDeadline.objects.filter(case_id=case_id, phase=phase).values("due")[:1]  # type: ignore[misc]
+    unit_name = m.Case.objects.filter(pk=case_id).values("unit__name")[:1]  # type: ignore[misc]
     found = (m.Round.objects.filter(pk=round_id)
              .annotate(case_due=Subquery(case_due), unit_name=Subquery(unit_name))
              .values_list(field, "case_due", "title", "config", "unit_name").first())
@@ -201,11 +80,11 @@ def task_created(task) -> TaskDeadline | None:
     return deadline
 
 
-def tasks_bulk_created(tasks) -> None:
+def tasks_bulk_created(tasks: Iterable[Task]) -> None:
     """The launch's bulk path: due rows for tasks written with `bulk_create` (no post_save), in a
     constant number of statements. Their "new task" notices are left to the sweep (`announced`
     False, checked now), which the launch kicks once the transaction has committed."""
-    rows = []
+    rows: list[tuple[Task, str, int, int | None]] = []
     for task in tasks:
         phase = step_phase(task)
         data = task.process.data or {}
@@ -214,7 +93,7 @@ def tasks_bulk_created(tasks) -> None:
     if not rows:
         return
     rounds = {r["pk"]: r for r in m.Round.objects.filter(pk__in={r[2] for r in rows}).values("pk", *DUE_FIELDS)}
-    extended = {
+    extended: dict[tuple[int | None, str], datetime] = {
         (case_id, phase): due
         for case_id, phase, due in CaseDeadline.objects.filter(
             case_id__in={r[3] for r in rows if r[3]}, phase__in={r[1] for r in rows}
@@ -234,6 +113,9 @@ def tasks_bulk_created(tasks) -> None:
 
 def _kick_sweep() -> None:
     try:
+        # The one import that runs up the layers (pyproject.toml's workflow contract ignores it):
+        # the Celery task module sits above this one, since the sweep it runs uses these services.
+        # Imported when the kick happens, after the transaction has committed.
         from workflow.tasks import sweep_deadlines
 
         sweep_deadlines.delay()
@@ -241,25 +123,18 @@ def _kick_sweep() -> None:
         logger.warning("Could not queue a deadline sweep; the periodic one will send the notices", exc_info=True)
 
 
-def dues_of(task_ids) -> dict[int, datetime]:
-    """The effective due of each task that has one, in one query by primary key."""
-    ids = [pk for pk in task_ids if pk is not None]
-    if not ids:
-        return {}
-    return dict(TaskDeadline.objects.filter(task_id__in=ids).values_list("task_id", "due"))
-
-
 # --- extensions ---------------------------------------------------------------------------------
 
 
-def require_office(user) -> None:
+def require_office(user: m.User) -> None:
     if not access.is_office(user):
         raise PermissionDenied("只有考核办可以延长期限。")
 
 
-def _validate(due, reason: str, now: datetime) -> str:
-    errors = {}
-    if not isinstance(reason, str) or not reason.strip():
+def _validate(due: object, reason: object, now: datetime) -> str:
+    errors: dict[str, list[str]] = {}
+    text = reason.strip() if isinstance(reason, str) else ""
+    if not text:
         errors["reason"] = ["请填写延期理由。"]
     if not isinstance(due, datetime):
         errors["due"] = ["请填写新的截止时间。"]
@@ -269,7 +144,7 @@ def _validate(due, reason: str, now: datetime) -> str:
         errors["due"] = ["新的截止时间必须晚于当前时间。"]
     if errors:
         raise ValidationError(errors)
-    return reason.strip()
+    return text
 
 
 def _info(row: TaskDeadline) -> events.TaskInfo:
@@ -284,14 +159,14 @@ def _reset(row: TaskDeadline, due: datetime, now: datetime) -> None:
     row.next_check_at = now
 
 
-def _open_rows(**filters):
+def _open_rows(**filters: object) -> QuerySet[TaskDeadline]:
     return (TaskDeadline.objects.select_for_update(of=("self",))
             .filter(task__status__in=OPEN, **filters)
             .select_related("task", "round", "case__unit").order_by("task_id"))
 
 
 @transaction.atomic
-def task_extend(*, user, task_id: int, due: datetime, reason: str) -> TaskDeadline:
+def task_extend(*, user: m.User, task_id: int, due: datetime, reason: str) -> TaskDeadline:
     """Extend one open task's due (office, with a reason; audited; its people told)."""
     require_office(user)
     now = timezone.now()
@@ -314,7 +189,7 @@ def task_extend(*, user, task_id: int, due: datetime, reason: str) -> TaskDeadli
 
 
 @transaction.atomic
-def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskDeadline]:
+def case_extend(*, user: m.User, case_id: int, due: datetime, reason: str) -> list[TaskDeadline]:
     """Extend the open tasks of one unit's case, and the phases they are in for that case (so the
     tasks the case opens later in those phases have the new due too)."""
     require_office(user)
@@ -350,7 +225,7 @@ def case_extend(*, user, case_id: int, due: datetime, reason: str) -> list[TaskD
 
 
 @transaction.atomic
-def phase_extend(*, user, round_id: int, phase: str, due: datetime, reason: str) -> list[events.TaskInfo]:
+def phase_extend(*, user: m.User, round_id: int, phase: str, due: datetime, reason: str) -> list[events.TaskInfo]:
     """Move a phase's due date of a round later; every open task of that phase follows (unless it
     already has a later due of its own or of its unit)."""
     require_office(user)
@@ -377,7 +252,9 @@ def phase_extend(*, user, round_id: int, phase: str, due: datetime, reason: str)
     return [info for info, _ in changes]
 
 
-def refresh_round(round_id: int, *, phases=None, now=None) -> list[tuple[events.TaskInfo, datetime]]:
+def refresh_round(
+    round_id: int, *, phases: Iterable[str] | None = None, now: datetime | None = None
+) -> list[tuple[events.TaskInfo, datetime]]:
     """Recompute the open tasks' dues of a round from its phase dues, the cases' and the tasks' own
     extensions; returns the changed ones with their previous due."""
     now = now or timezone.now()
@@ -386,7 +263,7 @@ def refresh_round(round_id: int, *, phases=None, now=None) -> list[tuple[events.
     if round_dues is None:
         return []
     rows = list(_open_rows(round_id=round_id, phase__in=phases))
-    extended = {
+    extended: dict[tuple[int | None, str], datetime] = {
         (case_id, phase): due
         for case_id, phase, due in CaseDeadline.objects.filter(case__round_id=round_id, phase__in=phases)
         .values_list("case_id", "phase", "due")
@@ -402,7 +279,7 @@ def refresh_round(round_id: int, *, phases=None, now=None) -> list[tuple[events.
     return [(_info(row), old) for row, old in changes]
 
 
-def round_saved(round: m.Round, update_fields) -> None:
+def round_saved(round: m.Round, update_fields: Iterable[str] | None) -> None:
     """A launched round's phase dues or configuration were edited (round_update, the admin): the
     open tasks follow, their people are told, and their schedules are worked out again."""
     if round.status == m.RoundStatus.DRAFT:
@@ -421,8 +298,3 @@ def calendar_changed() -> None:
     """The office edited the calendar: every open task's schedule is worked out again."""
     calendar.clear_cache()
     TaskDeadline.objects.filter(next_check_at__isnull=False).update(next_check_at=timezone.now())
-
-
-def task_due(task_id: int) -> datetime | None:
-    """The effective due of one task (None for a task without one)."""
-    return TaskDeadline.objects.filter(task_id=task_id).values_list("due", flat=True).first()

@@ -1,7 +1,9 @@
-"""Server-rendered pages: inbox, task pages, case pages with their flow diagram, rounds.
+"""Server-rendered pages: inbox, task pages, case pages with their flow diagram, rounds, the office
+dashboard, the audit log.
 
-Same rules as the API: rows come from `restrict(user)` / `selectors.tasks_for`, writes go through
-the same services, and their errors are shown on the page instead of a JSON body.
+Same rules as the API: rows come from `restrict(user)` / `selectors.tasks_for`, POSTs are read by
+forms (`workflow.pages.forms`), writes go through the same services, and their errors are shown on
+the page instead of a JSON body.
 """
 
 from django.contrib import messages
@@ -18,10 +20,15 @@ from viewflow.workflow.models import Task
 from cases import access, results, round_config
 from cases import models as m
 from cases.errors import Conflict
-from cases.services import common, inspections, submissions
+from cases.services import inspections, submissions
 from cases.services import sheets as sheet_services
-from workflow import dashboard, deadlines, selectors, services
+from workflow import selectors, services
+from workflow.deadlines import dashboard
+from workflow.deadlines.rules import phase_due, traffic_light
+from workflow.deadlines.selectors import dues_of
 from workflow.flows import CaseFlow, RoundFlow
+from workflow.pages import forms
+from workflow.steps import actions_of
 
 SCOPES = [("inbox", gettext_lazy("我的待办")), ("queue", gettext_lazy("可认领")), ("archive", gettext_lazy("已办"))]
 
@@ -35,7 +42,7 @@ def task_context(tasks) -> dict:
         "cases": m.Case.objects.select_related("unit", "group").order_by().in_bulk(
             {d["case"] for d in data if "case" in d}),
         "rounds": m.Round.objects.order_by().in_bulk({d["round"] for d in data if "round" in d}),
-        "dues": deadlines.dues_of(t.pk for t in tasks),
+        "dues": dues_of(t.pk for t in tasks),
     }
 
 
@@ -45,14 +52,14 @@ def _row(task, ctx) -> dict:
     case = ctx["cases"].get(data.get("case"))
     due = ctx.get("dues", {}).get(task.pk)  # the effective due, extensions included
     if due is None and round is not None:
-        due = deadlines.phase_due(round, task.flow_task.name)
+        due = phase_due(round, task.flow_task)
     return {
         "task": task,
         "title": task.flow_task.task_title,
         "round": round,
         "case": case,
         "due": due,
-        "light": deadlines.traffic_light(due, task.finished),
+        "light": traffic_light(due, task.finished),
     }
 
 
@@ -77,32 +84,6 @@ def _visible_task(user, pk) -> Task:
     return get_object_or_404(selectors.tasks_for(user, "all").select_related("process", "owner"), pk=pk)
 
 
-def _form_data(request, step: str) -> dict:
-    """Turn the posted form into the action payload the service expects."""
-    post = request.POST
-    data = {"comment": post.get("comment", "")}
-    if step == "prepare":
-        data["report"] = post.get("report", "")
-    if step == "score":
-        codes = sorted({key.split("__", 1)[1] for key in post if key.split("__", 1)[0] in ("deduction", "bonus", "reason")
-                        and "__" in key})
-        items = [
-            {
-                "item": code,
-                "deduction": post.get(f"deduction__{code}") or "0",
-                "bonus": post.get(f"bonus__{code}") or "0",
-                "reason": post.get(f"reason__{code}", ""),
-            }
-            for code in codes
-        ]
-        data["items"] = items
-        data["reason"] = post.get("reason", "")
-    if step == "review":
-        data["sheets"] = [int(pk) for pk in post.getlist("sheets") if pk.isdigit()]
-        data["grade"] = post.get("grade", "")
-    return data
-
-
 def _errors(exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
         return [f"{field}: {msg}" if field != "__all__" else msg
@@ -110,51 +91,88 @@ def _errors(exc: ValidationError) -> list[str]:
     return exc.messages
 
 
-def _handle_post(request, task: Task, step: str):
+def _valid(form):
+    """The form's cleaned data, or its errors raised as the services raise theirs."""
+    if not form.is_valid():
+        raise ValidationError(form.errors.as_data())
+    return form
+
+
+def _case_of(request, task: Task) -> m.Case:
+    return get_object_or_404(m.Case.objects.restrict(request.user), pk=task.process.data.get("case"))
+
+
+def _claim(request, task: Task) -> None:
+    services.task_claim(user=request.user, task_id=task.pk)
+
+
+def _unclaim(request, task: Task) -> None:
+    services.task_unclaim(user=request.user, task_id=task.pk)
+
+
+def _save_report(request, task: Task) -> None:
+    case = _case_of(request, task)
+    form = _valid(forms.PrepareForm(request.POST))
+    submissions.submission_save(user=request.user, case=case, report=form.cleaned_data["report"])
+    messages.success(request, _("已保存草稿。"))
+
+
+def _save_sheet(request, task: Task) -> None:
+    user = request.user
+    if task.owner_id != user.pk:
+        raise PermissionDenied(_("只能填写本人的评分表。"))
+    case = _case_of(request, task)
+    sheet = sheet_services.score_sheet_open(case=case, expert=user)
+    form = _valid(forms.ScoreForm(request.POST))
+    sheet_services.score_sheet_save(user=user, sheet=sheet, items=form.items(), reason=form.cleaned_data["reason"])
+    messages.success(request, _("已保存评分。"))
+
+
+def _add_inspection(request, task: Task) -> None:
+    case = _case_of(request, task)
+    form = _valid(forms.InspectionForm(request.POST))
+    inspections.inspection_record_create(user=request.user, case=case, **form.fields_for_service())
+
+
+def _add_finding(request, task: Task) -> None:
+    case = _case_of(request, task)
+    form = _valid(forms.FindingForm(request.POST))
+    inspections.finding_create(user=request.user, case=case, **form.fields_for_service(case))
+
+
+def _act(request, task: Task) -> None:
+    """submit / approve / return: complete the task (its step's handler does the work)."""
+    form = _valid(forms.action_form(task.flow_task, request.POST))
+    services.task_act(user=request.user, task_id=task.pk, action=request.POST["action"], data=form.payload())
+    messages.success(request, _("已办理：%(title)s") % {"title": task.flow_task.task_title})
+
+
+# What each posted `action` does. Drafts are saved where a step's page has one.
+POST_ACTIONS = {
+    "claim": _claim,
+    "unclaim": _unclaim,
+    "add_inspection": _add_inspection,
+    "add_finding": _add_finding,
+    "submit": _act,
+    "approve": _act,
+    "return": _act,
+}
+SAVE_ACTIONS = {CaseFlow.prepare: _save_report, CaseFlow.score: _save_sheet}
+# After these the task is done: back to the inbox. After the others: the task's page again.
+COMPLETING = ("submit", "approve", "return")
+
+
+def _handle_post(request, task: Task):
     """Run the posted action; returns an error list, or None on success."""
     action = request.POST.get("action")
-    user = request.user
-    case_id = task.process.data.get("case")
+    if action == "save":
+        run = SAVE_ACTIONS.get(task.flow_task)
+    else:
+        run = POST_ACTIONS.get(action)
+    if run is None:
+        return [_("未知操作。")]
     try:
-        if action == "claim":
-            services.task_claim(user=user, task_id=task.pk)
-        elif action == "unclaim":
-            services.task_unclaim(user=user, task_id=task.pk)
-        elif action == "save" and step == "prepare":
-            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
-            submissions.submission_save(user=user, case=case, report=request.POST.get("report", ""))
-            messages.success(request, _("已保存草稿。"))
-        elif action == "save" and step == "score":
-            if task.owner_id != user.pk:
-                raise PermissionDenied(_("只能填写本人的评分表。"))
-            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
-            sheet = sheet_services.score_sheet_open(case=case, expert=user)
-            data = _form_data(request, step)
-            sheet_services.score_sheet_save(user=user, sheet=sheet, items=data["items"], reason=data["reason"])
-            messages.success(request, _("已保存评分。"))
-        elif action == "add_inspection":
-            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
-            post = request.POST
-            inspections.inspection_record_create(
-                user=user, case=case, method=post.get("method", ""), date=post.get("date") or None,
-                place=post.get("place", ""), participants=post.get("participants", ""), notes=post.get("notes", ""),
-            )
-        elif action == "add_finding":
-            case = get_object_or_404(m.Case.objects.restrict(user), pk=case_id)
-            post = request.POST
-            item = case.round.rubric.items.filter(code=post.get("item")).first() if post.get("item") else None
-            inspections.finding_create(
-                user=user, case=case, source=post.get("source", ""), description=post.get("description", ""),
-                item=item, severity=post.get("severity") or m.Severity.LOW,
-                deduction_amount=common.parse_points(post.get("deduction_amount") or "0", "deduction_amount"),
-                requires_rectification=bool(post.get("requires_rectification")), veto=bool(post.get("veto")),
-            )
-        elif action in ("submit", "approve", "return"):
-            services.task_act(user=user, task_id=task.pk, action=action, data=_form_data(request, step))
-            messages.success(request, _("已办理：%(title)s") % {"title": task.flow_task.task_title})
-            return None
-        else:
-            return [_("未知操作。")]
+        run(request, task)
     except ValidationError as exc:
         return _errors(exc)
     except (PermissionDenied, Conflict) as exc:
@@ -168,9 +186,9 @@ def task_detail(request, pk):
     step = task.flow_task.name
     errors = None
     if request.method == "POST":
-        errors = _handle_post(request, task, step)
+        errors = _handle_post(request, task)
         if errors is None:
-            if request.POST.get("action") in ("submit", "approve", "return"):
+            if request.POST.get("action") in COMPLETING:
                 return redirect("ui:inbox")
             return redirect("ui:task", pk=task.pk)
     ctx = task_context([task])
@@ -181,7 +199,7 @@ def task_detail(request, pk):
         "step": step,
         "errors": errors,
         "posted": request.POST if errors else None,
-        "actions": services.STEP_ACTIONS.get(step, ()) if services.can_act(request.user, task) else (),
+        "actions": actions_of(task.flow_task) if services.can_act(request.user, task) else (),
         "mine": task.owner_id == request.user.pk,
     }
     case = row["case"]

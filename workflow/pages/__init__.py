@@ -1,0 +1,1 @@
+"""The web pages (URL namespace `ui`): views, the forms they read POSTs with, their URLs."""

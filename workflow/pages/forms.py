@@ -1,0 +1,149 @@
+"""The forms the pages post (field names as in templates/ui/task.html).
+
+They turn a POST into what the services take; the rules themselves stay in the services, so that a
+page and the API refuse the same input with the same message. Text is passed on as typed (no
+stripping): the services decide what blank means.
+"""
+
+from typing import Any
+
+from django import forms
+
+from cases import models as m
+from cases.services.common import parse_points
+from workflow.flows import CaseFlow
+from workflow.steps import ActionData
+
+
+def _text() -> forms.CharField:
+    return forms.CharField(required=False, strip=False)
+
+
+class IdListField(forms.Field):
+    """The values of a repeated field (checkboxes) that are numbers; the others are dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        return [int(pk) for pk in value or () if pk.isdigit()]
+
+
+# --- task actions (submit / approve / return) and drafts -------------------------------------------
+
+
+class ActionForm(forms.Form):
+    """A task action: every step's page may send a comment."""
+
+    comment = _text()
+
+    def payload(self) -> ActionData:
+        return {"comment": self.cleaned_data["comment"]}
+
+
+class PrepareForm(ActionForm):
+    """The self-assessment: its report."""
+
+    report = _text()
+
+    def payload(self) -> ActionData:
+        return {**super().payload(), "report": self.cleaned_data["report"]}
+
+
+class ScoreForm(ActionForm):
+    """A score sheet: per rubric item `deduction__<code>`, `bonus__<code>` and `reason__<code>`
+    (an item posted in any of the three is scored; a blank amount is 0), and the sheet's `reason`."""
+
+    reason = _text()
+    ITEM_FIELDS = ("deduction", "bonus", "reason")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.codes = sorted({key.split("__", 1)[1] for key in self.data
+                             if "__" in key and key.split("__", 1)[0] in self.ITEM_FIELDS})
+        for code in self.codes:
+            for name in self.ITEM_FIELDS:
+                self.fields[f"{name}__{code}"] = _text()
+
+    def items(self) -> list[dict[str, Any]]:
+        data = self.cleaned_data
+        return [
+            {
+                "item": code,
+                "deduction": data[f"deduction__{code}"] or "0",
+                "bonus": data[f"bonus__{code}"] or "0",
+                "reason": data[f"reason__{code}"],
+            }
+            for code in self.codes
+        ]
+
+    def payload(self) -> ActionData:
+        return {**super().payload(), "items": self.items(), "reason": self.cleaned_data["reason"]}
+
+
+class ReviewForm(ActionForm):
+    """The group leader's review: the sheets to return to their experts, the proposed grade."""
+
+    sheets = IdListField(required=False)
+    grade = _text()
+
+    def payload(self) -> ActionData:
+        return {**super().payload(), "sheets": self.cleaned_data["sheets"], "grade": self.cleaned_data["grade"]}
+
+
+# The steps whose page posts more than a comment (a node's page: see templates/ui/task.html).
+ACTION_FORMS: dict[Any, type[ActionForm]] = {
+    CaseFlow.prepare: PrepareForm,
+    CaseFlow.score: ScoreForm,
+    CaseFlow.review: ReviewForm,
+}
+
+
+def action_form(node: object, data: Any) -> ActionForm:
+    return ACTION_FORMS.get(node, ActionForm)(data)
+
+
+# --- inspection records and findings -------------------------------------------------------------
+
+
+class InspectionForm(forms.Form):
+    method = _text()
+    date = _text()
+    place = _text()
+    participants = _text()
+    notes = _text()
+
+    def fields_for_service(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {"method": data["method"], "date": data["date"] or None, "place": data["place"],
+                "participants": data["participants"], "notes": data["notes"]}
+
+
+class FindingForm(forms.Form):
+    source = _text()
+    description = _text()
+    item = _text()  # a rubric item's code, or blank
+    severity = _text()
+    deduction_amount = _text()
+    # Checkboxes: any value but blank is ticked (so "0" and "false" are too, as before).
+    requires_rectification = _text()
+    veto = _text()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "deduction_amount" in data:
+            # The domain's parser and its messages (a ValidationError naming the field).
+            data["deduction_amount"] = parse_points(data["deduction_amount"] or "0", "deduction_amount")
+        return data
+
+    def fields_for_service(self, case: m.Case) -> dict[str, Any]:
+        data = self.cleaned_data
+        code = data["item"]
+        return {
+            "source": data["source"],
+            "description": data["description"],
+            "item": case.round.rubric.items.filter(code=code).first() if code else None,
+            "severity": data["severity"] or m.Severity.LOW,
+            "deduction_amount": data["deduction_amount"],
+            "requires_rectification": bool(data["requires_rectification"]),
+            "veto": bool(data["veto"]),
+        }

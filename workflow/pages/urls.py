@@ -1,0 +1,16 @@
+from django.urls import path
+
+from workflow.pages import views
+
+app_name = "ui"
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("tasks/<int:pk>/", views.task_detail, name="task"),
+    path("cases/<int:pk>/", views.case_detail, name="case"),
+    path("rounds/", views.round_list, name="rounds"),
+    path("rounds/<int:pk>/", views.round_detail, name="round"),
+    path("rounds/<int:pk>/dashboard/", views.round_dashboard, name="dashboard"),
+    path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
+    path("audit/", views.audit_log, name="audit"),
+]

@@ -1,0 +1,203 @@
+"""Every human step of the two flows, declared once.
+
+A `Step` says what users may do at a step (its actions), what doing it means (its handler, which
+calls the domain services of `cases`), the phase whose due date its tasks get, and who is told when
+one of its tasks is overdue (the escalation chain). Who does the step — its role — is the flow node's
+own permission, declared in `workflow/flows.py` where the engine needs it; `Step.role` reads it there.
+
+Everything that used to keep a table by step name reads `STEPS` instead: the task actions
+(`workflow.services.task_act`), due dates (`workflow.deadlines`), escalation notices, the dashboard's
+order of steps, the API's and the pages' action buttons.
+
+A new human step: its node in `flows.py`, its handler and its `Step` below.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from django.core.exceptions import ValidationError
+from viewflow.workflow.nodes.view import ViewActivation
+
+from cases import models as m
+from cases import results
+from cases.services import decisions, submissions
+from cases.services import rounds as round_services
+from cases.services import sheets as sheet_services
+from cases.services.audit import audit
+from workflow.deadlines.selectors import task_due
+from workflow.flows import CaseFlow, RoundFlow
+from workflow.models import Phase
+
+
+class ActionData(TypedDict, total=False):
+    """The payload of a task action: the API's `TaskActionSerializer`, the pages' forms."""
+
+    comment: str
+    report: str
+    self_scores: dict[str, Any]
+    statistics: dict[str, Any]
+    items: list[dict[str, Any]]
+    reason: str
+    sheets: list[int]
+    grade: str
+
+
+# A step's handler: (user, the task's activation under its process lock, action, payload). It runs
+# the domain services; `task_act` then completes the task. An exception rolls the action back.
+Handler = Callable[[m.User, ViewActivation, str, ActionData], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One human step: its node in a flow and what the node itself does not say."""
+
+    node: Any  # a viewflow node, e.g. CaseFlow.prepare (viewflow is untyped)
+    actions: tuple[str, ...]
+    handler: Handler
+    phase: Phase
+    escalation: tuple[str, ...]  # who is told when a task is overdue: level 1, then level 2
+
+    @property
+    def name(self) -> str:
+        return str(self.node.name)
+
+    @property
+    def role(self) -> str | None:
+        """The role that claims the step's tasks (`unit_staff`, …), from the node's permission;
+        None for a step assigned to one person (a score task goes to its expert)."""
+        permission: str | None = self.node._owner_permission
+        return permission.removeprefix("cases.") if permission else None
+
+
+# --- the handlers -------------------------------------------------------------------------------
+
+
+def _case(activation: ViewActivation, *related: str) -> m.Case:
+    return m.Case.objects.select_related("round", "unit", "group", *related).get(pk=activation.process.data["case"])
+
+
+def _round(activation: ViewActivation) -> m.Round:
+    return m.Round.objects.select_for_update().get(pk=activation.process.data["round"])
+
+
+def _set_process_flag(activation: ViewActivation, key: str, value: object) -> None:
+    activation.process.data = {**activation.process.data, key: value}
+    activation.process.save(update_fields=["data"])
+
+
+def _comment(data: ActionData) -> str:
+    comment = data.get("comment", "")
+    if not isinstance(comment, str):
+        raise ValidationError({"comment": ["必须是文本。"]})
+    return comment
+
+
+def _prepare(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    case = _case(activation)
+    if "report" in data or "self_scores" in data or "statistics" in data:
+        # What is not given stays as it is (None is "not given" to the service).
+        submissions.submission_save(user=user, case=case, report=data.get("report"),
+                                    self_scores=data.get("self_scores"), statistics=data.get("statistics"))
+    # Late against the task's effective due: the office may have extended it.
+    submissions.submission_submit(user=user, case=case, due=task_due(activation.task.pk))
+
+
+def _sign_off(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    approve = action == "approve"
+    submissions.submission_sign_off(user=user, case=_case(activation), approve=approve, comment=_comment(data))
+    _set_process_flag(activation, "signed", approve)
+
+
+def _inspect(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    case = _case(activation)
+    decisions.case_set_status(user=user, case=case, status=m.CaseStatus.SCORE)
+    audit(actor=user, action="case.inspected", obj=case, round_id=case.round_id)
+
+
+def _score(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
+    sheet = sheet_services.score_sheet_open(case=case, expert=user)
+    sheet_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"))
+    if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
+        decisions.case_set_status(user=user, case=case, status=m.CaseStatus.REVIEW)
+
+
+def _review(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    case = _case(activation)
+    if action == "approve":
+        grade = data.get("grade")
+        if grade:
+            decisions.case_propose_grade(user=user, case=case, grade=grade)
+        _set_process_flag(activation, "returned_experts", [])
+        audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
+        return
+    sheet_ids = data.get("sheets")
+    if not isinstance(sheet_ids, list) or not sheet_ids:
+        raise ValidationError({"sheets": ["请选择要退回的评分表。"]})
+    sheets = list(case.score_sheets.filter(pk__in=sheet_ids, status=m.SheetStatus.SUBMITTED))
+    if len(sheets) != len(set(sheet_ids)):
+        raise ValidationError({"sheets": ["只能退回本单位已提交的评分表。"]})
+    comment = _comment(data)
+    for sheet in sheets:
+        sheet_services.score_sheet_return(user=user, sheet=sheet, comment=comment)
+    decisions.case_set_status(user=user, case=case, status=m.CaseStatus.SCORE)
+    _set_process_flag(activation, "returned_experts", sorted(s.expert_id for s in sheets))
+
+
+def _compile(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    round = _round(activation)
+    results.round_compute_results(user=user, round=round)
+    round_services.round_results_submitted(user=user, round=round)
+
+
+def _approve(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    round = _round(activation)
+    approve = action == "approve"
+    comment = _comment(data)
+    if approve:
+        round_services.round_approve(user=user, round=round, comment=comment)
+    else:
+        round_services.round_return(user=user, round=round, comment=comment)
+    _set_process_flag(activation, "approved", approve)
+
+
+def _report(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    round_services.round_close(user=user, round=_round(activation))
+
+
+# --- the declarations, in the order the work flows ----------------------------------------------
+
+SUBMIT = ("submit",)
+APPROVE_OR_RETURN = ("approve", "return")
+
+_DECLARED = (
+    Step(CaseFlow.prepare, SUBMIT, _prepare, Phase.PREPARE, escalation=("unit_head", "office")),
+    Step(CaseFlow.sign_off, APPROVE_OR_RETURN, _sign_off, Phase.PREPARE, escalation=("office",)),
+    Step(CaseFlow.inspect, SUBMIT, _inspect, Phase.INSPECT, escalation=("office",)),
+    Step(CaseFlow.score, SUBMIT, _score, Phase.INSPECT, escalation=("group_lead", "office")),
+    Step(CaseFlow.review, APPROVE_OR_RETURN, _review, Phase.REVIEW, escalation=("office",)),
+    Step(RoundFlow.compile, SUBMIT, _compile, Phase.APPROVE, escalation=("leader",)),
+    Step(RoundFlow.approve, APPROVE_OR_RETURN, _approve, Phase.APPROVE, escalation=("office",)),
+    Step(RoundFlow.report, SUBMIT, _report, Phase.REPORT, escalation=("leader",)),
+)
+
+# By node (what a task's `flow_task` is), and by name for the callers that only have the name
+# (a deadline schedule, the dashboard). Step names are unique across the two flows.
+STEPS: Mapping[Any, Step] = {step.node: step for step in _DECLARED}
+_BY_NAME: Mapping[str, Step] = {step.name: step for step in _DECLARED}
+
+
+def step_of(node: object) -> Step | None:
+    """The step of a flow node (None for a node that is not a human step: start, split, end…)."""
+    return STEPS.get(node)
+
+
+def step_named(name: str) -> Step | None:
+    return _BY_NAME.get(name)
+
+
+def actions_of(node: object) -> tuple[str, ...]:
+    """The actions a task of this node offers (none for a node that is not a human step)."""
+    step = STEPS.get(node)
+    return step.actions if step is not None else ()
