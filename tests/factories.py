@@ -31,6 +31,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import models as m
 from cases import services as case_services
+from cases.rubrics.services import rubric_create
 
 PASSWORD = "test-pass-2026"
 
@@ -117,7 +118,7 @@ BONUS_CAP = {"S1.2": Decimal("2")}
 
 
 def make_rubric(code: str | None = None) -> m.Rubric:
-    return case_services.rubric_create(spec=rubric_spec(code))
+    return rubric_create(spec=rubric_spec(code))
 
 
 # --- rounds ------------------------------------------------------------------------------------

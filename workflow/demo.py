@@ -15,7 +15,8 @@ from viewflow.workflow.status import STATUS
 
 from cases import models as m
 from cases import services as case_services
-from cases.rubric_io import load_rubric_yaml
+from cases.rubrics.services import rubric_import
+from cases.rubrics.text import load_rubric_yaml
 from workflow import deadlines, services
 from workflow.flows import CaseFlow, RoundFlow
 
@@ -98,7 +99,7 @@ class Demo:
         self.office, self.leader, self.auditor = (
             m.User.objects.get(username=u) for u in ("office", "leader", "auditor")
         )
-        rubric = case_services.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
+        rubric = rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
         units = self._units()
         now = timezone.now()
         half_year = case_services.round_create(

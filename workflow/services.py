@@ -21,10 +21,11 @@ from viewflow.workflow.signals import flow_started, task_finished, task_started
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.token import Token
 
-from cases import access, results
+from cases import access
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
+from cases.scoring import results
 from workflow import deadlines, events
 from workflow.flows import CaseFlow, RoundFlow
 

@@ -15,10 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
-from cases import access, results, round_config
+from cases import access
 from cases import models as m
 from cases import services as case_services
 from cases.errors import Conflict
+from cases.scoring import results, round_config
 from workflow import dashboard, deadlines, selectors, services
 from workflow.flows import CaseFlow, RoundFlow
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from cases.scoring import (
+from cases.rubrics.document import TreeShape, read_sections, scoring_sections
+from cases.scoring.engine import (
     AGGREGATION_LEVELS,
     AGGREGATIONS,
     GRADE_SCHEMES,
@@ -25,14 +26,13 @@ from cases.scoring import (
     ItemMarks,
     ScoringConfig,
     ScoringError,
-    ScoringItem,
     ScoringRubric,
-    ScoringSection,
     Sheet,
     UnitInput,
     compute_results,
     results_to_json,
 )
+from cases.validation import MAX_INTEGER_DIGITS, Dialect, Validator, decimal_text
 
 __all__ = [
     "FORMAT_VERSION",
@@ -45,9 +45,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-MAX_INTEGER_DIGITS = 12
 
-_DECIMAL_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 ZERO = Decimal(0)
 
 
@@ -66,125 +64,19 @@ class ExchangeInput:
     units: tuple[UnitInput, ...]
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float, Decimal)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-class _Validator:
-    """Collects every error instead of stopping at the first one."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}" if path else message)
-
-    # -- primitive checks; each returns None after recording an error -----------------
-
-    def obj(
-        self,
-        value: Any,
-        path: str,
-        required: tuple[str, ...] = (),
-        optional: tuple[str, ...] = (),
-    ) -> dict | None:
-        if not isinstance(value, dict):
-            self.error(path or "input", f"expected an object, got {_type_name(value)}")
-            return None
-        for key in required:
-            if key not in value:
-                self.error(_join(path, key), "missing")
-        allowed = set(required) | set(optional)
-        for key in value:
-            if key not in allowed:
-                self.error(_join(path, str(key)), "unknown key")
-        return value
-
-    def array(self, value: Any, path: str, *, non_empty: bool = False) -> list | None:
-        if not isinstance(value, list):
-            self.error(path, f"expected an array, got {_type_name(value)}")
-            return None
-        if non_empty and not value:
-            self.error(path, "must not be empty")
-        return value
-
-    def text(self, value: Any, path: str, *, non_empty: bool = True) -> str | None:
-        if not isinstance(value, str):
-            self.error(path, f"expected a string, got {_type_name(value)}")
-            return None
-        if non_empty and not value.strip():
-            self.error(path, "must not be empty")
-            return None
-        return value
-
-    def boolean(self, value: Any, path: str) -> bool | None:
-        if not isinstance(value, bool):
-            self.error(path, f"expected true or false, got {_type_name(value)}")
-            return None
-        return value
-
-    def integer(self, value: Any, path: str, *, minimum: int) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(path, f"expected an integer, got {_type_name(value)}")
-            return None
-        if value < minimum:
-            self.error(path, f"must be at least {minimum}")
-            return None
-        return value
-
-    def decimal(self, value: Any, path: str) -> Decimal | None:
-        """A non-negative decimal string with at most 2 decimals and 12 integer digits."""
-        if not isinstance(value, str):
-            self.error(
-                path,
-                f'expected a decimal string such as "2.5", got {_type_name(value)}',
-            )
-            return None
-        match = _DECIMAL_RE.fullmatch(value)
-        if match is None:
-            self.error(path, f'{value!r} is not a decimal string (expected e.g. "2.5")')
-            return None
-        sign, whole, frac = match.groups()
-        ok = True
-        if sign and (whole.strip("0") or (frac or "").strip("0")):
-            self.error(path, f"must not be negative (got {value})")
-            ok = False
-        if frac is not None and len(frac) > 2:
-            self.error(path, f"has more than 2 decimals (got {value})")
-            ok = False
-        if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS:
-            self.error(path, f"is too large (at most {MAX_INTEGER_DIGITS} integer digits)")
-            ok = False
-        if not ok:
-            return None
-        return abs(Decimal(value))
-
-    def decimals(self, value: Any, path: str) -> list[Decimal]:
-        items = self.array(value, path)
-        if items is None:
-            return []
-        out = []
-        for i, v in enumerate(items):
-            d = self.decimal(v, f"{path}[{i}]")
-            if d is not None:
-                out.append(d)
-        return out
+# Exchange documents are machine-made JSON: its words, null is a value of the wrong type, and
+# amounts are decimal strings only.
+EXCHANGE = Dialect(
+    root="input", a_mapping="an object", a_sequence="an array", null_is_absent=False, decimal_strings_only=True
+)
+# The rubric section: codes and maxima; a title on sections and items is allowed for readability.
+EXCHANGE_TREE = TreeShape(
+    section_required=("code", "max", "items"),
+    section_optional=("title",),
+    item_required=("code", "max"),
+    item_optional=("bonus_cap", "title"),
+    item_text="title",
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -192,69 +84,29 @@ class _Validator:
 # ---------------------------------------------------------------------------------------
 
 
-def _parse_rubric(v: _Validator, raw: Any, item_codes: set[str]) -> ScoringRubric | None:
-    """Parse the rubric; ``item_codes`` receives every item code seen, even on errors."""
-    data = v.obj(raw, "rubric", ("sections",), ("special_bonus_cap",))
+def _parse_rubric(v: Validator, raw: Any, item_codes: set[str]) -> ScoringRubric | None:
+    """Parse the rubric (the same tree walk as rubric files); ``item_codes`` receives every item
+    code seen, even on errors."""
+    data = v.mapping(raw, "rubric", ("sections",), ("special_bonus_cap",))
     if data is None:
         return None
-    n_errors = len(v.errors)
+    mark = v.mark()
     cap = ZERO
     if "special_bonus_cap" in data:
         cap = v.decimal(data["special_bonus_cap"], "rubric.special_bonus_cap") or ZERO
-    sections: list[ScoringSection] = []
-    section_codes: set[str] = set()
-    raw_sections = v.array(data["sections"], "rubric.sections", non_empty=True) if "sections" in data else []
-    for si, raw_section in enumerate(raw_sections or []):
-        spath = f"rubric.sections[{si}]"
-        sec = v.obj(raw_section, spath, ("code", "max", "items"), ("title",))
-        if sec is None:
-            continue
-        code = v.text(sec.get("code"), f"{spath}.code") if "code" in sec else None
-        if code is not None:
-            if code in section_codes:
-                v.error(f"{spath}.code", f"duplicate section code {code!r}")
-            section_codes.add(code)
-        smax = v.decimal(sec["max"], f"{spath}.max") if "max" in sec else None
-        if "title" in sec:
-            v.text(sec["title"], f"{spath}.title", non_empty=False)
-        items: list[ScoringItem] = []
-        raw_items = v.array(sec["items"], f"{spath}.items", non_empty=True) if "items" in sec else []
-        for ii, raw_item in enumerate(raw_items or []):
-            ipath = f"{spath}.items[{ii}]"
-            item = v.obj(raw_item, ipath, ("code", "max"), ("bonus_cap", "title"))
-            if item is None:
-                continue
-            icode = v.text(item.get("code"), f"{ipath}.code") if "code" in item else None
-            if icode is not None:
-                if icode in item_codes:
-                    v.error(f"{ipath}.code", f"duplicate item code {icode!r}")
-                item_codes.add(icode)
-            imax = v.decimal(item["max"], f"{ipath}.max") if "max" in item else None
-            if imax is not None and smax is not None and imax > smax:
-                v.error(
-                    f"{ipath}.max",
-                    f"item max {imax} exceeds the section max {smax}",
-                )
-            bonus_cap = ZERO
-            if "bonus_cap" in item:
-                bonus_cap = v.decimal(item["bonus_cap"], f"{ipath}.bonus_cap") or ZERO
-            if "title" in item:
-                v.text(item["title"], f"{ipath}.title", non_empty=False)
-            if icode is not None and imax is not None:
-                items.append(ScoringItem(icode, imax, bonus_cap))
-        if code is not None and smax is not None:
-            sections.append(ScoringSection(code, smax, tuple(items)))
-    if len(v.errors) > n_errors:
+    sections = read_sections(v, data["sections"], "rubric.sections", EXCHANGE_TREE, item_codes).sections \
+        if "sections" in data else []
+    if v.failed_since(mark):
         return None
-    return ScoringRubric(tuple(sections), cap)
+    return ScoringRubric(scoring_sections(sections), cap)
 
 
-def _parse_grades(v: _Validator, raw: Any) -> GradeScheme | None:
+def _parse_grades(v: Validator, raw: Any) -> GradeScheme | None:
     path = "config.grades"
-    data = v.obj(raw, path, ("scheme", "bands"))
+    data = v.mapping(raw, path, ("scheme", "bands"))
     if data is None:
         return None
-    n_errors = len(v.errors)
+    mark = v.mark()
     scheme = data.get("scheme")
     if "scheme" in data and scheme not in GRADE_SCHEMES:
         v.error(
@@ -263,7 +115,7 @@ def _parse_grades(v: _Validator, raw: Any) -> GradeScheme | None:
         )
     bands: list[tuple[str, Decimal]] = []
     names: set[str] = set()
-    raw_bands = v.array(data["bands"], f"{path}.bands", non_empty=True) if "bands" in data else []
+    raw_bands = v.sequence(data["bands"], f"{path}.bands", non_empty=True) if "bands" in data else []
     for bi, raw_band in enumerate(raw_bands or []):
         bpath = f"{path}.bands[{bi}]"
         if not isinstance(raw_band, list) or len(raw_band) != 2:
@@ -277,7 +129,7 @@ def _parse_grades(v: _Validator, raw: Any) -> GradeScheme | None:
             names.add(name)
         if name is not None and value is not None:
             bands.append((name, value))
-    if len(v.errors) > n_errors:
+    if v.failed_since(mark):
         return None
     if scheme == "distribution":
         total = sum((value for _, value in bands), ZERO)
@@ -290,13 +142,13 @@ def _parse_grades(v: _Validator, raw: Any) -> GradeScheme | None:
                     f"{path}.bands[{bi}][1]",
                     f"thresholds must be strictly descending ({bands[bi][1]} is not below {bands[bi - 1][1]})",
                 )
-    if len(v.errors) > n_errors:
+    if v.failed_since(mark):
         return None
     return GradeScheme(scheme, tuple(bands))
 
 
-def _parse_config(v: _Validator, raw: Any) -> ScoringConfig | None:
-    data = v.obj(
+def _parse_config(v: Validator, raw: Any) -> ScoringConfig | None:
+    data = v.mapping(
         raw,
         "config",
         (),
@@ -304,7 +156,7 @@ def _parse_config(v: _Validator, raw: Any) -> ScoringConfig | None:
     )
     if data is None:
         return None
-    n_errors = len(v.errors)
+    mark = v.mark()
     aggregation = data.get("aggregation", "mean")
     if aggregation not in AGGREGATIONS:
         v.error(
@@ -323,18 +175,18 @@ def _parse_config(v: _Validator, raw: Any) -> ScoringConfig | None:
     grades = None
     if "grades" in data and data["grades"] is not None:
         grades = _parse_grades(v, data["grades"])
-    if len(v.errors) > n_errors:
+    if v.failed_since(mark):
         return None
     return ScoringConfig(aggregation, trim, grades, level)
 
 
-def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[UnitInput]:
+def _parse_units(v: Validator, raw: Any, item_codes: set[str] | None) -> list[UnitInput]:
     units: list[UnitInput] = []
-    raw_units = v.array(raw, "units")
+    raw_units = v.sequence(raw, "units")
     unit_codes: set[str] = set()
     for ui, raw_unit in enumerate(raw_units or []):
         upath = f"units[{ui}]"
-        data = v.obj(
+        data = v.mapping(
             raw_unit,
             upath,
             ("code", "sheets"),
@@ -342,7 +194,7 @@ def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[U
         )
         if data is None:
             continue
-        n_errors = len(v.errors)
+        mark = v.mark()
         code = v.text(data.get("code"), f"{upath}.code") if "code" in data else None
         if code is not None:
             if code in unit_codes:
@@ -350,7 +202,7 @@ def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[U
             unit_codes.add(code)
         category = ""
         if "category" in data:
-            category = v.text(data["category"], f"{upath}.category", non_empty=False)
+            category = v.text(data["category"], f"{upath}.category", required=False)
         veto = False
         if "veto" in data:
             veto = v.boolean(data["veto"], f"{upath}.veto")
@@ -359,10 +211,10 @@ def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[U
             previous_rank = v.integer(previous_rank, f"{upath}.previous_rank", minimum=1)
         sheets = _parse_sheets(v, data["sheets"], upath, item_codes) if "sheets" in data else []
         incidents: list[Incident] = []
-        raw_incidents = v.array(data["incidents"], f"{upath}.incidents") if "incidents" in data else []
+        raw_incidents = v.sequence(data["incidents"], f"{upath}.incidents") if "incidents" in data else []
         for ii, raw_incident in enumerate(raw_incidents or []):
             ipath = f"{upath}.incidents[{ii}]"
-            inc = v.obj(raw_incident, ipath, ("kind", "amount"), ("count",))
+            inc = v.mapping(raw_incident, ipath, ("kind", "amount"), ("count",))
             if inc is None:
                 continue
             kind = v.text(inc.get("kind"), f"{ipath}.kind") if "kind" in inc else None
@@ -375,7 +227,7 @@ def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[U
         special_bonus: list[Decimal] = []
         if "special_bonus" in data:
             special_bonus = v.decimals(data["special_bonus"], f"{upath}.special_bonus")
-        if len(v.errors) == n_errors and code is not None:
+        if not v.failed_since(mark) and code is not None:
             units.append(
                 UnitInput(
                     code=code,
@@ -390,15 +242,15 @@ def _parse_units(v: _Validator, raw: Any, item_codes: set[str] | None) -> list[U
     return units
 
 
-def _parse_sheets(v: _Validator, raw: Any, upath: str, item_codes: set[str] | None) -> list[Sheet]:
+def _parse_sheets(v: Validator, raw: Any, upath: str, item_codes: set[str] | None) -> list[Sheet]:
     sheets: list[Sheet] = []
-    raw_sheets = v.array(raw, f"{upath}.sheets")
+    raw_sheets = v.sequence(raw, f"{upath}.sheets")
     if raw_sheets is not None and not raw_sheets:
         v.error(f"{upath}.sheets", "at least one sheet is required")
     experts: set[str] = set()
     for si, raw_sheet in enumerate(raw_sheets or []):
         spath = f"{upath}.sheets[{si}]"
-        data = v.obj(raw_sheet, spath, ("expert",), ("items",))
+        data = v.mapping(raw_sheet, spath, ("expert",), ("items",))
         if data is None:
             continue
         expert = v.text(data.get("expert"), f"{spath}.expert") if "expert" in data else None
@@ -409,7 +261,7 @@ def _parse_sheets(v: _Validator, raw: Any, upath: str, item_codes: set[str] | No
         items: dict[str, ItemMarks] = {}
         raw_items = data.get("items", {})
         if not isinstance(raw_items, dict):
-            v.error(f"{spath}.items", f"expected an object, got {_type_name(raw_items)}")
+            v.wrong_type(f"{spath}.items", v.dialect.a_mapping, raw_items)
             raw_items = {}
         for icode, raw_marks in raw_items.items():
             if item_codes is not None and icode not in item_codes:
@@ -458,8 +310,8 @@ def _fast_marks(raw: Any) -> ItemMarks | None:
 _NO_AMOUNTS_LIST: list = []
 
 
-def _slow_marks(v: _Validator, raw: Any, ipath: str) -> ItemMarks | None:
-    marks = v.obj(raw, ipath, (), ("deductions", "bonus"))
+def _slow_marks(v: Validator, raw: Any, ipath: str) -> ItemMarks | None:
+    marks = v.mapping(raw, ipath, (), ("deductions", "bonus"))
     if marks is None:
         return None
     deductions = v.decimals(marks["deductions"], f"{ipath}.deductions") if "deductions" in marks else []
@@ -477,8 +329,8 @@ def parse_exchange(data: Any) -> ExchangeInput:
 
     Raises :class:`ScoringInputError` listing every problem found.
     """
-    v = _Validator()
-    doc = v.obj(data, "", ("rubric", "config", "units"), ("version",))
+    v = Validator(EXCHANGE)
+    doc = v.mapping(data, "", ("rubric", "config", "units"), ("version",))
     if doc is None:
         raise ScoringInputError(v.errors)
     if "version" in doc:
@@ -522,33 +374,25 @@ def load_exchange_text(text: str) -> Any:
         raise ScoringInputError([f"input: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
 
 
-def _dec_out(value: Decimal) -> str:
-    """Canonical decimal string: no exponent, no trailing fractional zeros."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
 def exchange_to_dict(inputs: ExchangeInput) -> dict:
     """The inverse of :func:`parse_exchange` (useful to generate test and benchmark data)."""
     rubric = {
         "sections": [
             {
                 "code": s.code,
-                "max": _dec_out(s.max),
+                "max": decimal_text(s.max),
                 "items": [
                     {
                         "code": i.code,
-                        "max": _dec_out(i.max),
-                        "bonus_cap": _dec_out(i.bonus_cap),
+                        "max": decimal_text(i.max),
+                        "bonus_cap": decimal_text(i.bonus_cap),
                     }
                     for i in s.items
                 ],
             }
             for s in inputs.rubric.sections
         ],
-        "special_bonus_cap": _dec_out(inputs.rubric.special_bonus_cap),
+        "special_bonus_cap": decimal_text(inputs.rubric.special_bonus_cap),
     }
     config: dict[str, Any] = {
         "aggregation": inputs.config.aggregation,
@@ -558,7 +402,7 @@ def exchange_to_dict(inputs: ExchangeInput) -> dict:
     if inputs.config.grades is not None:
         config["grades"] = {
             "scheme": inputs.config.grades.scheme,
-            "bands": [[n, _dec_out(v)] for n, v in inputs.config.grades.bands],
+            "bands": [[n, decimal_text(v)] for n, v in inputs.config.grades.bands],
         }
     units = [
         {
@@ -571,16 +415,16 @@ def exchange_to_dict(inputs: ExchangeInput) -> dict:
                     "expert": sh.expert,
                     "items": {
                         code: {
-                            "deductions": [_dec_out(d) for d in m.deductions],
-                            "bonus": [_dec_out(b) for b in m.bonus],
+                            "deductions": [decimal_text(d) for d in m.deductions],
+                            "bonus": [decimal_text(b) for b in m.bonus],
                         }
                         for code, m in sh.items.items()
                     },
                 }
                 for sh in u.sheets
             ],
-            "incidents": [{"kind": i.kind, "amount": _dec_out(i.amount), "count": i.count} for i in u.incidents],
-            "special_bonus": [_dec_out(b) for b in u.special_bonus],
+            "incidents": [{"kind": i.kind, "amount": decimal_text(i.amount), "count": i.count} for i in u.incidents],
+            "special_bonus": [decimal_text(b) for b in u.special_bonus],
         }
         for u in inputs.units
     ]

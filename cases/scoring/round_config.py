@@ -7,7 +7,7 @@ late_deduction, composite, and the deadline keys of docs/deadlines.md.
 
 from decimal import Decimal, InvalidOperation
 
-from cases import scoring
+from cases.scoring import engine
 
 
 def grade_names(config: dict) -> list[str]:
@@ -15,12 +15,12 @@ def grade_names(config: dict) -> list[str]:
     return [name for name, _ in (config.get("grades") or {}).get("bands", [])]
 
 
-def scoring_config(config: dict) -> scoring.ScoringConfig:
+def scoring_config(config: dict) -> engine.ScoringConfig:
     """The engine's configuration; raises ScoringError, KeyError, TypeError or ValueError when malformed."""
     grades = config.get("grades")
     scheme = None
     if grades:
-        scheme = scoring.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
+        scheme = engine.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
     composite = config.get("composite")
     weights = ()
     if composite:
@@ -29,7 +29,7 @@ def scoring_config(config: dict) -> scoring.ScoringConfig:
         for part in composite["rounds"]:
             if not isinstance(part["round"], int) or isinstance(part["round"], bool):
                 raise ValueError(f"composite round must be a round id, got {part['round']!r}")
-    return scoring.ScoringConfig(
+    return engine.ScoringConfig(
         aggregation=config.get("aggregation", "mean"),
         trim_min_sheets=int(config.get("trim_min_sheets", 5)),
         aggregation_level=config.get("aggregation_level", "total"),
