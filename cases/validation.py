@@ -40,7 +40,7 @@ class Dialect:
     # JSON exchange: amounts only as decimal strings, so a binary float can never sneak in.
     decimal_strings_only: bool
 
-    def type_name(self, value: Any) -> str:
+    def type_name(self, value: object) -> str:
         """The type of a decoded value in this format's words ("number", "list"/"array" …)."""
         if value is None:
             return "null"
@@ -91,7 +91,7 @@ class Validator:
     def failed_since(self, mark: int) -> bool:
         return len(self.errors) > mark
 
-    def wrong_type(self, path: str, expected: str, value: Any) -> None:
+    def wrong_type(self, path: str, expected: str, value: object) -> None:
         self.error(path, f"expected {expected}, got {self.dialect.type_name(value)}")
 
     def present(self, data: dict[str, Any], key: str) -> bool:
@@ -102,7 +102,7 @@ class Validator:
 
     def mapping(
         self,
-        value: Any,
+        value: object,
         path: str,
         required: Sequence[str] = (),
         optional: Sequence[str] = (),
@@ -120,7 +120,7 @@ class Validator:
                 self.error(join(path, str(key)), "unknown key")
         return value
 
-    def sequence(self, value: Any, path: str, *, non_empty: bool = False) -> list[Any] | None:
+    def sequence(self, value: object, path: str, *, non_empty: bool = False) -> list[Any] | None:
         """A list (``None`` after a type error; an absent YAML value is an empty list)."""
         if value is None and self.dialect.null_is_absent:
             value = []
@@ -143,7 +143,7 @@ class Validator:
     # In a dialect where null is absent, a None value is skipped silently: a missing required key
     # is reported once by mapping(), and an optional field is simply not there.
 
-    def text(self, value: Any, path: str, *, required: bool = True) -> str | None:
+    def text(self, value: object, path: str, *, required: bool = True) -> str | None:
         """A string; ``required`` ones must not be blank. An absent optional text is ""."""
         if value is None and self.dialect.null_is_absent:
             return None if required else ""
@@ -155,14 +155,14 @@ class Validator:
             return None
         return value
 
-    def element_text(self, value: Any, path: str) -> str | None:
+    def element_text(self, value: object, path: str) -> str | None:
         """A non-blank string in a list, where no mapping reports it missing."""
         if value is None:
             self.error(path, "must not be empty")
             return None
         return self.text(value, path)
 
-    def boolean(self, value: Any, path: str) -> bool:
+    def boolean(self, value: object, path: str) -> bool:
         """true or false (false after an error; absent is false)."""
         if value is None and self.dialect.null_is_absent:
             return False
@@ -171,7 +171,7 @@ class Validator:
             return False
         return value
 
-    def integer(self, value: Any, path: str, *, minimum: int) -> int | None:
+    def integer(self, value: object, path: str, *, minimum: int) -> int | None:
         if value is None and self.dialect.null_is_absent:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
@@ -182,7 +182,7 @@ class Validator:
             return None
         return value
 
-    def decimal(self, value: Any, path: str) -> Decimal | None:
+    def decimal(self, value: object, path: str) -> Decimal | None:
         """A non-negative amount with at most 2 decimals, as the dialect writes amounts."""
         if self.dialect.decimal_strings_only:
             return self._decimal_string(value, path)
@@ -190,7 +190,7 @@ class Validator:
             return None
         return self._number(value, path)
 
-    def decimals(self, value: Any, path: str) -> list[Decimal]:
+    def decimals(self, value: object, path: str) -> list[Decimal]:
         """A list of amounts; the valid ones (the others are reported)."""
         out = []
         for i, v in enumerate(self.sequence(value, path) or []):
@@ -199,7 +199,7 @@ class Validator:
                 out.append(d)
         return out
 
-    def _number(self, value: Any, path: str) -> Decimal | None:
+    def _number(self, value: object, path: str) -> Decimal | None:
         """Rubric files: a number ≥ 0 with at most 2 decimals, as text, an integer or a Decimal."""
         if isinstance(value, bool):
             self.wrong_type(path, "a number", value)
@@ -234,7 +234,7 @@ class Validator:
             ok = False
         return canonical(value) if ok else None
 
-    def _decimal_string(self, value: Any, path: str) -> Decimal | None:
+    def _decimal_string(self, value: object, path: str) -> Decimal | None:
         """Exchange documents: a decimal string ≥ 0, at most 2 decimals and 12 integer digits."""
         if not isinstance(value, str):
             self.wrong_type(path, 'a decimal string such as "2.5"', value)

@@ -204,7 +204,7 @@ class SectionsRead:
     maxima: list[Decimal | None] = field(default_factory=list)
 
 
-def read_sections(v: Validator, raw: Any, path: str, shape: TreeShape, item_codes: set[str]) -> SectionsRead:
+def read_sections(v: Validator, raw: object, path: str, shape: TreeShape, item_codes: set[str]) -> SectionsRead:
     """Validate a list of sections with their items: codes unique (item codes across the whole
     rubric), no item max above its section's. ``item_codes`` receives every readable item code,
     even when the tree has errors (the exchange format checks its sheets against them)."""
@@ -241,7 +241,7 @@ def _text(v: Validator, data: dict[str, Any], key: str, path: str, *, required: 
 
 
 def _item(
-    v: Validator, raw: Any, path: str, section_max: Decimal | None, shape: TreeShape, item_codes: set[str]
+    v: Validator, raw: object, path: str, section_max: Decimal | None, shape: TreeShape, item_codes: set[str]
 ) -> ItemSpec | None:
     data = v.mapping(raw, path, shape.item_required, shape.item_optional)
     if data is None:
@@ -265,7 +265,7 @@ def _item(
     return ItemSpec(code, text, imax, bonus_cap, evidence, veto, tuple(r for r in rules if r is not None))
 
 
-def _rule(v: Validator, raw: Any, path: str) -> RuleSpec | None:
+def _rule(v: Validator, raw: object, path: str) -> RuleSpec | None:
     if not isinstance(raw, dict):
         v.wrong_type(path, v.dialect.a_mapping, raw)
         return None
@@ -298,7 +298,7 @@ def _rule(v: Validator, raw: Any, path: str) -> RuleSpec | None:
     return RuleSpec(**values)
 
 
-def _levels(v: Validator, value: Any, path: str) -> tuple[tuple[str, Decimal], ...]:
+def _levels(v: Validator, value: object, path: str) -> tuple[tuple[str, Decimal], ...]:
     """A mapping of level name → amount (bonus levels of a rule, the special bonus levels)."""
     if value is None:
         return ()
@@ -333,7 +333,7 @@ _DOCUMENT_OPTIONAL = (
 )
 
 
-def rubric_from_dict(data: Any) -> RubricSpec:
+def rubric_from_dict(data: object) -> RubricSpec:
     """Validate the dict form of a rubric (as read from YAML/JSON) and build the spec.
 
     Raises :class:`RubricError` with every problem found.
@@ -386,7 +386,7 @@ def _check_total(v: Validator, total_max: Decimal | None, maxima: list[Decimal |
         v.error("total_max", f"must equal the sum of the section maxima ({canonical(section_sum)}), got {total_max}")
 
 
-def _catalogue(v: Validator, raw: Any) -> tuple[DeductionSpec, ...]:
+def _catalogue(v: Validator, raw: object) -> tuple[DeductionSpec, ...]:
     catalogue = []
     codes: set[str] = set()
     for i, raw_row in enumerate(v.sequence(raw, "deduction_catalogue") or []):
@@ -408,7 +408,7 @@ def _catalogue(v: Validator, raw: Any) -> tuple[DeductionSpec, ...]:
     return tuple(catalogue)
 
 
-def _components(v: Validator, raw: Any) -> tuple[ComponentSpec, ...]:
+def _components(v: Validator, raw: object) -> tuple[ComponentSpec, ...]:
     """Composite parts: all in points (max) or all in percent (weight, summing to 100)."""
     components = []
     codes: set[str] = set()
@@ -445,7 +445,7 @@ def _components(v: Validator, raw: Any) -> tuple[ComponentSpec, ...]:
     return tuple(components)
 
 
-def _targets(v: Validator, raw: Any) -> tuple[ActivityTarget, ...]:
+def _targets(v: Validator, raw: object) -> tuple[ActivityTarget, ...]:
     targets = []
     codes: set[str] = set()
     for i, raw_row in enumerate(v.sequence(raw, "activity_targets") or []):

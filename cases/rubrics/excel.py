@@ -217,7 +217,7 @@ class _Cells:
                 continue
             yield r, values
 
-    def get(self, values: tuple[Any, ...], name: str, *, text: bool = False) -> Any:
+    def get(self, values: tuple[Any, ...], name: str, *, text: bool = False) -> object:
         idx = self.columns.get(name)
         if idx is None or idx >= len(values):
             return None
@@ -346,7 +346,7 @@ class _Reader:
         if title == "special_bonus_levels":
             self.data[title] = self._levels(table, title)
         elif title == "reconstructed":
-            notes = []
+            notes: list[object] = []
             for r, values in table.rows():
                 self.locations[f"{title}[{len(notes)}]"] = table.where(r, "note")
                 notes.append(table.get(values, "note"))
@@ -354,8 +354,8 @@ class _Reader:
         else:
             self.data[title] = self._rows(table, title, header)
 
-    def _levels(self, table: _Cells, title: str) -> dict[str, Any]:
-        levels: dict[str, Any] = {}
+    def _levels(self, table: _Cells, title: str) -> dict[object, object]:
+        levels: dict[object, object] = {}
         for r, values in table.rows():
             level = table.get(values, "level")
             if level in levels:
@@ -365,7 +365,7 @@ class _Reader:
         return levels
 
     def _rows(self, table: _Cells, title: str, header: tuple[str, ...]) -> list[dict[str, Any]]:
-        rows_out = []
+        rows_out: list[dict[str, Any]] = []
         for r, values in table.rows():
             path = f"{title}[{len(rows_out)}]"
             row: dict[str, Any] = {}

@@ -84,7 +84,7 @@ EXCHANGE_TREE = TreeShape(
 # ---------------------------------------------------------------------------------------
 
 
-def _parse_rubric(v: Validator, raw: Any, item_codes: set[str]) -> ScoringRubric | None:
+def _parse_rubric(v: Validator, raw: object, item_codes: set[str]) -> ScoringRubric | None:
     """Parse the rubric (the same tree walk as rubric files); ``item_codes`` receives every item
     code seen, even on errors."""
     data = v.mapping(raw, "rubric", ("sections",), ("special_bonus_cap",))
@@ -101,7 +101,7 @@ def _parse_rubric(v: Validator, raw: Any, item_codes: set[str]) -> ScoringRubric
     return ScoringRubric(scoring_sections(sections), cap)
 
 
-def _parse_grades(v: Validator, raw: Any) -> GradeScheme | None:
+def _parse_grades(v: Validator, raw: object) -> GradeScheme | None:
     path = "config.grades"
     data = v.mapping(raw, path, ("scheme", "bands"))
     if data is None:
@@ -113,22 +113,7 @@ def _parse_grades(v: Validator, raw: Any) -> GradeScheme | None:
             f"{path}.scheme",
             f"unknown scheme {scheme!r} (expected one of {', '.join(GRADE_SCHEMES)})",
         )
-    bands: list[tuple[str, Decimal]] = []
-    names: set[str] = set()
-    raw_bands = v.sequence(data["bands"], f"{path}.bands", non_empty=True) if "bands" in data else []
-    for bi, raw_band in enumerate(raw_bands or []):
-        bpath = f"{path}.bands[{bi}]"
-        if not isinstance(raw_band, list) or len(raw_band) != 2:
-            v.error(bpath, 'expected a pair ["name", "value"]')
-            continue
-        name = v.text(raw_band[0], f"{bpath}[0]")
-        value = v.decimal(raw_band[1], f"{bpath}[1]")
-        if name is not None:
-            if name in names:
-                v.error(f"{bpath}[0]", f"duplicate band name {name!r}")
-            names.add(name)
-        if name is not None and value is not None:
-            bands.append((name, value))
+    bands = _parse_bands(v, data["bands"], f"{path}.bands") if "bands" in data else []
     if v.failed_since(mark):
         return None
     if scheme == "distribution":
@@ -142,12 +127,32 @@ def _parse_grades(v: Validator, raw: Any) -> GradeScheme | None:
                     f"{path}.bands[{bi}][1]",
                     f"thresholds must be strictly descending ({bands[bi][1]} is not below {bands[bi - 1][1]})",
                 )
-    if v.failed_since(mark):
+    if v.failed_since(mark) or scheme not in ("distribution", "thresholds"):
         return None
     return GradeScheme(scheme, tuple(bands))
 
 
-def _parse_config(v: Validator, raw: Any) -> ScoringConfig | None:
+def _parse_bands(v: Validator, raw: object, path: str) -> list[tuple[str, Decimal]]:
+    """``[["name", "value"], …]`` with unique names; the valid pairs."""
+    bands: list[tuple[str, Decimal]] = []
+    names: set[str] = set()
+    for bi, raw_band in enumerate(v.sequence(raw, path, non_empty=True) or []):
+        bpath = f"{path}[{bi}]"
+        if not isinstance(raw_band, list) or len(raw_band) != 2:
+            v.error(bpath, 'expected a pair ["name", "value"]')
+            continue
+        name = v.text(raw_band[0], f"{bpath}[0]")
+        value = v.decimal(raw_band[1], f"{bpath}[1]")
+        if name is not None:
+            if name in names:
+                v.error(f"{bpath}[0]", f"duplicate band name {name!r}")
+            names.add(name)
+        if name is not None and value is not None:
+            bands.append((name, value))
+    return bands
+
+
+def _parse_config(v: Validator, raw: object) -> ScoringConfig | None:
     data = v.mapping(
         raw,
         "config",
@@ -169,80 +174,86 @@ def _parse_config(v: Validator, raw: Any) -> ScoringConfig | None:
             "config.aggregation_level",
             f"unknown aggregation level {level!r} (expected one of {', '.join(AGGREGATION_LEVELS)})",
         )
-    trim = 5
+    trim: int | None = 5
     if "trim_min_sheets" in data:
         trim = v.integer(data["trim_min_sheets"], "config.trim_min_sheets", minimum=3)
     grades = None
     if "grades" in data and data["grades"] is not None:
         grades = _parse_grades(v, data["grades"])
-    if v.failed_since(mark):
+    if v.failed_since(mark) or trim is None:
         return None
     return ScoringConfig(aggregation, trim, grades, level)
 
 
-def _parse_units(v: Validator, raw: Any, item_codes: set[str] | None) -> list[UnitInput]:
+def _parse_units(v: Validator, raw: object, item_codes: set[str] | None) -> list[UnitInput]:
     units: list[UnitInput] = []
-    raw_units = v.sequence(raw, "units")
     unit_codes: set[str] = set()
-    for ui, raw_unit in enumerate(raw_units or []):
-        upath = f"units[{ui}]"
-        data = v.mapping(
-            raw_unit,
-            upath,
-            ("code", "sheets"),
-            ("category", "veto", "previous_rank", "incidents", "special_bonus"),
-        )
-        if data is None:
-            continue
-        mark = v.mark()
-        code = v.text(data.get("code"), f"{upath}.code") if "code" in data else None
-        if code is not None:
-            if code in unit_codes:
-                v.error(f"{upath}.code", f"duplicate unit code {code!r}")
-            unit_codes.add(code)
-        category = ""
-        if "category" in data:
-            category = v.text(data["category"], f"{upath}.category", required=False)
-        veto = False
-        if "veto" in data:
-            veto = v.boolean(data["veto"], f"{upath}.veto")
-        previous_rank = data.get("previous_rank")
-        if previous_rank is not None:
-            previous_rank = v.integer(previous_rank, f"{upath}.previous_rank", minimum=1)
-        sheets = _parse_sheets(v, data["sheets"], upath, item_codes) if "sheets" in data else []
-        incidents: list[Incident] = []
-        raw_incidents = v.sequence(data["incidents"], f"{upath}.incidents") if "incidents" in data else []
-        for ii, raw_incident in enumerate(raw_incidents or []):
-            ipath = f"{upath}.incidents[{ii}]"
-            inc = v.mapping(raw_incident, ipath, ("kind", "amount"), ("count",))
-            if inc is None:
-                continue
-            kind = v.text(inc.get("kind"), f"{ipath}.kind") if "kind" in inc else None
-            amount = v.decimal(inc["amount"], f"{ipath}.amount") if "amount" in inc else None
-            count = 1
-            if "count" in inc:
-                count = v.integer(inc["count"], f"{ipath}.count", minimum=0)
-            if kind is not None and amount is not None and count is not None:
-                incidents.append(Incident(kind, amount, count))
-        special_bonus: list[Decimal] = []
-        if "special_bonus" in data:
-            special_bonus = v.decimals(data["special_bonus"], f"{upath}.special_bonus")
-        if not v.failed_since(mark) and code is not None:
-            units.append(
-                UnitInput(
-                    code=code,
-                    category=category,
-                    veto=veto,
-                    previous_rank=previous_rank,
-                    sheets=tuple(sheets),
-                    incidents=tuple(incidents),
-                    special_bonus=tuple(special_bonus),
-                )
-            )
+    for ui, raw_unit in enumerate(v.sequence(raw, "units") or []):
+        unit = _parse_unit(v, raw_unit, f"units[{ui}]", item_codes, unit_codes)
+        if unit is not None:
+            units.append(unit)
     return units
 
 
-def _parse_sheets(v: Validator, raw: Any, upath: str, item_codes: set[str] | None) -> list[Sheet]:
+def _parse_unit(
+    v: Validator, raw: object, upath: str, item_codes: set[str] | None, unit_codes: set[str]
+) -> UnitInput | None:
+    data = v.mapping(
+        raw,
+        upath,
+        ("code", "sheets"),
+        ("category", "veto", "previous_rank", "incidents", "special_bonus"),
+    )
+    if data is None:
+        return None
+    mark = v.mark()
+    code = v.text(data.get("code"), f"{upath}.code") if "code" in data else None
+    v.unique(code, unit_codes, f"{upath}.code", "unit")
+    category: str | None = ""
+    if "category" in data:
+        category = v.text(data["category"], f"{upath}.category", required=False)
+    veto = False
+    if "veto" in data:
+        veto = v.boolean(data["veto"], f"{upath}.veto")
+    previous_rank = data.get("previous_rank")
+    if previous_rank is not None:
+        previous_rank = v.integer(previous_rank, f"{upath}.previous_rank", minimum=1)
+    sheets = _parse_sheets(v, data["sheets"], upath, item_codes) if "sheets" in data else []
+    incidents = _parse_incidents(v, data["incidents"], f"{upath}.incidents") if "incidents" in data else []
+    special_bonus: list[Decimal] = []
+    if "special_bonus" in data:
+        special_bonus = v.decimals(data["special_bonus"], f"{upath}.special_bonus")
+    if v.failed_since(mark) or code is None or category is None:
+        return None
+    return UnitInput(
+        code=code,
+        category=category,
+        veto=veto,
+        previous_rank=previous_rank,
+        sheets=tuple(sheets),
+        incidents=tuple(incidents),
+        special_bonus=tuple(special_bonus),
+    )
+
+
+def _parse_incidents(v: Validator, raw: object, path: str) -> list[Incident]:
+    incidents: list[Incident] = []
+    for ii, raw_incident in enumerate(v.sequence(raw, path) or []):
+        ipath = f"{path}[{ii}]"
+        inc = v.mapping(raw_incident, ipath, ("kind", "amount"), ("count",))
+        if inc is None:
+            continue
+        kind = v.text(inc.get("kind"), f"{ipath}.kind") if "kind" in inc else None
+        amount = v.decimal(inc["amount"], f"{ipath}.amount") if "amount" in inc else None
+        count: int | None = 1
+        if "count" in inc:
+            count = v.integer(inc["count"], f"{ipath}.count", minimum=0)
+        if kind is not None and amount is not None and count is not None:
+            incidents.append(Incident(kind, amount, count))
+    return incidents
+
+
+def _parse_sheets(v: Validator, raw: object, upath: str, item_codes: set[str] | None) -> list[Sheet]:
     sheets: list[Sheet] = []
     raw_sheets = v.sequence(raw, f"{upath}.sheets")
     if raw_sheets is not None and not raw_sheets:
@@ -282,7 +293,7 @@ _MARK_KEYS = frozenset(("deductions", "bonus"))
 _NO_AMOUNTS: tuple[Decimal, ...] = ()
 
 
-def _fast_amounts(raw: Any) -> tuple[Decimal, ...] | None:
+def _fast_amounts(raw: object) -> tuple[Decimal, ...] | None:
     if type(raw) is not list:
         return None
     if not raw:
@@ -294,7 +305,7 @@ def _fast_amounts(raw: Any) -> tuple[Decimal, ...] | None:
     return tuple(map(Decimal, raw))
 
 
-def _fast_marks(raw: Any) -> ItemMarks | None:
+def _fast_marks(raw: object) -> ItemMarks | None:
     """Fast path for a well-formed item entry (the bulk of a large document): no path
     strings are built. Returns None whenever anything is off; the slow path then reports
     the problems with their paths."""
@@ -307,10 +318,10 @@ def _fast_marks(raw: Any) -> ItemMarks | None:
     return ItemMarks(deductions, bonus)
 
 
-_NO_AMOUNTS_LIST: list = []
+_NO_AMOUNTS_LIST: list[str] = []
 
 
-def _slow_marks(v: Validator, raw: Any, ipath: str) -> ItemMarks | None:
+def _slow_marks(v: Validator, raw: object, ipath: str) -> ItemMarks | None:
     marks = v.mapping(raw, ipath, (), ("deductions", "bonus"))
     if marks is None:
         return None
@@ -324,7 +335,7 @@ def _slow_marks(v: Validator, raw: Any, ipath: str) -> ItemMarks | None:
 # ---------------------------------------------------------------------------------------
 
 
-def parse_exchange(data: Any) -> ExchangeInput:
+def parse_exchange(data: object) -> ExchangeInput:
     """Validate a decoded exchange document and build the engine's inputs.
 
     Raises :class:`ScoringInputError` listing every problem found.
@@ -348,7 +359,7 @@ def parse_exchange(data: Any) -> ExchangeInput:
     return ExchangeInput(rubric, config, tuple(units))
 
 
-def compute_exchange(data: Any) -> dict:
+def compute_exchange(data: object) -> dict[str, Any]:
     """Validate an exchange document and return the result document (format v1).
 
     This is what ``POST /api/v1/scoring/compute`` and ``manage.py compute_results`` call.
@@ -362,7 +373,7 @@ def compute_exchange(data: Any) -> dict:
     return results_to_json(results)
 
 
-def load_exchange_text(text: str) -> Any:
+def load_exchange_text(text: str) -> object:
     """Decode JSON text; syntax errors become a ScoringInputError with line and column.
 
     Floats are decoded as Decimals so a number where a decimal string is expected is
@@ -374,7 +385,7 @@ def load_exchange_text(text: str) -> Any:
         raise ScoringInputError([f"input: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
 
 
-def exchange_to_dict(inputs: ExchangeInput) -> dict:
+def exchange_to_dict(inputs: ExchangeInput) -> dict[str, Any]:
     """The inverse of :func:`parse_exchange` (useful to generate test and benchmark data)."""
     rubric = {
         "sections": [

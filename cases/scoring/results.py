@@ -4,8 +4,10 @@ round, frozen afterwards. The arithmetic lives only in the engine.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
+from typing import TypedDict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -104,9 +106,9 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
                 category=case.unit.category if by_category else "",
                 veto=case.pk in vetoed,
                 previous_rank=previous.get(case.unit_id),
-                sheets=sheets_by_case[case.pk],
-                incidents=case_incidents,
-                special_bonus=bonuses[case.pk],
+                sheets=tuple(sheets_by_case[case.pk]),
+                incidents=tuple(case_incidents),
+                special_bonus=tuple(bonuses[case.pk]),
                 panel_override=case.panel_override,
                 components=components.get(case.pk, ()),
             )
@@ -133,7 +135,7 @@ def compute(round: m.Round) -> list[engine.UnitResult]:
     return computed
 
 
-def result_rows(round: m.Round, computed) -> list[m.Result]:
+def result_rows(round: m.Round, computed: Iterable[engine.UnitResult]) -> list[m.Result]:
     """`compute`'s results as (unsaved) Result rows."""
     computed_at = timezone.now()
     return [
@@ -148,7 +150,7 @@ def result_rows(round: m.Round, computed) -> list[m.Result]:
 
 
 @transaction.atomic
-def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
+def round_compute_results(*, user: m.User, round: m.Round) -> list[m.Result]:
     """Recompute and store the round's results (office only, until the leader approves)."""
     if not access.is_office(user):
         raise PermissionDenied("只有考核办可以汇总结果。")
@@ -177,7 +179,14 @@ def round_freeze_results(*, round: m.Round) -> None:
     m.Round.objects.filter(pk=round.pk, results_frozen_at__isnull=True).update(results_frozen_at=timezone.now())
 
 
-def summary(round: m.Round, stored: list[m.Result]) -> dict:
+class ResultsSummary(TypedDict):
+    grade_distribution: dict[str | None, int]
+    group_means: dict[str, Decimal]
+    overall_mean: Decimal | None
+    frozen: bool
+
+
+def summary(round: m.Round, stored: list[m.Result]) -> ResultsSummary:
     """Grade distribution and per-group means of the stored results (a lenient group stands out)."""
     rows = [
         engine.UnitResult(code=str(r.case_id), category=r.category, panel=r.panel, deductions=r.deductions,

@@ -6,23 +6,24 @@ late_deduction, composite, and the deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from cases.scoring import engine
 
 
-def grade_names(config: dict) -> list[str]:
+def grade_names(config: dict[str, Any]) -> list[str]:
     """The names of the round's grade bands, best first (empty when the round has no grades)."""
     return [name for name, _ in (config.get("grades") or {}).get("bands", [])]
 
 
-def scoring_config(config: dict) -> engine.ScoringConfig:
+def scoring_config(config: dict[str, Any]) -> engine.ScoringConfig:
     """The engine's configuration; raises ScoringError, KeyError, TypeError or ValueError when malformed."""
     grades = config.get("grades")
     scheme = None
     if grades:
-        scheme = engine.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
+        scheme = engine.GradeScheme(scheme=grades["scheme"], bands=tuple((n, Decimal(str(v))) for n, v in grades["bands"]))
     composite = config.get("composite")
-    weights = ()
+    weights: tuple[tuple[str, Decimal], ...] = ()
     if composite:
         weights = (("self", Decimal(str(composite["self_weight"]))),
                    *((part["name"], Decimal(str(part["weight"]))) for part in composite["rounds"]))
@@ -38,7 +39,7 @@ def scoring_config(config: dict) -> engine.ScoringConfig:
     )
 
 
-def problems(config) -> list[str]:
+def problems(config: object) -> list[str]:
     """Every problem of a round configuration, as messages (empty when it is fine)."""
     if not isinstance(config, dict):
         return ["必须是对象。"]
