@@ -14,12 +14,12 @@ absent key, amounts may be plain numbers), exchange documents are machine-made J
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["Dialect", "Validator", "canonical", "decimal_text", "join"]
+__all__ = ["Dialect", "DocumentError", "Validator", "canonical", "decimal_text", "join"]
 
 # Amounts: at most 2 decimals everywhere; the exchange format also bounds the integer digits so
 # that sums over millions of values stay exact at the engine's precision.
@@ -28,13 +28,23 @@ _NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _DECIMAL_STRING = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 
 
+class DocumentError(ValueError):
+    """An invalid document. ``messages`` lists every problem found, each prefixed by its path."""
+
+    def __init__(self, messages: Iterable[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))
+
+
 @dataclass(frozen=True)
 class Dialect:
     """The words and conventions of one document format, as its error messages use them."""
 
     root: str  # the whole document in a message about its top level ("rubric", "input")
-    a_mapping: str  # "a mapping" (YAML) or "an object" (JSON)
-    a_sequence: str  # "a list" or "an array"
+    mapping: str  # "mapping" (YAML) or "object" (JSON)
+    a_mapping: str  # the same with its article: "a mapping", "an object"
+    sequence: str  # "list" or "array"
+    a_sequence: str  # "a list", "an array"
     # YAML: `max:` with nothing after it means the key was left out (reported once, as missing).
     null_is_absent: bool
     # JSON exchange: amounts only as decimal strings, so a binary float can never sneak in.
@@ -51,9 +61,9 @@ class Dialect:
         if isinstance(value, str):
             return "string"
         if isinstance(value, list):
-            return self.a_sequence.split()[-1]
+            return self.sequence
         if isinstance(value, dict):
-            return self.a_mapping.split()[-1]
+            return self.mapping
         return type(value).__name__
 
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from cases.scoring.engine import ScoringItem, ScoringRubric, ScoringSection
-from cases.validation import Dialect, Validator, canonical, decimal_text
+from cases.validation import Dialect, DocumentError, Validator, canonical, decimal_text
 
 ZERO = Decimal(0)
 DEDUCTION_UNITS = ("起", "次")
@@ -43,16 +43,18 @@ DECIMAL_FIELDS = ("amount", "max_amount", "threshold", "step", "cap")
 # Rubric files are written by hand, mostly in YAML: its words, plain numbers, and an empty value
 # (`max:`) is the same as leaving the key out.
 RUBRIC_FILE = Dialect(
-    root="rubric", a_mapping="a mapping", a_sequence="a list", null_is_absent=True, decimal_strings_only=False
+    root="rubric",
+    mapping="mapping",
+    a_mapping="a mapping",
+    sequence="list",
+    a_sequence="a list",
+    null_is_absent=True,
+    decimal_strings_only=False,
 )
 
 
-class RubricError(ValueError):
+class RubricError(DocumentError):
     """An invalid rubric document. ``messages`` lists every problem found."""
-
-    def __init__(self, messages: Iterable[str]) -> None:
-        self.messages = list(messages)
-        super().__init__("\n".join(self.messages))
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from cases.rubrics.document import TreeShape, read_sections, scoring_sections
+from cases.rubrics.document import SectionSpec, TreeShape, read_sections, scoring_sections
 from cases.scoring.engine import (
     AGGREGATION_LEVELS,
     AGGREGATIONS,
@@ -32,7 +31,7 @@ from cases.scoring.engine import (
     compute_results,
     results_to_json,
 )
-from cases.validation import MAX_INTEGER_DIGITS, Dialect, Validator, decimal_text
+from cases.validation import MAX_INTEGER_DIGITS, Dialect, DocumentError, Validator, decimal_text
 
 __all__ = [
     "FORMAT_VERSION",
@@ -49,12 +48,8 @@ FORMAT_VERSION = 1
 ZERO = Decimal(0)
 
 
-class ScoringInputError(ValueError):
+class ScoringInputError(DocumentError):
     """Invalid exchange input. ``messages`` lists every problem, each prefixed by its path."""
-
-    def __init__(self, messages: Iterable[str]) -> None:
-        self.messages = list(messages)
-        super().__init__("\n".join(self.messages))
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,13 @@ class ExchangeInput:
 # Exchange documents are machine-made JSON: its words, null is a value of the wrong type, and
 # amounts are decimal strings only.
 EXCHANGE = Dialect(
-    root="input", a_mapping="an object", a_sequence="an array", null_is_absent=False, decimal_strings_only=True
+    root="input",
+    mapping="object",
+    a_mapping="an object",
+    sequence="array",
+    a_sequence="an array",
+    null_is_absent=False,
+    decimal_strings_only=True,
 )
 # The rubric section: codes and maxima; a title on sections and items is allowed for readability.
 EXCHANGE_TREE = TreeShape(
@@ -94,8 +95,9 @@ def _parse_rubric(v: Validator, raw: object, item_codes: set[str]) -> ScoringRub
     cap = ZERO
     if "special_bonus_cap" in data:
         cap = v.decimal(data["special_bonus_cap"], "rubric.special_bonus_cap") or ZERO
-    sections = read_sections(v, data["sections"], "rubric.sections", EXCHANGE_TREE, item_codes).sections \
-        if "sections" in data else []
+    sections: list[SectionSpec] = []
+    if "sections" in data:
+        sections = read_sections(v, data["sections"], "rubric.sections", EXCHANGE_TREE, item_codes).sections
     if v.failed_since(mark):
         return None
     return ScoringRubric(scoring_sections(sections), cap)
