@@ -36,13 +36,13 @@ def seed():
     from viewflow.workflow.models import Task
 
     from cases import models as m
-    from cases.rubric_io import load_rubric_yaml
-    from cases.services import pending_scoring
+    from cases.rubrics.services import rubric_import
+    from cases.rubrics.text import load_rubric_yaml
     from workflow import services as ws
     from workflow.flows import CaseFlow
 
     t0 = time.perf_counter()
-    rubric = pending_scoring.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC.read_text(encoding="utf-8")))
+    rubric = rubric_import(user=None, spec=load_rubric_yaml(RUBRIC.read_text(encoding="utf-8")))
     office, rnd, units, people, groups = _common.seed_round(
         rubric=rubric, units=GROUPS * UNITS_PER_GROUP, groups=GROUPS, experts=EXPERTS)
     ws.round_launch(user=office, round_id=rnd.pk)

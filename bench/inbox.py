@@ -163,7 +163,7 @@ def seed(rng: random.Random):
     from viewflow.workflow.fields import get_flow_ref, get_task_ref
 
     from cases import models as m
-    from cases.services import pending_scoring
+    from cases.rubrics.services import rubric_create
     from workflow.flows import CaseFlow, RoundFlow
 
     t_start = time.perf_counter()
@@ -179,7 +179,7 @@ def seed(rng: random.Random):
             }
         ],
     }
-    rubric = pending_scoring.rubric_create(spec=spec)
+    rubric = rubric_create(spec=spec)
     password = make_password("bench")
     User = m.User
     office = User.objects.create(username="office", org_role="office", password=password)

@@ -22,7 +22,7 @@ EXPERTS = 5
 
 def seed():
 
-    from cases.services import pending_scoring
+    from cases.rubrics.services import rubric_create
 
     spec = {
         "code": "bench",
@@ -37,7 +37,7 @@ def seed():
             for s in range(1, 6)
         ],
     }
-    rubric = pending_scoring.rubric_create(spec=spec)
+    rubric = rubric_create(spec=spec)
     office, rd, _, _, _ = _common.seed_round(rubric=rubric, units=UNITS, groups=GROUPS, experts=EXPERTS)
     return office, rd
 

@@ -27,11 +27,11 @@ def seed():
     from django.utils import timezone
 
     from cases import models as m
-    from cases.services import pending_scoring
+    from cases.rubrics.services import rubric_create
 
     rng = random.Random(2026)
     office = m.User.objects.create(username="office", org_role=m.OrgRole.OFFICE)
-    rubric = pending_scoring.rubric_create(spec={
+    rubric = rubric_create(spec={
         "code": "bench", "title": "基准细则", "special_bonus_cap": "5",
         "sections": [
             {"code": f"S{s}", "title": f"第{s}部分", "max": "12.5",
@@ -75,10 +75,10 @@ def seed():
 
 def exchange_document(round) -> dict:
     """The same raw inputs in exchange format v1."""
-    from cases import results
-    from cases.services import pending_scoring
+    from cases.scoring import results
+    from cases.scoring.adapter import scoring_rubric
 
-    rubric = pending_scoring.scoring_rubric(round.rubric)
+    rubric = scoring_rubric(round.rubric)
     config = round.config
     units = results.unit_inputs(round, list(round.cases.select_related("unit")))
     return {
@@ -103,7 +103,7 @@ def main():
     from django.db import connection
 
     from cases import models as m
-    from cases import results, scoring_io
+    from cases.scoring import exchange, results
 
     started = time.perf_counter()
     office, round, n_scores = seed()
@@ -122,7 +122,7 @@ def main():
 
     doc = exchange_document(round)
     t0 = time.perf_counter()
-    out = scoring_io.compute_exchange(doc)
+    out = exchange.compute_exchange(doc)
     print(f"compute_results_json_seconds={time.perf_counter() - t0:.3f} (in-process: validate + compute)")
 
     by_case = {str(r.case_id): r for r in m.Result.objects.filter(round=round)}

@@ -60,11 +60,11 @@ def seed():
     from viewflow.workflow.fields import get_flow_ref, get_task_ref
 
     from cases import models as m
-    from cases.services import pending_scoring
+    from cases.rubrics.services import rubric_create
     from workflow.flows import CaseFlow
 
     t_start = time.perf_counter()
-    rubric = pending_scoring.rubric_create(spec={
+    rubric = rubric_create(spec={
         "code": "bench", "title": "Bench rubric",
         "sections": [{"code": "S1", "title": "A", "max": "10", "items": [{"code": "S1.1", "content": "x", "max": "10"}]}],
     })

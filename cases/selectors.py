@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from cases import models as m
-from cases import round_config
+from cases.scoring import round_config
 
 
 def round_problems(dues: Mapping[str, datetime | None], config: object) -> dict[str, list[str]]:

@@ -30,7 +30,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
-from cases.services import pending_scoring
+from cases.rubrics.services import rubric_create
 from cases.services import rounds as round_services
 
 PASSWORD = "test-pass-2026"
@@ -118,7 +118,7 @@ BONUS_CAP = {"S1.2": Decimal("2")}
 
 
 def make_rubric(code: str | None = None) -> m.Rubric:
-    return pending_scoring.rubric_create(spec=rubric_spec(code))
+    return rubric_create(spec=rubric_spec(code))
 
 
 # --- rounds ------------------------------------------------------------------------------------

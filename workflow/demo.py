@@ -14,8 +14,8 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
-from cases.rubric_io import load_rubric_yaml
-from cases.services import pending_scoring
+from cases.rubrics.services import rubric_import
+from cases.rubrics.text import load_rubric_yaml
 from cases.services import rounds as round_services
 from workflow import services
 from workflow.deadlines import services as deadlines
@@ -100,7 +100,7 @@ class Demo:
         self.office, self.leader, self.auditor = (
             m.User.objects.get(username=u) for u in ("office", "leader", "auditor")
         )
-        rubric = pending_scoring.rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
+        rubric = rubric_import(user=None, spec=load_rubric_yaml(RUBRIC_FILE.read_text(encoding="utf-8")))
         units = self._units()
         now = timezone.now()
         half_year = round_services.round_create(

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from viewflow.workflow.nodes.view import ViewActivation
 
 from cases import models as m
-from cases import results
+from cases.scoring import results
 from cases.services import decisions, submissions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services

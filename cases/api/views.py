@@ -13,10 +13,16 @@ from rest_framework.decorators import action, api_view
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from cases import access, exports, results, rubric_io, scoring_io
+from cases import access
 from cases import models as m
 from cases.api import serializers as s
-from cases.services import decisions, inspections, pending_scoring, rounds, sheets, submissions
+from cases.rubrics.document import RubricError, rubric_from_dict
+from cases.rubrics.excel import rubric_to_xlsx
+from cases.rubrics.services import rubric_import
+from cases.rubrics.text import dump_rubric_json, dump_rubric_yaml
+from cases.rubrics.upload import load_upload
+from cases.scoring import exchange, exports, results
+from cases.services import decisions, inspections, rounds, sheets, submissions
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -79,10 +85,10 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         try:
-            spec = rubric_io.load_upload(upload.name, upload.read())
-        except rubric_io.RubricError as exc:
+            spec = load_upload(upload.name, upload.read())
+        except RubricError as exc:
             raise ValidationError({"file": exc.messages}) from None
-        rubric = pending_scoring.rubric_import(user=request.user, spec=spec)
+        rubric = rubric_import(user=request.user, spec=spec)
         return Response(s.RubricSerializer(rubric).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json", "xlsx"])],
@@ -92,13 +98,13 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         """The rubric as a file to edit and re-import (lossless)."""
         rubric = self.get_object()
         fmt = request.query_params.get("as", "yaml")
-        spec = rubric_io.rubric_from_dict(rubric.spec)
+        spec = rubric_from_dict(rubric.spec)
         name = f"{rubric.code}-v{rubric.version}.{fmt}"
         if fmt == "xlsx":
-            return _download(rubric_io.rubric_to_xlsx(spec), XLSX, name)
+            return _download(rubric_to_xlsx(spec), XLSX, name)
         if fmt == "json":
-            return _download(rubric_io.dump_rubric_json(spec).encode(), "application/json", name)
-        return _download(rubric_io.dump_rubric_yaml(spec).encode(), "application/yaml", name)
+            return _download(dump_rubric_json(spec).encode(), "application/json", name)
+        return _download(dump_rubric_yaml(spec).encode(), "application/yaml", name)
 
 
 class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
@@ -320,6 +326,6 @@ def scoring_compute(request):
     """Recompute results from raw inputs in exchange format v1 (see docs/scoring.md): anyone signed in
     can verify the arithmetic; errors name the path of each offending field."""
     try:
-        return Response(scoring_io.compute_exchange(request.data))
-    except scoring_io.ScoringInputError as exc:
+        return Response(exchange.compute_exchange(request.data))
+    except exchange.ScoringInputError as exc:
         raise ValidationError({"input": list(exc.messages)}) from None

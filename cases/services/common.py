@@ -4,8 +4,9 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from cases import access, scoring
+from cases import access
 from cases import models as m
+from cases.scoring import engine as scoring
 
 
 def parse_points(value: object, field: str) -> Decimal:

@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases import access, round_config
+from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring import round_config
+from cases.scoring.adapter import grade_quota
 from cases.services.audit import audit
 from cases.services.common import parse_points
-from cases.services.pending_scoring import grade_quota
 
 
 @transaction.atomic

@@ -12,9 +12,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases import access, results, selectors
+from cases import access, selectors
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring import results
 from cases.services.audit import audit
 from cases.services.common import require_office
 

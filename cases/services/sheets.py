@@ -11,9 +11,9 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring.adapter import rubric_items, sheet_total
 from cases.services.audit import audit
 from cases.services.common import parse_points
-from cases.services.pending_scoring import _rubric_items, sheet_total
 
 
 class _CleanScore(TypedDict):
@@ -70,12 +70,12 @@ def _clean_row(n: int, row: object, rubric_items: dict[str, m.RubricItem], seen:
 def _clean_item_scores(sheet: m.ScoreSheet, items: object) -> list[_CleanScore]:
     if not isinstance(items, list):
         raise ValidationError({"items": ["必须是列表。"]})
-    rubric_items = {i.code: i for i in _rubric_items(sheet.case.round.rubric)}
+    items_by_code = {i.code: i for i in rubric_items(sheet.case.round.rubric)}
     errors: list[str] = []
     seen: set[str] = set()
     cleaned = []
     for n, posted in enumerate(items):
-        row = _clean_row(n, posted, rubric_items, seen, errors)
+        row = _clean_row(n, posted, items_by_code, seen, errors)
         if row is not None:
             cleaned.append(row)
     if errors:
@@ -127,7 +127,7 @@ def _submit_problems(sheet: m.ScoreSheet, scores: list[m.ItemScore], total: Deci
     """A deduction or bonus needs a reason; full marks on every item, or a total below the round's
     threshold, needs a written reason for the whole sheet."""
     errors: dict[str, list[str]] = {}
-    items_by_pk = {item.pk: item for item in _rubric_items(sheet.case.round.rubric)}  # in the rubric's order
+    items_by_pk = {item.pk: item for item in rubric_items(sheet.case.round.rubric)}  # in the rubric's order
     order = {pk: n for n, pk in enumerate(items_by_pk)}
     for score in sorted(scores, key=lambda score: order.get(score.item_id, len(order))):
         if (score.deduction > 0 or score.bonus > 0) and not score.reason:

@@ -65,7 +65,7 @@ def test_import_export_round_trip_and_errors(api):
         if fmt == "xlsx":
             from io import BytesIO
 
-            from cases.rubric_io import load_rubric_xlsx
+            from cases.rubrics.excel import load_rubric_xlsx
 
             spec = load_rubric_xlsx(BytesIO(content))
             assert [(i.code, str(i.max)) for s in spec.sections for i in s.items] == [("S1.1", "6"), ("S1.2", "4")]

@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from cases.rubric_io import (
-    RubricError,
-    RuleSpec,
-    dump_rubric_json,
-    dump_rubric_yaml,
-    load_rubric_json,
-    load_rubric_xlsx,
-    load_rubric_yaml,
-    rubric_from_dict,
-    rubric_to_dict,
-    rubric_to_xlsx,
-    to_scoring_rubric,
-)
-from cases.scoring import ItemMarks, Sheet, sheet_score
+from cases.rubrics.document import RubricError, RuleSpec, rubric_from_dict, rubric_to_dict, to_scoring_rubric
+from cases.rubrics.excel import load_rubric_xlsx, rubric_to_xlsx
+from cases.rubrics.text import dump_rubric_json, dump_rubric_yaml, load_rubric_json, load_rubric_yaml
+from cases.scoring.engine import ItemMarks, Sheet, sheet_score
 
 D = Decimal
 FIXTURES = Path(__file__).resolve().parents[2] / "cases" / "fixtures" / "rubrics"

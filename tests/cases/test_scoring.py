@@ -7,7 +7,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 import pytest
 
-from cases.scoring import (
+from cases.scoring.engine import (
     GradeScheme,
     Incident,
     ItemMarks,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from cases.scoring_io import (
+from cases.scoring.exchange import (
     ScoringInputError,
     compute_exchange,
     exchange_to_dict,

@@ -9,7 +9,7 @@ from fractions import Fraction
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cases.scoring import (
+from cases.scoring.engine import (
     GradeScheme,
     Incident,
     ItemMarks,
@@ -25,7 +25,7 @@ from cases.scoring import (
     sheet_breakdown,
     sheet_score,
 )
-from cases.scoring_io import ExchangeInput, compute_exchange, exchange_to_dict
+from cases.scoring.exchange import ExchangeInput, compute_exchange, exchange_to_dict
 
 D = Decimal
 PROFILE = settings(max_examples=100, deadline=None)

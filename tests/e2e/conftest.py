@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from cases import models as m
-from cases.services import pending_scoring
+from cases.rubrics.services import rubric_create
 from cases.services import rounds as round_services
 from workflow import services
 
@@ -62,7 +62,7 @@ def launched_round(db):
     staff, head = _user("staff"), _user("head")
     m.UnitMembership.objects.create(user=staff, unit=unit, role=m.UnitRole.STAFF)
     m.UnitMembership.objects.create(user=head, unit=unit, role=m.UnitRole.HEAD)
-    rubric = pending_scoring.rubric_create(spec={
+    rubric = rubric_create(spec={
         "code": "e2e", "title": "测试细则", "sections": [
             {"code": "1", "title": "组织领导", "max": "10", "items": [{"code": "1.1", "content": "有领导小组", "max": "10"}]}]})
     now = timezone.now()

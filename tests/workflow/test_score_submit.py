@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import models as m
-from cases.services import pending_scoring, sheets
+from cases.scoring import adapter
+from cases.services import sheets
 from tests.api_helpers import API
 from tests.factories import advance_case, make_round
 
@@ -49,7 +50,7 @@ def test_sheet_total_matches_the_section_by_section_reference():
         m.ItemScore.objects.filter(sheet=sheet).delete()
         sheets.score_sheet_save(user=expert, sheet=sheet, items=rows)
         fresh = m.ScoreSheet.objects.select_related("case__round__rubric").get(pk=sheet.pk)
-        assert pending_scoring.sheet_total(fresh) == _reference_total(fresh)
+        assert adapter.sheet_total(fresh) == _reference_total(fresh)
 
 
 def test_a_deduction_without_reason_is_refused_with_the_item_code(api):
@@ -172,12 +173,12 @@ def test_only_frozen_rubrics_items_are_kept_between_requests():
     setup = make_round(units=1, experts=1)  # not launched: its rubric is a draft
     rubric = setup.round.rubric
     assert not rubric.frozen
-    before = len(pending_scoring._rubric_items(m.Rubric.objects.get(pk=rubric.pk)))
+    before = len(adapter.rubric_items(m.Rubric.objects.get(pk=rubric.pk)))
     section = rubric.sections.first()
     m.RubricItem.objects.create(rubric=rubric, section=section, code="S9.9", content="新增", max_points=1,
                                 position=99)
-    assert len(pending_scoring._rubric_items(m.Rubric.objects.get(pk=rubric.pk))) == before + 1
-    assert rubric.pk not in pending_scoring._frozen_rubric_items
+    assert len(adapter.rubric_items(m.Rubric.objects.get(pk=rubric.pk))) == before + 1
+    assert rubric.pk not in adapter._frozen_rubric_items
 
 
 def test_only_the_groups_experts_not_from_the_unit_get_a_sheet():

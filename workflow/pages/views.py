@@ -17,9 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
-from cases import access, results, round_config
+from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring import results, round_config
 from cases.services import inspections, submissions
 from cases.services import sheets as sheet_services
 from workflow import selectors, services

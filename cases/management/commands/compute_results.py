@@ -12,7 +12,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from cases.scoring_io import ScoringInputError, compute_exchange, load_exchange_text
+from cases.scoring.exchange import ScoringInputError, compute_exchange, load_exchange_text
 
 EXIT_INVALID_INPUT = 2
 

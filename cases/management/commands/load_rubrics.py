@@ -3,8 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cases import models as m
-from cases.rubric_io import RubricError, load_upload
-from cases.services.pending_scoring import rubric_import
+from cases.rubrics.document import RubricError
+from cases.rubrics.services import rubric_import
+from cases.rubrics.upload import load_upload
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "rubrics"
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 __all__ = [
     "AGGREGATIONS",
@@ -125,7 +125,10 @@ def decimal_str(value: Decimal) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _tuple(value: Iterable) -> tuple:
+_T = TypeVar("_T")
+
+
+def _tuple(value: Iterable[_T]) -> tuple[_T, ...]:
     return value if isinstance(value, tuple) else tuple(value)
 
 
@@ -497,13 +500,17 @@ def aggregate(values: Sequence[Decimal], method: str = "mean", trim_min_sheets: 
         return _round_ratio(num, den)
 
 
-def _panel_total_level(index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]):
+def _panel_total_level(
+    index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]
+) -> tuple[Decimal, list[Decimal]]:
     scores = [_sheet_total(index, sheet) for sheet in sheets]
     num, den = _aggregate_ratio(scores, config.aggregation, config.trim_min_sheets)
     return _round_ratio(num, den), scores
 
 
-def _panel_item_level(index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]):
+def _panel_item_level(
+    index: _RubricIndex, config: ScoringConfig, sheets: Sequence[Sheet]
+) -> tuple[Decimal, list[Decimal]]:
     """Aggregate every item's base and bonus across sheets, then apply the section caps.
 
     All per-item aggregates share one denominator (it depends only on the sheet count), so
@@ -517,7 +524,7 @@ def _panel_item_level(index: _RubricIndex, config: ScoringConfig, sheets: Sequen
     item_section = index.item_section
     base_rows: list[list[Decimal]] = []
     bonus_rows: list[list[Decimal]] = []
-    scores = []
+    scores: list[Decimal] = []
     for sheet in sheets:
         bases = list(item_max)
         bonuses = [ZERO] * n_items
@@ -593,8 +600,8 @@ def _distribution_grades(totals_in_rank_order: Sequence[Decimal], scheme: GradeS
     bounds = distribution_boundaries(len(totals_in_rank_order), [v for _, v in scheme.bands])
     grades: list[str] = []
     band = 0
-    group_grade = None
-    prev_total = None
+    group_grade = ""  # set at the first position: a first total always starts a tie group
+    prev_total: Decimal | None = None
     for position, total in enumerate(totals_in_rank_order, start=1):
         while band < len(bounds) - 1 and position > bounds[band]:
             band += 1
@@ -619,6 +626,21 @@ def _threshold_grade(total: Decimal, scheme: GradeScheme) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+class _Scored(NamedTuple):
+    """One unit scored, before ranking: its panel, deductions, bonus and total."""
+
+    unit: UnitInput
+    panel: Decimal
+    deductions: Decimal
+    bonus: Decimal
+    total: Decimal
+    sheet_scores: tuple[tuple[str, Decimal], ...]
+    components: tuple[tuple[str, Decimal], ...]
+
+
+_PanelOf = Callable[[_RubricIndex, ScoringConfig, Sequence[Sheet]], tuple[Decimal, list[Decimal]]]
+
+
 def compute_results(rubric: ScoringRubric, config: ScoringConfig, units: Sequence[UnitInput]) -> list[UnitResult]:
     """Score, rank and grade every unit; see ``docs/scoring.md`` for the exact rules.
 
@@ -634,87 +656,96 @@ def compute_results(rubric: ScoringRubric, config: ScoringConfig, units: Sequenc
         seen_codes.add(unit.code)
 
     panel_of = _panel_item_level if config.aggregation_level == "item" else _panel_total_level
-    special_cap = rubric.special_bonus_cap
 
     with localcontext() as ctx:
         ctx.prec = _PRECISION
-        partial = []
+        by_category: dict[str, list[_Scored]] = {}
         for unit in units:
-            if not unit.sheets:
-                raise ScoringError(f"unit {unit.code!r}: at least one sheet is required")
-            experts = [s.expert for s in unit.sheets]
-            if len(set(experts)) != len(experts):
-                raise ScoringError(f"unit {unit.code!r}: duplicate expert")
-            try:
-                panel, scores = panel_of(index, config, unit.sheets)
-            except ScoringError as exc:
-                raise ScoringError(f"unit {unit.code!r}: {exc}") from None
-            if unit.panel_override is not None:
-                panel = round2(unit.panel_override)
-            deductions = round2(sum((i.amount * i.count for i in unit.incidents), ZERO))
-            bonus_sum = sum(unit.special_bonus, ZERO)
-            bonus = round2(min(special_cap, bonus_sum))
-            total = panel - deductions + bonus
-            sheet_scores = tuple(sorted(zip(experts, scores)))
-            components: tuple = ()
-            if config.composite_weights:
-                parts = {"self": total, **dict(unit.components)}
-                weights = dict(config.composite_weights)
-                if set(parts) != set(weights):
-                    raise ScoringError(f"unit {unit.code!r}: composite components {sorted(parts)} "
-                                       f"do not match the weights {sorted(weights)}")
-                components = tuple((k, round2(v)) for k, v in sorted(parts.items()))
-                total = weighted_composite(parts, weights)
-            partial.append((unit, panel, deductions, bonus, total, (sheet_scores, components)))
-
-        by_category: dict[str, list] = {}
-        for row in partial:
-            by_category.setdefault(row[0].category, []).append(row)
-
+            scored = _score_unit(unit, index, config, panel_of, rubric.special_bonus_cap)
+            by_category.setdefault(unit.category, []).append(scored)
         results: list[UnitResult] = []
         for category in sorted(by_category):
-            rows = by_category[category]
-            normal = sorted((r for r in rows if not r[0].veto), key=lambda r: (-r[4], r[0].code))
-            vetoed = sorted((r for r in rows if r[0].veto), key=lambda r: (-r[4], r[0].code))
-            grades_normal: list[str | None] = [None] * len(normal)
-            scheme = config.grades
-            if scheme is not None:
-                if scheme.scheme == "distribution":
-                    grades_normal = list(_distribution_grades([r[4] for r in normal], scheme))
-                else:
-                    grades_normal = [_threshold_grade(r[4], scheme) for r in normal]
-            veto_grade = scheme.last if scheme is not None else None
-            for group, offset, grades in (
-                (normal, 0, grades_normal),
-                (vetoed, len(normal), [veto_grade] * len(vetoed)),
-            ):
-                prev_total = None
-                rank = 0
-                for position, (row, grade) in enumerate(zip(group, grades), start=1):
-                    unit, panel, deductions, bonus, total, (sheet_scores, components) = row
-                    if total != prev_total:
-                        rank, prev_total = offset + position, total
-                    movement = None if unit.previous_rank is None else unit.previous_rank - rank
-                    results.append(
-                        UnitResult(
-                            code=unit.code,
-                            category=category,
-                            panel=panel,
-                            deductions=deductions,
-                            bonus=bonus,
-                            total=_nonneg_zero(total),
-                            rank=rank,
-                            grade=grade,
-                            movement=movement,
-                            veto=unit.veto,
-                            sheet_scores=sheet_scores,
-                            components=components,
-                        )
-                    )
+            results.extend(_rank_category(category, by_category[category], config.grades))
     return results
 
 
-def result_to_json(result: UnitResult) -> dict:
+def _score_unit(
+    unit: UnitInput, index: _RubricIndex, config: ScoringConfig, panel_of: _PanelOf, special_cap: Decimal
+) -> _Scored:
+    """Panel (or the leader's override) − catalogue deductions + capped special bonus; with a
+    composite, the weighted total of this round's and the other components' scores."""
+    if not unit.sheets:
+        raise ScoringError(f"unit {unit.code!r}: at least one sheet is required")
+    experts = [s.expert for s in unit.sheets]
+    if len(set(experts)) != len(experts):
+        raise ScoringError(f"unit {unit.code!r}: duplicate expert")
+    try:
+        panel, scores = panel_of(index, config, unit.sheets)
+    except ScoringError as exc:
+        raise ScoringError(f"unit {unit.code!r}: {exc}") from None
+    if unit.panel_override is not None:
+        panel = round2(unit.panel_override)
+    deductions = round2(sum((i.amount * i.count for i in unit.incidents), ZERO))
+    bonus_sum = sum(unit.special_bonus, ZERO)
+    bonus = round2(min(special_cap, bonus_sum))
+    total = panel - deductions + bonus
+    sheet_scores = tuple(sorted(zip(experts, scores)))
+    components: tuple[tuple[str, Decimal], ...] = ()
+    if config.composite_weights:
+        parts = {"self": total, **dict(unit.components)}
+        weights = dict(config.composite_weights)
+        if set(parts) != set(weights):
+            raise ScoringError(f"unit {unit.code!r}: composite components {sorted(parts)} "
+                               f"do not match the weights {sorted(weights)}")
+        components = tuple((k, round2(v)) for k, v in sorted(parts.items()))
+        total = weighted_composite(parts, weights)
+    return _Scored(unit, panel, deductions, bonus, total, sheet_scores, components)
+
+
+def _rank_category(category: str, rows: list[_Scored], scheme: GradeScheme | None) -> list[UnitResult]:
+    """Rank and grade one category: non-veto units first (ties share a rank), then vetoed units
+    after them with the last grade."""
+    normal = sorted((r for r in rows if not r.unit.veto), key=lambda r: (-r.total, r.unit.code))
+    vetoed = sorted((r for r in rows if r.unit.veto), key=lambda r: (-r.total, r.unit.code))
+    grades_normal: list[str | None] = [None] * len(normal)
+    if scheme is not None:
+        if scheme.scheme == "distribution":
+            grades_normal = list(_distribution_grades([r.total for r in normal], scheme))
+        else:
+            grades_normal = [_threshold_grade(r.total, scheme) for r in normal]
+    veto_grade = scheme.last if scheme is not None else None
+    results: list[UnitResult] = []
+    for group, offset, grades in (
+        (normal, 0, grades_normal),
+        (vetoed, len(normal), [veto_grade] * len(vetoed)),
+    ):
+        prev_total = None
+        rank = 0
+        for position, (row, grade) in enumerate(zip(group, grades), start=1):
+            unit = row.unit
+            if row.total != prev_total:
+                rank, prev_total = offset + position, row.total
+            movement = None if unit.previous_rank is None else unit.previous_rank - rank
+            results.append(
+                UnitResult(
+                    code=unit.code,
+                    category=category,
+                    panel=row.panel,
+                    deductions=row.deductions,
+                    bonus=row.bonus,
+                    total=_nonneg_zero(row.total),
+                    rank=rank,
+                    grade=grade,
+                    movement=movement,
+                    veto=unit.veto,
+                    sheet_scores=row.sheet_scores,
+                    components=row.components,
+                )
+            )
+    return results
+
+
+def result_to_json(result: UnitResult) -> dict[str, Any]:
     """One result as the exchange format's JSON object (numbers as 2-decimal strings)."""
     return {
         "code": result.code,
@@ -730,7 +761,7 @@ def result_to_json(result: UnitResult) -> dict:
     }
 
 
-def results_to_json(results: Iterable[UnitResult]) -> dict:
+def results_to_json(results: Iterable[UnitResult]) -> dict[str, Any]:
     return {"units": [result_to_json(r) for r in results]}
 
 
@@ -739,7 +770,7 @@ def results_to_json(results: Iterable[UnitResult]) -> dict:
 # ---------------------------------------------------------------------------------------
 
 
-def _check_same_keys(a: Mapping, b: Mapping, what: str) -> None:
+def _check_same_keys(a: Mapping[str, object], b: Mapping[str, object], what: str) -> None:
     if set(a) != set(b):
         missing = sorted(set(b) - set(a))
         extra = sorted(set(a) - set(b))

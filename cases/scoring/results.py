@@ -1,27 +1,30 @@
 """A round's results: raw inputs read from the database in a few flat queries, handed to the exact
-engine in `cases.scoring`, stored as `Result` rows. Recomputable until the leader approves the
+engine in `cases.scoring.engine`, stored as `Result` rows. Recomputable until the leader approves the
 round, frozen afterwards. The arithmetic lives only in the engine.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
+from typing import TypedDict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cases import access, round_config, scoring
+from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring import engine, round_config
+from cases.scoring.adapter import scoring_rubric
 from cases.services.audit import audit
-from cases.services.pending_scoring import scoring_rubric
 
 LATE_KIND = "逾期提交"
 
 
-def scoring_config(round: m.Round) -> scoring.ScoringConfig:
+def scoring_config(round: m.Round) -> engine.ScoringConfig:
     return round_config.scoring_config(round.config or {})
 
 
@@ -46,14 +49,14 @@ def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tup
     return {c.pk: tuple((name, by_unit[c.unit_id]) for name, by_unit in totals.items()) for c in cases}
 
 
-def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
+def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
     """The engine's inputs for the given cases of the round: submitted sheets only."""
     case_ids = [c.pk for c in cases]
     sheets = list(
         m.ScoreSheet.objects.filter(case_id__in=case_ids, status=m.SheetStatus.SUBMITTED)
         .values_list("pk", "case_id", "expert_id")
     )
-    marks: dict[int, dict[str, scoring.ItemMarks]] = defaultdict(dict)
+    marks: dict[int, dict[str, engine.ItemMarks]] = defaultdict(dict)
     codes = dict(round.rubric.items.values_list("pk", "code"))
     # Rows with neither deduction nor bonus are left out: the engine scores a missing item at its
     # max with no bonus, which is exactly what such a row means. One flat query, no ORM rows:
@@ -67,10 +70,10 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for sheet_id, item_id, deduction, bonus in cursor.fetchall():
-            marks[sheet_id][codes[item_id]] = scoring.ItemMarks((deduction,), (bonus,))
+            marks[sheet_id][codes[item_id]] = engine.ItemMarks((deduction,), (bonus,))
     sheets_by_case = defaultdict(list)
     for sheet_id, case_id, expert_id in sheets:
-        sheets_by_case[case_id].append(scoring.Sheet(expert=str(expert_id), items=marks.get(sheet_id, {})))
+        sheets_by_case[case_id].append(engine.Sheet(expert=str(expert_id), items=marks.get(sheet_id, {})))
 
     incidents = defaultdict(list)
     vetoed = set()
@@ -79,7 +82,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
     )
     for case_id, kind, source, amount, count, veto in findings:
         if amount > 0:
-            incidents[case_id].append(scoring.Incident(kind=kind or source, amount=amount, count=count))
+            incidents[case_id].append(engine.Incident(kind=kind or source, amount=amount, count=count))
         if veto:
             vetoed.add(case_id)
     late_amount = Decimal(str((round.config or {}).get("late_deduction", "0")))
@@ -96,16 +99,16 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
     for case in cases:
         case_incidents = list(incidents[case.pk])
         if case.late and late_amount > 0:
-            case_incidents.append(scoring.Incident(kind=LATE_KIND, amount=late_amount, count=1))
+            case_incidents.append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
         inputs.append(
-            scoring.UnitInput(
+            engine.UnitInput(
                 code=str(case.pk),
                 category=case.unit.category if by_category else "",
                 veto=case.pk in vetoed,
                 previous_rank=previous.get(case.unit_id),
-                sheets=sheets_by_case[case.pk],
-                incidents=case_incidents,
-                special_bonus=bonuses[case.pk],
+                sheets=tuple(sheets_by_case[case.pk]),
+                incidents=tuple(case_incidents),
+                special_bonus=tuple(bonuses[case.pk]),
                 panel_override=case.panel_override,
                 components=components.get(case.pk, ()),
             )
@@ -113,7 +116,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[scoring.UnitInput]:
     return inputs
 
 
-def compute(round: m.Round) -> list[scoring.UnitResult]:
+def compute(round: m.Round) -> list[engine.UnitResult]:
     """The round's results by the engine, with the group leaders' grades where the round takes them
     (`grade_source: proposal`); not stored (the compile page previews them before they are)."""
     cases = list(round.cases.select_related("unit"))
@@ -121,8 +124,8 @@ def compute(round: m.Round) -> list[scoring.UnitResult]:
     if missing:
         raise Conflict(f"尚有{len(missing)}个单位未完成评审：{'、'.join(missing[:5])}。")
     try:
-        computed = scoring.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
-    except scoring.ScoringError as exc:
+        computed = engine.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
+    except engine.ScoringError as exc:
         raise ValidationError({"config": [str(exc)]}) from None
     if (round.config or {}).get("grade_source") == "proposal":
         # Seed 000: the group leader decides the grade; a veto still gives the last band.
@@ -132,7 +135,7 @@ def compute(round: m.Round) -> list[scoring.UnitResult]:
     return computed
 
 
-def result_rows(round: m.Round, computed) -> list[m.Result]:
+def result_rows(round: m.Round, computed: Iterable[engine.UnitResult]) -> list[m.Result]:
     """`compute`'s results as (unsaved) Result rows."""
     computed_at = timezone.now()
     return [
@@ -147,7 +150,7 @@ def result_rows(round: m.Round, computed) -> list[m.Result]:
 
 
 @transaction.atomic
-def round_compute_results(*, user, round: m.Round) -> list[m.Result]:
+def round_compute_results(*, user: m.User, round: m.Round) -> list[m.Result]:
     """Recompute and store the round's results (office only, until the leader approves)."""
     if not access.is_office(user):
         raise PermissionDenied("只有考核办可以汇总结果。")
@@ -176,21 +179,28 @@ def round_freeze_results(*, round: m.Round) -> None:
     m.Round.objects.filter(pk=round.pk, results_frozen_at__isnull=True).update(results_frozen_at=timezone.now())
 
 
-def summary(round: m.Round, stored: list[m.Result]) -> dict:
+class ResultsSummary(TypedDict):
+    grade_distribution: dict[str | None, int]
+    group_means: dict[str, Decimal]
+    overall_mean: Decimal | None
+    frozen: bool
+
+
+def summary(round: m.Round, stored: list[m.Result]) -> ResultsSummary:
     """Grade distribution and per-group means of the stored results (a lenient group stands out)."""
     rows = [
-        scoring.UnitResult(code=str(r.case_id), category=r.category, panel=r.panel, deductions=r.deductions,
+        engine.UnitResult(code=str(r.case_id), category=r.category, panel=r.panel, deductions=r.deductions,
                            bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or None, movement=r.movement,
                            veto=r.veto)
         for r in stored
     ]
     group_names = dict(round.groups.values_list("pk", "name"))
     groups = {str(r.case_id): group_names[r.case.group_id] for r in stored}
-    means = scoring.group_means(rows, groups)
-    overall = scoring.group_means(rows, {row.code: "" for row in rows}).get("")
+    means = engine.group_means(rows, groups)
+    overall = engine.group_means(rows, {row.code: "" for row in rows}).get("")
     config = scoring_config(round)
     return {
-        "grade_distribution": scoring.grade_distribution(rows, config.grades),
+        "grade_distribution": engine.grade_distribution(rows, config.grades),
         "group_means": means,
         "overall_mean": overall,
         "frozen": round.results_frozen_at is not None,

@@ -6,30 +6,31 @@ late_deduction, composite, and the deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from cases import scoring
+from cases.scoring import engine
 
 
-def grade_names(config: dict) -> list[str]:
+def grade_names(config: dict[str, Any]) -> list[str]:
     """The names of the round's grade bands, best first (empty when the round has no grades)."""
     return [name for name, _ in (config.get("grades") or {}).get("bands", [])]
 
 
-def scoring_config(config: dict) -> scoring.ScoringConfig:
+def scoring_config(config: dict[str, Any]) -> engine.ScoringConfig:
     """The engine's configuration; raises ScoringError, KeyError, TypeError or ValueError when malformed."""
     grades = config.get("grades")
     scheme = None
     if grades:
-        scheme = scoring.GradeScheme(scheme=grades["scheme"], bands=[(n, Decimal(str(v))) for n, v in grades["bands"]])
+        scheme = engine.GradeScheme(scheme=grades["scheme"], bands=tuple((n, Decimal(str(v))) for n, v in grades["bands"]))
     composite = config.get("composite")
-    weights = ()
+    weights: tuple[tuple[str, Decimal], ...] = ()
     if composite:
         weights = (("self", Decimal(str(composite["self_weight"]))),
                    *((part["name"], Decimal(str(part["weight"]))) for part in composite["rounds"]))
         for part in composite["rounds"]:
             if not isinstance(part["round"], int) or isinstance(part["round"], bool):
                 raise ValueError(f"composite round must be a round id, got {part['round']!r}")
-    return scoring.ScoringConfig(
+    return engine.ScoringConfig(
         aggregation=config.get("aggregation", "mean"),
         trim_min_sheets=int(config.get("trim_min_sheets", 5)),
         aggregation_level=config.get("aggregation_level", "total"),
@@ -38,7 +39,7 @@ def scoring_config(config: dict) -> scoring.ScoringConfig:
     )
 
 
-def problems(config) -> list[str]:
+def problems(config: object) -> list[str]:
     """Every problem of a round configuration, as messages (empty when it is fine)."""
     if not isinstance(config, dict):
         return ["必须是对象。"]

@@ -1,12 +1,19 @@
 """Excel exports (openpyxl). Callers pass rows already narrowed by `restrict(user)`."""
 
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from cases import models as m
 
-def _workbook(title: str, header: list[str], rows) -> bytes:
+Cell = str | int | Decimal | datetime | None
+
+
+def _workbook(title: str, header: list[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = title[:31]
@@ -25,7 +32,7 @@ def _workbook(title: str, header: list[str], rows) -> bytes:
     return out.getvalue()
 
 
-def results_xlsx(results) -> bytes:
+def results_xlsx(results: Iterable[m.Result]) -> bytes:
     """The ranking table: numbers as numbers with two decimals, as the office works with them."""
     header = ["名次", "单位编码", "单位", "类别", "考评组", "评审得分", "扣分", "加分", "总分", "等次", "升降", "一票否决"]
     rows = (
@@ -36,12 +43,12 @@ def results_xlsx(results) -> bytes:
     return _workbook("考评结果", header, rows)
 
 
-def score_sheets_xlsx(sheets) -> bytes:
+def score_sheets_xlsx(sheets: Iterable[m.ScoreSheet]) -> bytes:
     """One row per item score of every sheet (returned attempts included, marked as such)."""
     header = ["单位", "考评组", "专家", "次数", "状态", "评分项", "扣分", "加分", "理由", "评分表总分", "说明"]
-    rows = []
+    rows: list[list[Cell]] = []
     for sheet in sheets:
-        scores = list(sheet.item_scores.all()) or [None]
+        scores: list[m.ItemScore | None] = [*sheet.item_scores.all()] or [None]
         for score in scores:
             rows.append([
                 sheet.case.unit.name, sheet.case.group.name, str(sheet.expert), sheet.attempt,
