@@ -1,7 +1,7 @@
 """Row-level access: the one place that decides which rows a user may see.
 
-Every list, detail, export and task query goes through `Model.objects.restrict(user)`, which
-lands here. Write permissions (who may *change* a row) are separate predicates below, used by
+Every list, detail, export and task query starts from `visible(Model, user)` (or narrows a
+queryset with `restrict(qs, user)`). Write permissions (who may *change* a row) are separate predicates below, used by
 the services; they build on the same membership facts.
 
 Roles (SPEC section 2): office, leader and auditor are organisation-wide; unit staff/head are
@@ -9,12 +9,16 @@ memberships of a unit; group leader, deputy, expert and liaison are memberships 
 one round. An expert never sees a case of a unit they belong to (recusal).
 """
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from typing import TypeVar
+
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from cases import models as m
 
 SEE_ALL_ROLES = {m.OrgRole.OFFICE, m.OrgRole.LEADER, m.OrgRole.AUDITOR}
 GROUP_LEAD_ROLES = [m.GroupRole.LEADER, m.GroupRole.DEPUTY]
+
+M = TypeVar("M", bound=Model)
 
 
 def sees_everything(user) -> bool:
@@ -72,6 +76,11 @@ def _case_q(user, prefix: str = "") -> Q:
 
 def _visible_case_ids(user) -> QuerySet:
     return m.Case.objects.filter(_case_q(user)).values("pk")
+
+
+def visible(model: type[M], user) -> QuerySet[M]:
+    """The rows of `model` that `user` may see: where every read of the domain starts."""
+    return restrict(model._default_manager.all(), user)
 
 
 def restrict(qs: QuerySet, user) -> QuerySet:

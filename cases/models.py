@@ -1,7 +1,7 @@
 """The assessment domain: people, units, rounds, groups, rubrics, cases and what is recorded on them.
 
 This app knows nothing of the workflow engine. Row-level access lives in `cases.access` and is
-reached through every model's `objects.restrict(user)`.
+reached through `access.visible(Model, user)`: models do not import it (no cycle).
 """
 
 from decimal import Decimal
@@ -15,18 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 ZERO = Decimal("0")
-
-
-class RestrictedQuerySet(models.QuerySet):
-    """A queryset that can narrow itself to what one user may see (see `cases.access`)."""
-
-    def restrict(self, user):
-        from cases.access import restrict
-
-        return restrict(self, user)
-
-
-RestrictedManager = models.Manager.from_queryset(RestrictedQuerySet)
 
 
 class OrgRole(models.TextChoices):
@@ -75,8 +63,6 @@ class Unit(models.Model):
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
     active = models.BooleanField(_("启用"), default=True)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["sort_order", "code"]
 
@@ -111,8 +97,6 @@ class Rubric(models.Model):
     spec = models.JSONField(default=dict, blank=True)
     frozen = models.BooleanField(_("已冻结"), default=False)
     created = models.DateTimeField(default=timezone.now)
-
-    objects = RestrictedManager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["code", "version"], name="uniq_rubric_version")]
@@ -201,8 +185,6 @@ class Round(models.Model):
     # Set when the leader approves: results can no longer be recomputed.
     results_frozen_at = models.DateTimeField(null=True, blank=True)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["-year", "-created"]
 
@@ -221,8 +203,6 @@ class Group(models.Model):
     number = models.PositiveIntegerField(_("序号"))
     name = models.CharField(_("名称"), max_length=64)
     phone = models.CharField(_("联系电话"), max_length=32, blank=True)
-
-    objects = RestrictedManager()
 
     class Meta:
         ordering = ["round", "number"]
@@ -277,8 +257,6 @@ class Case(models.Model):
     # The group's grade proposal made at review; per-group quotas are enforced when it is made.
     proposed_grade = models.CharField(max_length=16, blank=True)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["round", "group__number", "unit__sort_order", "unit__code"]
         constraints = [models.UniqueConstraint(fields=["round", "unit"], name="uniq_case_per_unit")]
@@ -310,8 +288,6 @@ class Submission(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     return_comment = models.TextField(blank=True)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["case", "attempt"]
         constraints = [models.UniqueConstraint(fields=["case", "attempt"], name="uniq_submission_attempt")]
@@ -338,8 +314,6 @@ class Attachment(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["case", "pk"]
 
@@ -362,8 +336,6 @@ class InspectionRecord(models.Model):
     notes = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)
-
-    objects = RestrictedManager()
 
     class Meta:
         ordering = ["case", "date", "pk"]
@@ -402,8 +374,6 @@ class Finding(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["case", "pk"]
 
@@ -427,8 +397,6 @@ class ScoreSheet(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     return_comment = models.TextField(blank=True)
     returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-
-    objects = RestrictedManager()
 
     class Meta:
         ordering = ["case", "expert", "attempt"]
@@ -471,8 +439,6 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True)
     comment = models.TextField(blank=True)
 
-    objects = RestrictedManager()
-
     class Meta:
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
@@ -487,8 +453,6 @@ class SpecialBonus(models.Model):
     amount = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(ZERO)])
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(default=timezone.now)
-
-    objects = RestrictedManager()
 
     class Meta:
         ordering = ["case", "pk"]
@@ -513,8 +477,6 @@ class Result(models.Model):
     # With a composite across rounds: [["self", own total], [component name, score], …].
     components = models.JSONField(default=list, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
-
-    objects = RestrictedManager()
 
     class Meta:
         ordering = ["round", "category", "rank", "case__unit__code"]

@@ -84,6 +84,8 @@ def kick() -> bool:
     """Ask a worker to run `deliver_outbox` now. Never raises: with the broker down the rows wait for
     the every-minute sweep. Publishes on a fresh connection without retries, so a web request that
     commits an event is never held up by a broker outage."""
+    # The package's one import that runs back up (tasks -> outbox -> tasks): the Celery task module
+    # imports this worker, and the kick needs the task object. Imported here, at call time, on purpose.
     from notifications.tasks import deliver_outbox
 
     try:

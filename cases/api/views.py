@@ -1,4 +1,4 @@
-"""Domain endpoints. Thin: every queryset is `restrict(user)`-ed, every write is one service call."""
+"""Domain endpoints. Thin: every queryset starts from `access.visible(Model, user)`, every write is one service call."""
 
 from collections.abc import Callable
 
@@ -50,7 +50,7 @@ class RestrictedViewSetMixin:
     model: type[Model] | None = None
 
     def get_queryset(self):
-        return self.model.objects.restrict(self.request.user)
+        return access.visible(self.model, self.request.user)
 
 
 class UnitViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
@@ -133,14 +133,14 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], url_path="results-export")
     def results_xlsx(self, request, pk=None):
         round = self.get_object()
-        rows = m.Result.objects.restrict(request.user).filter(round=round).select_related("case__unit", "case__group")
+        rows = access.visible(m.Result, request.user).filter(round=round).select_related("case__unit", "case__group")
         return _xlsx(exports.results_xlsx(rows), f"results-{round.pk}.xlsx")
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="score-sheets-export")
     def score_sheets_xlsx(self, request, pk=None):
         round = self.get_object()
-        rows = (m.ScoreSheet.objects.restrict(request.user).filter(case__round=round)
+        rows = (access.visible(m.ScoreSheet, request.user).filter(case__round=round)
                 .select_related("case__unit", "case__group", "expert").prefetch_related("item_scores__item"))
         return _xlsx(exports.score_sheets_xlsx(rows), f"score-sheets-{round.pk}.xlsx")
 
@@ -149,7 +149,7 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     def results_summary(self, request, pk=None):
         """Grade distribution and per-group means of the results the user may see."""
         round = self.get_object()
-        stored = list(m.Result.objects.restrict(request.user).filter(round=round).select_related("case"))
+        stored = list(access.visible(m.Result, request.user).filter(round=round).select_related("case"))
         data = results.summary(round, stored)
         return Response({
             "grade_distribution": [{"grade": g, "count": n} for g, n in data["grade_distribution"].items()],
@@ -233,7 +233,7 @@ class CaseChildCreateMixin:
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        case = get_object_or_404(m.Case.objects.restrict(self.request.user), pk=data.pop("case").pk)
+        case = get_object_or_404(access.visible(m.Case, self.request.user), pk=data.pop("case").pk)
         serializer.instance = type(self).create_service(user=self.request.user, case=case, **data)
 
 
@@ -307,7 +307,7 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         upload = s.AttachmentUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("round"), pk=data["case"])
+        case = get_object_or_404(access.visible(m.Case, request.user).select_related("round"), pk=data["case"])
         attachment = inspections.attachment_create(user=request.user, case=case, purpose=data["purpose"],
                                                 upload=data["file"], item_codes=data["items"],
                                                 inspection_id=data.get("inspection"))

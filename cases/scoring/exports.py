@@ -1,4 +1,4 @@
-"""Excel exports (openpyxl). Callers pass rows already narrowed by `restrict(user)`."""
+"""Excel exports (openpyxl). Callers pass rows already narrowed by `access.visible`."""
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime

@@ -180,7 +180,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
 @api_view(["POST"])
 def round_launch(request, pk: int):
     """Launch a drafted round: one case process per unit, the round process, rubric frozen."""
-    get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     round = services.round_launch(user=request.user, round_id=pk)
     return Response(RoundSerializer(round).data)
 
@@ -191,7 +191,7 @@ def case_extend(request, pk: int):
     """Extend a unit's open tasks (and, for that unit, the phases they are in) to a new due date
     (office; a reason is required; audited; the people concerned are told)."""
     deadlines.require_office(request.user)  # before the body: outsiders get 403
-    get_object_or_404(m.Case.objects.restrict(request.user), pk=pk)
+    get_object_or_404(access.visible(m.Case, request.user), pk=pk)
     data = _extend_body(ExtendSerializer, request)
     rows = deadlines.case_extend(user=request.user, case_id=pk, due=data["due"], reason=data["reason"])
     tasks = task_rows_json(selectors.task_rows_by_id([r.task_id for r in rows]))
@@ -204,7 +204,7 @@ def round_extend_phase(request, pk: int):
     """Move a phase's due date of a round later; its open tasks follow (office; a reason is required;
     audited; the people concerned are told)."""
     deadlines.require_office(request.user)  # before the body: outsiders get 403
-    get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     data = _extend_body(PhaseExtendSerializer, request)
     changed = deadlines.phase_extend(user=request.user, round_id=pk, phase=data["phase"], due=data["due"],
                                      reason=data["reason"])
@@ -230,7 +230,7 @@ def flow_diagram(request, flow: str):
 @api_view(["GET"])
 def case_diagram(request, pk: int):
     """The case's flow diagram with its current position highlighted (SVG)."""
-    case = get_object_or_404(m.Case.objects.restrict(request.user), pk=pk)
+    case = get_object_or_404(access.visible(m.Case, request.user), pk=pk)
     process = selectors.case_process(case.pk)
     if process is None:
         raise NotFound()
@@ -248,7 +248,7 @@ def round_dashboard(request, pk: int):
     contacts), deadlines in the next 7 days and cumulative completions per day."""
     if not access.sees_everything(request.user):
         raise PermissionDenied()
-    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    round = get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     data = dashboard.round_dashboard(round)
     overdue = [{"task": r.task_id, "title": r.title, "unit": r.unit, "group": r.group, "due": r.due.isoformat(),
                 "days_overdue": r.days, "workdays_overdue": r.workdays, "claimed": r.claimed,
@@ -273,5 +273,5 @@ def round_dashboard(request, pk: int):
 @api_view(["POST"])
 def round_urge(request, pk: int):
     """一键催办: remind every owner of an overdue task at once (office; at most once an hour per round)."""
-    get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     return Response({"notifications": dashboard.round_urge_overdue(user=request.user, round_id=pk)})

@@ -1,7 +1,7 @@
 """Server-rendered pages: inbox, task pages, case pages with their flow diagram, rounds, the office
 dashboard, the audit log.
 
-Same rules as the API: rows come from `restrict(user)` / `selectors.tasks_for`, POSTs are read by
+Same rules as the API: rows come from `access.visible(Model, user)` / `selectors.tasks_for`, POSTs are read by
 forms (`workflow.pages.forms`), writes go through the same services, and their errors are shown on
 the page instead of a JSON body.
 """
@@ -100,7 +100,7 @@ def _valid(form):
 
 
 def _case_of(request, task: Task) -> m.Case:
-    return get_object_or_404(m.Case.objects.restrict(request.user), pk=task.process.data.get("case"))
+    return get_object_or_404(access.visible(m.Case, request.user), pk=task.process.data.get("case"))
 
 
 def _claim(request, task: Task) -> None:
@@ -227,7 +227,7 @@ def _case_context(user, case: m.Case) -> dict:
         "submissions": case.submissions.order_by("-attempt"),
         "inspections": case.inspections.all(),
         "findings": case.findings.select_related("item"),
-        "sheets": m.ScoreSheet.objects.restrict(user).filter(case=case).select_related("expert"),
+        "sheets": access.visible(m.ScoreSheet, user).filter(case=case).select_related("expert"),
         "methods": m.InspectionMethod.choices,
         "sources": m.FindingSource.choices,
         "severities": m.Severity.choices,
@@ -264,7 +264,7 @@ def _round_context(round: m.Round) -> dict:
 
 @login_required
 def case_detail(request, pk):
-    case = get_object_or_404(m.Case.objects.restrict(request.user).select_related("unit", "group", "round"), pk=pk)
+    case = get_object_or_404(access.visible(m.Case, request.user).select_related("unit", "group", "round"), pk=pk)
     process = selectors.case_process(case.pk)
     history = []
     if process is not None:
@@ -277,13 +277,13 @@ def case_detail(request, pk):
 
 @login_required
 def round_list(request):
-    rounds = m.Round.objects.restrict(request.user).annotate(case_count=Count("cases"))
+    rounds = access.visible(m.Round, request.user).annotate(case_count=Count("cases"))
     return render(request, "ui/rounds.html", {"rounds": rounds, "can_dashboard": access.sees_everything(request.user)})
 
 
 @login_required
 def round_detail(request, pk):
-    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    round = get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     errors = None
     if request.method == "POST" and request.POST.get("action") == "launch":
         try:
@@ -294,7 +294,7 @@ def round_detail(request, pk):
             errors = _errors(exc)
         except (PermissionDenied, Conflict) as exc:
             errors = [str(exc)]
-    cases = m.Case.objects.restrict(request.user).filter(round=round).select_related("unit", "group")
+    cases = access.visible(m.Case, request.user).filter(round=round).select_related("unit", "group")
     by_status = dict(cases.values_list("status").annotate(n=Count("pk")).order_by())
     progress = [(label, by_status.get(value, 0)) for value, label in m.CaseStatus.choices if value != "draft"]
     return render(request, "ui/round.html", {
@@ -308,7 +308,7 @@ def audit_log(request):
     """The audit log, for the office and the auditor."""
     if not access.can_read_audit(request.user):
         raise PermissionDenied
-    entries = m.AuditEntry.objects.restrict(request.user).select_related("actor", "round")
+    entries = access.visible(m.AuditEntry, request.user).select_related("actor", "round")
     if request.GET.get("round", "").isdigit():
         entries = entries.filter(round_id=request.GET["round"])
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
@@ -321,7 +321,7 @@ def round_dashboard(request, pk):
     """The office's view of a round: traffic lights, progress, overdue, upcoming, completion."""
     if not access.sees_everything(request.user):
         raise PermissionDenied
-    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    round = get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     data = dashboard.round_dashboard(round)
     return render(request, "ui/dashboard.html", {
         "round": round, **data, "chart": mark_safe(dashboard.completion_svg(data["completion"])),
@@ -333,7 +333,7 @@ def round_dashboard(request, pk):
 def round_urge(request, pk):
     if request.method != "POST":
         return redirect("ui:dashboard", pk=pk)
-    round = get_object_or_404(m.Round.objects.restrict(request.user), pk=pk)
+    round = get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     try:
         sent = dashboard.round_urge_overdue(user=request.user, round_id=round.pk)
         messages.success(request, _("已催办，发出%(n)s条通知。") % {"n": sent})
