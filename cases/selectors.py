@@ -3,6 +3,9 @@
 from collections.abc import Mapping
 from datetime import datetime
 
+from django.db.models import Exists, OuterRef
+
+from cases import access
 from cases import models as m
 from cases.scoring import round_config
 
@@ -20,3 +23,24 @@ def round_problems(dues: Mapping[str, datetime | None], config: object) -> dict[
     if found:
         errors["config"] = found
     return errors
+
+
+def round_launch_problems(round: m.Round) -> dict[str, list[str]]:
+    """Why a drafted round cannot run yet, as {field: [messages]}: no cases, a rubric without items,
+    a group without a leader or an expert, a case whose every expert is recused."""
+    problems: dict[str, list[str]] = {}
+    if not round.cases.exists():
+        problems.setdefault("cases", []).append("本轮没有被考评单位。")
+    if not round.rubric.items.exists():
+        problems.setdefault("rubric", []).append("考评细则没有评分项。")
+    for group in round.groups.prefetch_related("members"):
+        roles = [member.role for member in group.members.all()]
+        if m.GroupRole.LEADER not in roles:
+            problems.setdefault("groups", []).append(f"{group.name}没有组长。")
+        if m.GroupRole.EXPERT not in roles:
+            problems.setdefault("groups", []).append(f"{group.name}没有评分专家。")
+    # Every case needs at least one expert who is not from the unit itself (one query for all cases).
+    eligible = access.scoring_experts(OuterRef("group_id"), OuterRef("unit_id"))
+    for case in round.cases.filter(~Exists(eligible)).select_related("unit"):
+        problems.setdefault("cases", []).append(f"{case.unit.name}没有可回避后评分的专家。")
+    return problems

@@ -227,10 +227,13 @@ def _set_status(round: m.Round, status: str) -> None:
 @transaction.atomic
 def round_start(*, user: m.User, round: m.Round) -> m.Round:
     """Launch a drafted round: freeze its rubric (a round scores on a rubric that no longer
-    changes), set it running and its cases to prepare. The caller has checked that the round can
-    run (its groups, experts and cases) and opens the processes."""
+    changes), set it running and its cases to prepare, once it can run (`selectors.round_launch_problems`).
+    The caller opens the processes."""
     require_office(user)
     _require_status(round, m.RoundStatus.DRAFT, "该轮考评已经启动。")
+    problems = selectors.round_launch_problems(round)
+    if problems:
+        raise ValidationError(problems)
     m.Rubric.objects.filter(pk=round.rubric_id).update(frozen=True)
     round.status = m.RoundStatus.RUNNING
     round.launched_at = timezone.now()
