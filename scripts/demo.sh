@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 debian_packages fonts-noto-cjk libharfbuzz-subset0
 venv_setup requirements.txt
 
-export DEBUG="${DEBUG:-1}"
 PORT="${PORT:-8000}"
-# The embedded database, uploads and the server-less Celery broker (kombu's filesystem transport)
-# live in var/ (not in git).
+# The embedded database, uploads, the server-less Celery broker (kombu's filesystem transport) and
+# the demo's own secret key live in var/ (not in git).
 mkdir -p var/broker var/broker-control
+[ -s var/secret_key ] || python -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
+# The demo runs as production does (DEBUG off: no tracebacks or URL lists for visitors, the API's JSON
+# errors everywhere), over plain HTTP on this machine: no HTTPS redirect, no secure-only cookies.
+export DEBUG="${DEBUG:-0}" SECRET_KEY="${SECRET_KEY:-$(cat var/secret_key)}"
+export SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 SECURE_HSTS_SECONDS=0
 step "Creating the database (SQLite, var/demo.sqlite3)"
 python manage.py migrate --noinput -v0
 step "Loading the demo rounds"
