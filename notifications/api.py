@@ -7,6 +7,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cases.api.fields import StrictModelSerializer
 from notifications import selectors, services
 from notifications.models import Notification, NotificationPreference
 
@@ -23,7 +24,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return obj.read_at is not None
 
 
-class PreferenceSerializer(serializers.ModelSerializer):
+class PreferenceSerializer(StrictModelSerializer):
     class Meta:
         model = NotificationPreference
         fields = ["email_enabled", "sms_enabled", "daily_digest", "updated"]

@@ -237,20 +237,48 @@ class CaseChildCreateMixin:
         serializer.instance = type(self).create_service(user=self.request.user, case=case, **data)
 
 
-class InspectionRecordViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
-                              viewsets.ReadOnlyModelViewSet):
+class CaseChildCorrectMixin(mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+    """PATCH and DELETE of a row the group recorded on a case: one service call each, which decides
+    who may (leader, deputies) and until when (409 once the case is reviewed). The row stays on its case."""
+
+    update_service: Callable[..., Model] | None = None
+    delete_service: Callable[..., None] | None = None
+    row_argument = ""
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        case = data.pop("case", None)
+        if case is not None and case.pk != serializer.instance.case_id:
+            raise ValidationError({"case": ["不能移到另一个单位。"]})
+        serializer.instance = type(self).update_service(
+            user=self.request.user, **{self.row_argument: serializer.instance}, **data)
+
+    def perform_destroy(self, instance):
+        type(self).delete_service(user=self.request.user, **{self.row_argument: instance})
+
+
+class InspectionRecordViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, CaseChildCorrectMixin,
+                              mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     model = m.InspectionRecord
     serializer_class = s.InspectionRecordSerializer
     filterset_fields = ["case", "method"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     create_service = staticmethod(inspections.inspection_record_create)
+    update_service = staticmethod(inspections.inspection_record_update)
+    delete_service = staticmethod(inspections.inspection_record_delete)
+    row_argument = "record"
 
 
-class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
-                     viewsets.ReadOnlyModelViewSet):
+class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, CaseChildCorrectMixin,
+                     mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     model = m.Finding
     serializer_class = s.FindingSerializer
     filterset_fields = ["case", "source", "requires_rectification"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     create_service = staticmethod(inspections.finding_create)
+    update_service = staticmethod(inspections.finding_update)
+    delete_service = staticmethod(inspections.finding_delete)
+    row_argument = "finding"
 
 
 class SpecialBonusViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
@@ -279,10 +307,9 @@ class ScoreSheetViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         writer = s.ScoreSheetWriteSerializer(data=request.data)
         writer.is_valid(raise_exception=True)
         data = writer.validated_data
-        sheet = sheets.score_sheet_save(
-            user=request.user, sheet=sheet, items=data["items"], reason=data.get("reason")
-        )
-        return Response(s.ScoreSheetSerializer(sheet).data)
+        sheets.score_sheet_save(user=request.user, sheet=sheet, items=data["items"], reason=data.get("reason"))
+        # Read again: the sheet from get_object() carries the item scores prefetched before the write.
+        return Response(s.ScoreSheetSerializer(self.get_queryset().get(pk=sheet.pk)).data)
 
 
 class AuditEntryViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):

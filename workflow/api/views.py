@@ -47,6 +47,8 @@ class OnePassPaginator(Paginator):
     """Django's paginator; when the rows can (`selectors.OwnTaskRows`), it reads a page and the total
     in one statement instead of a count and then the page. Same errors, same page objects."""
 
+    MAX_PAGE = 2**31 - 1
+
     def page(self, number):
         if not hasattr(self.object_list, "page"):
             return super().page(number)
@@ -56,6 +58,10 @@ class OnePassPaginator(Paginator):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
+        if number > self.MAX_PAGE:
+            # Past any list's end, and its OFFSET would overflow PostgreSQL's bigint (a DataError, a 500):
+            # the same 404 as any other page past the end.
+            raise EmptyPage(self.error_messages["no_results"])
         rows, self.count = self.object_list.page((number - 1) * self.per_page, self.per_page)
         if not rows and number > 1:
             raise EmptyPage(self.error_messages["no_results"])
