@@ -7,7 +7,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cases.api.fields import StrictModelSerializer
+from cases.api.fields import StrictModelSerializer, refuse_body
 from notifications import selectors, services
 from notifications.models import Notification, NotificationPreference
 
@@ -59,12 +59,15 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
-        notification = services.notification_mark_read(user=request.user, notification=self.get_object())
+        notification = self.get_object()
+        refuse_body(request.data)
+        notification = services.notification_mark_read(user=request.user, notification=notification)
         return Response(NotificationSerializer(notification).data)
 
     @extend_schema(request=None, responses=inline_serializer("MarkedRead", {"marked": serializers.IntegerField()}))
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request):
+        refuse_body(request.data)
         return Response({"marked": services.notifications_mark_all_read(user=request.user)})
 
     @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)

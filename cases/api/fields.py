@@ -101,3 +101,14 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             kept = {k: v for k, v in kwargs.items() if k in ("required", "allow_null", "read_only", "label", "help_text")}
             return PointsField, {**kept, "max_value": Decimal(f"{'9' * whole}.{'9' * model_field.decimal_places}")}
         return field_class, kwargs
+
+
+def refuse_body(data: Any) -> None:
+    """For an action that takes no body (claim, launch, mark read, …): every key sent is unknown, and
+    refused by name like the keys no serializer defines."""
+    if hasattr(data, "keys"):
+        unknown = {str(key): ["未知字段。"] for key in data.keys() if key not in _IGNORED}
+        if unknown:
+            raise serializers.ValidationError(unknown)
+    elif data not in (None, "", [], {}):
+        raise serializers.ValidationError({"non_field_errors": ["此操作不接受请求内容。"]})

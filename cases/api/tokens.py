@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from cases.accounts import api_token_revoke
 from cases.api.auth import token_expired
-from cases.api.fields import StrictFieldsMixin
+from cases.api.fields import StrictFieldsMixin, refuse_body
 
 
 class TokenRequestSerializer(StrictFieldsMixin, AuthTokenSerializer):
@@ -41,6 +41,7 @@ class ObtainToken(ObtainAuthToken):
     @extend_schema(request=None, responses={204: None})
     @transaction.atomic
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        refuse_body(request.data)
         api_token_revoke(user=request.user)  # type: ignore[arg-type]  # IsAuthenticated: a User
         return Response(status=status.HTTP_204_NO_CONTENT)
 

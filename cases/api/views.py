@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from cases import access
 from cases import models as m
 from cases.api import serializers as s
+from cases.api.fields import refuse_body
 from cases.rubrics.document import RubricError, rubric_from_dict
 from cases.rubrics.excel import rubric_to_xlsx
 from cases.rubrics.services import rubric_import
@@ -23,6 +24,7 @@ from cases.rubrics.text import dump_rubric_json, dump_rubric_yaml
 from cases.rubrics.upload import load_upload
 from cases.scoring import exchange, exports, results
 from cases.services import decisions, inspections, rounds, sheets, submissions
+from cases.services.common import require_office
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -126,7 +128,10 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="compute-results")
     def compute_results(self, request, pk=None):
         """Recompute and store the results from the raw inputs (office; until the leader approves)."""
-        stored = results.round_compute_results(user=request.user, round=self.get_object())
+        round = self.get_object()
+        require_office(request.user)  # before the body: others get 403
+        refuse_body(request.data)
+        stored = results.round_compute_results(user=request.user, round=round)
         return Response(s.ResultSerializer(stored, many=True).data)
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})

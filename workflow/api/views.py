@@ -18,6 +18,7 @@ from viewflow.workflow.models import Task
 
 from cases import access
 from cases import models as m
+from cases.api.fields import refuse_body
 from cases.api.serializers import RoundSerializer
 from workflow import selectors, services
 from workflow.api.serializers import (
@@ -135,6 +136,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
         with self._explained_to_viewers():
+            refuse_body(request.data)
             task = services.task_claim(user=request.user, task_id=self._task_id(pk))
         return self._respond(task.pk)
 
@@ -142,6 +144,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def unclaim(self, request, pk=None):
         with self._explained_to_viewers():
+            refuse_body(request.data)
             task = services.task_unclaim(user=request.user, task_id=self._task_id(pk))
         return self._respond(task.pk)
 
@@ -187,6 +190,8 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
 def round_launch(request, pk: int):
     """Launch a drafted round: one case process per unit, the round process, rubric frozen."""
     get_object_or_404(access.visible(m.Round, request.user), pk=pk)
+    deadlines.require_office(request.user)  # before the body: others get 403
+    refuse_body(request.data)
     round = services.round_launch(user=request.user, round_id=pk)
     return Response(RoundSerializer(round).data)
 
@@ -280,4 +285,6 @@ def round_dashboard(request, pk: int):
 def round_urge(request, pk: int):
     """一键催办: remind every owner of an overdue task at once (office; at most once an hour per round)."""
     get_object_or_404(access.visible(m.Round, request.user), pk=pk)
+    deadlines.require_office(request.user)  # before the body: others get 403
+    refuse_body(request.data)
     return Response({"notifications": dashboard.round_urge_overdue(user=request.user, round_id=pk)})
