@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases import access
@@ -158,8 +159,17 @@ class ItemScoreWriteSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+@extend_schema_field(ItemScoreWriteSerializer(many=True))
+class ItemScoreRowsField(serializers.ListField):
+    """Score rows as `ItemScoreWriteSerializer` documents them, handed to the sheet service as sent:
+    it checks every row against the rubric (unknown keys, amounts by the one parser, caps, repeats)
+    in one pass, so a sheet with several problems is answered with all of them."""
+
+    child = serializers.JSONField()
+
+
 class ScoreSheetWriteSerializer(StrictSerializer):
-    items = ItemScoreWriteSerializer(many=True)
+    items = ItemScoreRowsField()
     reason = serializers.CharField(required=False, allow_blank=True)
 
 

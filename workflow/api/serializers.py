@@ -10,7 +10,7 @@ from viewflow.workflow.models import Process
 
 from cases import models as m
 from cases.api.fields import BoundedIntegerField, StrictSerializer
-from cases.api.serializers import ItemScoreWriteSerializer
+from cases.api.serializers import ItemScoreRowsField
 from workflow.deadlines.rules import phase_due
 from workflow.deadlines.selectors import dues_of
 from workflow.flows import CaseFlow
@@ -172,7 +172,7 @@ class TaskActionSerializer(StrictSerializer):
     report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     self_scores = serializers.DictField(required=False)
     statistics = serializers.DictField(required=False)
-    items = ItemScoreWriteSerializer(many=True, required=False)
+    items = ItemScoreRowsField(required=False)
     reason = serializers.CharField(required=False, allow_blank=True)
     sheets = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False)
     grade = serializers.CharField(required=False, allow_blank=True)
