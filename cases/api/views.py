@@ -259,6 +259,7 @@ class CaseChildCorrectMixin(mixins.UpdateModelMixin, mixins.DestroyModelMixin):
             user=self.request.user, **{self.row_argument: serializer.instance}, **data)
 
     def perform_destroy(self, instance):
+        refuse_body(self.request.data)
         type(self).delete_service(user=self.request.user, **{self.row_argument: instance})
 
 
