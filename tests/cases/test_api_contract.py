@@ -19,7 +19,6 @@ from viewflow.workflow.models import Task
 
 from cases import models as m
 from cases.services import inspections, sheets, submissions
-from cases.services.common import parse_int, parse_points
 from notifications.models import Notification
 from tests.api_helpers import API
 from tests.conftest import module_world
@@ -224,6 +223,8 @@ def test_the_review_form_refuses_ids_out_of_range(bad):
 
 def test_the_parser_itself():
     from django.core.exceptions import ValidationError
+
+    from cases.services.common import parse_int, parse_points
 
     assert parse_points("2.5", "x") == parse_points(2.5, "x") == parse_points("2.50", "x")
     assert str(parse_points("-0", "x")) == "0.00"
