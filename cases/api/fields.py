@@ -94,12 +94,18 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A model's body: unknown fields refused; integers bounded and amounts parsed by the one parser."""
 
     def build_standard_field(self, field_name: str, model_field: Any) -> tuple[type, dict[str, Any]]:
-        """A model's DecimalField (every one holds points) as a `PointsField` bounded by its column."""
+        """A model's DecimalField (every one holds points) as a `PointsField` bounded by its column, an
+        integer column as a `BoundedIntegerField` within the column's range: the one parser."""
         field_class, kwargs = super().build_standard_field(field_name, model_field)
+        kept = {k: v for k, v in kwargs.items()
+                if k in ("required", "allow_null", "read_only", "label", "help_text", "validators")}
         if field_class is serializers.DecimalField:
             whole = model_field.max_digits - model_field.decimal_places
-            kept = {k: v for k, v in kwargs.items() if k in ("required", "allow_null", "read_only", "label", "help_text")}
+            kept.pop("validators", None)  # MinValueValidator(0) and the digits: parse_points checks both
             return PointsField, {**kept, "max_value": Decimal(f"{'9' * whole}.{'9' * model_field.decimal_places}")}
+        if field_class is serializers.IntegerField:
+            bounds = {"min_value": kwargs.get("min_value", -MAX_INT - 1), "max_value": kwargs.get("max_value", MAX_INT)}
+            return BoundedIntegerField, {**kept, **bounds}
         return field_class, kwargs
 
 
