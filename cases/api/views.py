@@ -250,6 +250,14 @@ class CaseChildCorrectMixin(mixins.UpdateModelMixin, mixins.DestroyModelMixin):
     delete_service: Callable[..., None] | None = None
     row_argument = ""
 
+    def get_object(self):
+        """The row; to correct it, once the caller may: permission (403) and the case's state (409)
+        before the body is read."""
+        row = super().get_object()
+        if self.request.method in ("PATCH", "DELETE"):
+            inspections.require_corrector(self.request.user, row.case)
+        return row
+
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         case = data.pop("case", None)

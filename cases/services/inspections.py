@@ -115,7 +115,7 @@ def special_bonus_create(*, user: m.User, case: m.Case, level: str, title: str, 
 # --- corrections: a wrong record or finding is fixed (or withdrawn) until the case is reviewed ---------
 
 
-def _require_corrector(user: m.User, case: m.Case) -> None:
+def require_corrector(user: m.User, case: m.Case) -> None:
     """Corrections are the group leader's and deputies' while the case is open; once its review is
     done the record is part of the result (409). The office records complaints but does not edit the
     group's records."""
@@ -154,7 +154,7 @@ def inspection_record_update(*, user: m.User, record: m.InspectionRecord, **chan
     unknown = set(changes) - set(RECORD_FIELDS)
     if unknown:
         raise ValidationError({name: ["未知字段。"] for name in sorted(unknown)})
-    _require_corrector(user, record.case)
+    require_corrector(user, record.case)
     locked = _locked(m.InspectionRecord, record.pk)
     before = _snapshot(locked, RECORD_FIELDS)
     for name, value in changes.items():
@@ -169,7 +169,7 @@ def inspection_record_update(*, user: m.User, record: m.InspectionRecord, **chan
 @transaction.atomic
 def inspection_record_delete(*, user: m.User, record: m.InspectionRecord) -> None:
     """Withdraw a wrong inspection record; the audit entry keeps what it said."""
-    _require_corrector(user, record.case)
+    require_corrector(user, record.case)
     locked = _locked(m.InspectionRecord, record.pk)
     before = _snapshot(locked, RECORD_FIELDS)
     audit(actor=user, action="inspection.delete", obj=locked, before=before, round_id=record.case.round_id)
@@ -184,7 +184,7 @@ def finding_update(*, user: m.User, finding: m.Finding, **changes: object) -> m.
     if unknown:
         raise ValidationError({name: ["未知字段。"] for name in sorted(unknown)})
     case = finding.case
-    _require_corrector(user, case)
+    require_corrector(user, case)
     item = changes.get("item")
     if isinstance(item, m.RubricItem) and item.rubric_id != case.round.rubric_id:
         raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
@@ -204,7 +204,7 @@ def finding_update(*, user: m.User, finding: m.Finding, **changes: object) -> m.
 @transaction.atomic
 def finding_delete(*, user: m.User, finding: m.Finding) -> None:
     """Withdraw a wrong finding; the audit entry keeps what it said."""
-    _require_corrector(user, finding.case)
+    require_corrector(user, finding.case)
     locked = _locked(m.Finding, finding.pk)
     before = _snapshot(locked, FINDING_FIELDS)
     audit(actor=user, action="finding.delete", obj=locked, before=before, round_id=finding.case.round_id)

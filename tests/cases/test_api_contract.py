@@ -403,6 +403,8 @@ def test_a_finding_is_corrected_and_withdrawn_with_audit_entries(world, as_):
     url = f"{API}/findings/{world.finding.pk}/"
     for who, status in [("expert0", 403), ("liaison", 403), ("staff1", 403), ("office", 403), ("outsider", 404)]:
         assert as_(who).patch(url, {"description": "改"}, format="json").status_code == status, who
+        # Permission before the body: a bad body from one who may not write is still a 403 / 404.
+        assert as_(who).patch(url, {"occurrences": "many", BOGUS: 1}, format="json").status_code == status, who
         assert as_(who).delete(url).status_code == status, who
     response = as_("deputy").patch(url, {"description": "台账不全（已核实）", "deduction_amount": "0.5"}, format="json")
     assert response.status_code == 200, response.content
