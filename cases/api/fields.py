@@ -73,8 +73,12 @@ class StrictFieldsMixin:
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[str]] = {}
         if hasattr(data, "keys"):
-            writable = {name for name, field in self.fields.items() if not field.read_only}  # type: ignore[attr-defined]
-            unknown = {str(key): ["未知字段。"] for key in data.keys() if key not in writable and key not in _IGNORED}
+            fields = self.fields  # type: ignore[attr-defined]
+            unknown = {
+                str(key): ["只读字段，不能写入。" if key in fields else "未知字段。"]
+                for key in data.keys()
+                if (key not in fields or fields[key].read_only) and key not in _IGNORED
+            }
         try:
             value = super().to_internal_value(data)  # type: ignore[misc]
         except serializers.ValidationError as exc:

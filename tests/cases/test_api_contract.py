@@ -343,6 +343,11 @@ def test_unknown_fields_in_nested_bodies_are_named_with_their_path(world, as_):
     errors = refused(as_("expert0").put(f"{API}/score-sheets/{sheet_of(world)}/items/", rows, format="json"),
                      "items")["errors"]
     assert any("items[0].dedcution" in msg for msg in errors["items"]), errors
+    # A field the API only shows is not written either, and says so.
+    errors = refused(as_("group_leader").patch(f"{API}/findings/{world.finding.pk}/",
+                                               {"created_by": world.r.office.pk, "description": "改"}, format="json"),
+                     "created_by")["errors"]
+    assert errors["created_by"] == ["只读字段，不能写入。"]
     assert snapshot() == before
 
 
