@@ -116,12 +116,31 @@ def restrict(qs: QuerySet, user) -> QuerySet:
             | Q(pk__in=m.Case.objects.filter(unit_id__in=unit_ids(user)).values("round_id"))
         )
     if model is m.Group:
-        return qs.filter(round_id__in=restrict(m.Round.objects.all(), user).values("pk"))
+        # Group members see the groups of their rounds (whom to coordinate with); a unit sees only the
+        # group that assesses it. What of the members each sees: `full_contact_groups`.
+        return qs.filter(
+            Q(round_id__in=m.GroupMember.objects.filter(user=user).values("group__round_id"))
+            | Q(pk__in=m.Case.objects.filter(unit_id__in=unit_ids(user)).values("group_id"))
+        )
     if model is m.Unit:
         return qs.filter(Q(pk__in=unit_ids(user)) | Q(pk__in=m.Case.objects.filter(_case_q(user)).values("unit_id")))
     if model is m.Rubric:
         return qs.filter(pk__in=restrict(m.Round.objects.all(), user).values("rubric_id"))
     return qs.none()
+
+
+# The members whose contacts a group publishes to the units it assesses (附件2 of the seed's notice:
+# the leader and the liaison, so that units can reach the group); the others are listed by name and role.
+PUBLIC_CONTACT_ROLES = {m.GroupRole.LEADER, m.GroupRole.LIAISON}
+
+
+def full_contact_groups(user) -> set[int] | None:
+    """The groups whose every member's contacts (mobile, office phone) `user` sees: all (None) for
+    the organisation-wide roles, otherwise the groups the user belongs to. Elsewhere only the
+    `PUBLIC_CONTACT_ROLES` members' contacts."""
+    if sees_everything(user):
+        return None
+    return set(m.GroupMember.objects.filter(user=user).values_list("group_id", flat=True))
 
 
 # --- write predicates (used by services; they raise PermissionDenied on False) ---------------
@@ -138,13 +157,9 @@ def group_role(user, group_id: int) -> set[str]:
 
 
 def can_record_inspection(user, case: m.Case) -> bool:
-    """Group members (not liaisons: they coordinate and read) record inspections and findings."""
-    roles = group_role(user, case.group_id)
-    if roles & {m.GroupRole.LEADER, m.GroupRole.DEPUTY}:
-        return True
-    return m.GroupRole.EXPERT in roles and not m.UnitMembership.objects.filter(
-        user=user, unit_id=case.unit_id
-    ).exists()
+    """Inspection records and findings are the group leader's and deputies' (SPEC: the inspect step
+    is theirs); experts score and liaisons coordinate, neither records."""
+    return can_lead_group(user, case.group_id)
 
 
 def can_lead_group(user, group_id: int) -> bool:

@@ -52,6 +52,15 @@ def _password_changed(sender: type[User], instance: User, update_fields: frozens
                    after={"api_tokens_revoked": revoked})
 
 
+def api_token_revoke(*, user: User) -> int:
+    """`DELETE /api/v1/auth/token/`: the person ends their own API token (a lost laptop, a script
+    retired); audited. The number of tokens ended (0 when there was none: revoking is idempotent)."""
+    revoked = Token.objects.filter(user_id=user.pk).delete()[0]
+    _audit_account(action="account.token_revoked", username=user.get_username(), actor=user,
+                   after={"api_tokens_revoked": revoked})
+    return revoked
+
+
 @receiver(user_logged_out, dispatch_uid="cases.accounts.logged_out")
 def _logged_out(sender: object, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
     """Logging out ends the person's API token too: a shared office computer keeps nothing usable."""

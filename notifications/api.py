@@ -7,6 +7,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from cases.api.fields import StrictModelSerializer, refuse_body
 from notifications import selectors, services
 from notifications.models import Notification, NotificationPreference
 
@@ -23,7 +24,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return obj.read_at is not None
 
 
-class PreferenceSerializer(serializers.ModelSerializer):
+class PreferenceSerializer(StrictModelSerializer):
     class Meta:
         model = NotificationPreference
         fields = ["email_enabled", "sms_enabled", "daily_digest", "updated"]
@@ -58,12 +59,15 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
-        notification = services.notification_mark_read(user=request.user, notification=self.get_object())
+        notification = self.get_object()
+        refuse_body(request.data)
+        notification = services.notification_mark_read(user=request.user, notification=notification)
         return Response(NotificationSerializer(notification).data)
 
     @extend_schema(request=None, responses=inline_serializer("MarkedRead", {"marked": serializers.IntegerField()}))
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request):
+        refuse_body(request.data)
         return Response({"marked": services.notifications_mark_all_read(user=request.user)})
 
     @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)

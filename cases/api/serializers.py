@@ -1,9 +1,11 @@
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases import access
 from cases import models as m
+from cases.api.fields import BoundedIntegerField, PointsField, StrictModelSerializer, StrictSerializer
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
@@ -12,7 +14,7 @@ class UserBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "display_name", "title", "office_phone", "mobile"]
 
 
-class UnitSerializer(serializers.ModelSerializer):
+class UnitSerializer(StrictModelSerializer):
     class Meta:
         model = m.Unit
         fields = ["id", "code", "name", "short_name", "category", "parent", "sort_order", "active"]
@@ -40,7 +42,7 @@ class RubricSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "version", "title", "total_max", "frozen", "sections"]
 
 
-class GroupMemberSerializer(serializers.ModelSerializer):
+class GroupMemberSerializer(StrictModelSerializer):
     user = serializers.PrimaryKeyRelatedField(queryset=m.User.objects.all())
     user_detail = UserBriefSerializer(source="user", read_only=True)
 
@@ -49,7 +51,7 @@ class GroupMemberSerializer(serializers.ModelSerializer):
         fields = ["user", "role", "user_detail"]
 
 
-class GroupSerializer(serializers.ModelSerializer):
+class GroupSerializer(StrictModelSerializer):
     members = GroupMemberSerializer(many=True)
     units = serializers.PrimaryKeyRelatedField(
         many=True, queryset=m.Unit.objects.filter(active=True), write_only=True
@@ -64,8 +66,28 @@ class GroupSerializer(serializers.ModelSerializer):
     def get_unit_list(self, group) -> list[dict]:
         return [{"id": c.unit_id, "name": c.unit.name} for c in group.cases.all()]  # prefetched by the view
 
+    CONTACT_FIELDS = ("mobile", "office_phone")
 
-class RoundSerializer(serializers.ModelSerializer):
+    def to_representation(self, group):
+        """A group's members with everyone's contacts for its own members and the organisation-wide
+        roles (`access.full_contact_groups`); for everyone else (the units it assesses, other groups)
+        the contacts of its leader and liaison only, and no username."""
+        data = super().to_representation(group)
+        if "full_contact_groups" not in self.context:
+            user = getattr(self.context.get("request"), "user", None)
+            self.context["full_contact_groups"] = access.full_contact_groups(user) if user else set()  # type: ignore[index]
+        full = self.context["full_contact_groups"]
+        if full is not None and group.pk not in full:
+            for member in data["members"]:
+                detail = member.get("user_detail") or {}
+                detail.pop("username", None)
+                if member["role"] not in access.PUBLIC_CONTACT_ROLES:
+                    for name in self.CONTACT_FIELDS:
+                        detail[name] = ""
+        return data
+
+
+class RoundSerializer(StrictModelSerializer):
     class Meta:
         model = m.Round
         fields = [
@@ -85,20 +107,21 @@ class SubmissionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SubmissionWriteSerializer(serializers.Serializer):
+class SubmissionWriteSerializer(StrictSerializer):
     report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    self_scores = serializers.DictField(child=serializers.CharField(), required=False)
+    # Values are checked against the rubric (and parsed) by the service, which names each bad item.
+    self_scores = serializers.DictField(child=serializers.JSONField(), required=False)
     statistics = serializers.DictField(required=False)
 
 
-class InspectionRecordSerializer(serializers.ModelSerializer):
+class InspectionRecordSerializer(StrictModelSerializer):
     class Meta:
         model = m.InspectionRecord
         fields = ["id", "case", "method", "date", "place", "participants", "notes", "created_by", "created"]
         read_only_fields = ["created_by", "created"]
 
 
-class FindingSerializer(serializers.ModelSerializer):
+class FindingSerializer(StrictModelSerializer):
     class Meta:
         model = m.Finding
         fields = [
@@ -129,15 +152,24 @@ class ScoreSheetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ItemScoreWriteSerializer(serializers.Serializer):
+class ItemScoreWriteSerializer(StrictSerializer):
     item = serializers.CharField()
-    deduction = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=Decimal(0))
-    bonus = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, default=Decimal(0))
+    deduction = PointsField(default=Decimal(0))
+    bonus = PointsField(default=Decimal(0))
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ScoreSheetWriteSerializer(serializers.Serializer):
-    items = ItemScoreWriteSerializer(many=True)
+@extend_schema_field(ItemScoreWriteSerializer(many=True))
+class ItemScoreRowsField(serializers.ListField):
+    """Score rows as `ItemScoreWriteSerializer` documents them, handed to the sheet service as sent:
+    it checks every row against the rubric (unknown keys, amounts by the one parser, caps, repeats)
+    in one pass, so a sheet with several problems is answered with all of them."""
+
+    child = serializers.JSONField()
+
+
+class ScoreSheetWriteSerializer(StrictSerializer):
+    items = ItemScoreRowsField()
     reason = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -196,12 +228,12 @@ class AttachmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AttachmentUploadSerializer(serializers.Serializer):
-    case = serializers.IntegerField()
+class AttachmentUploadSerializer(StrictSerializer):
+    case = BoundedIntegerField(min_value=1)
     purpose = serializers.ChoiceField(choices=m.Attachment.Purpose.choices)
     file = serializers.FileField()
     items = serializers.ListField(child=serializers.CharField(), required=False, default=list)
-    inspection = serializers.IntegerField(required=False, allow_null=True)
+    inspection = BoundedIntegerField(min_value=1, required=False, allow_null=True)
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -216,16 +248,16 @@ class ResultSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PanelOverrideSerializer(serializers.Serializer):
-    panel = serializers.CharField(allow_null=True, allow_blank=True)
+class PanelOverrideSerializer(StrictSerializer):
+    panel = PointsField(allow_null=True)
     reason = serializers.CharField(allow_blank=True, default="")
 
 
-class RubricImportSerializer(serializers.Serializer):
+class RubricImportSerializer(StrictSerializer):
     file = serializers.FileField()
 
 
-class SpecialBonusSerializer(serializers.ModelSerializer):
+class SpecialBonusSerializer(StrictModelSerializer):
     class Meta:
         model = m.SpecialBonus
         fields = ["id", "case", "level", "title", "amount", "granted_by", "created"]

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from cases import access
 from cases import models as m
 from cases.api import serializers as s
+from cases.api.fields import refuse_body
 from cases.rubrics.document import RubricError, rubric_from_dict
 from cases.rubrics.excel import rubric_to_xlsx
 from cases.rubrics.services import rubric_import
@@ -23,6 +24,7 @@ from cases.rubrics.text import dump_rubric_json, dump_rubric_yaml
 from cases.rubrics.upload import load_upload
 from cases.scoring import exchange, exports, results
 from cases.services import decisions, inspections, rounds, sheets, submissions
+from cases.services.common import require_office
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -126,7 +128,10 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path="compute-results")
     def compute_results(self, request, pk=None):
         """Recompute and store the results from the raw inputs (office; until the leader approves)."""
-        stored = results.round_compute_results(user=request.user, round=self.get_object())
+        round = self.get_object()
+        require_office(request.user)  # before the body: others get 403
+        refuse_body(request.data)
+        stored = results.round_compute_results(user=request.user, round=round)
         return Response(s.ResultSerializer(stored, many=True).data)
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
@@ -237,20 +242,57 @@ class CaseChildCreateMixin:
         serializer.instance = type(self).create_service(user=self.request.user, case=case, **data)
 
 
-class InspectionRecordViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
-                              viewsets.ReadOnlyModelViewSet):
+class CaseChildCorrectMixin(mixins.UpdateModelMixin, mixins.DestroyModelMixin):
+    """PATCH and DELETE of a row the group recorded on a case: one service call each, which decides
+    who may (leader, deputies) and until when (409 once the case is reviewed). The row stays on its case."""
+
+    update_service: Callable[..., Model] | None = None
+    delete_service: Callable[..., None] | None = None
+    row_argument = ""
+
+    def get_object(self):
+        """The row; to correct it, once the caller may: permission (403) and the case's state (409)
+        before the body is read."""
+        row = super().get_object()
+        if self.request.method in ("PATCH", "DELETE"):
+            inspections.require_corrector(self.request.user, row.case)
+        return row
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        case = data.pop("case", None)
+        if case is not None and case.pk != serializer.instance.case_id:
+            raise ValidationError({"case": ["不能移到另一个单位。"]})
+        serializer.instance = type(self).update_service(
+            user=self.request.user, **{self.row_argument: serializer.instance}, **data)
+
+    def perform_destroy(self, instance):
+        refuse_body(self.request.data)
+        type(self).delete_service(user=self.request.user, **{self.row_argument: instance})
+
+
+class InspectionRecordViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, CaseChildCorrectMixin,
+                              mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     model = m.InspectionRecord
     serializer_class = s.InspectionRecordSerializer
     filterset_fields = ["case", "method"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     create_service = staticmethod(inspections.inspection_record_create)
+    update_service = staticmethod(inspections.inspection_record_update)
+    delete_service = staticmethod(inspections.inspection_record_delete)
+    row_argument = "record"
 
 
-class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
-                     viewsets.ReadOnlyModelViewSet):
+class FindingViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, CaseChildCorrectMixin,
+                     mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     model = m.Finding
     serializer_class = s.FindingSerializer
     filterset_fields = ["case", "source", "requires_rectification"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     create_service = staticmethod(inspections.finding_create)
+    update_service = staticmethod(inspections.finding_update)
+    delete_service = staticmethod(inspections.finding_delete)
+    row_argument = "finding"
 
 
 class SpecialBonusViewSet(RestrictedViewSetMixin, CaseChildCreateMixin, mixins.CreateModelMixin,
@@ -279,10 +321,9 @@ class ScoreSheetViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         writer = s.ScoreSheetWriteSerializer(data=request.data)
         writer.is_valid(raise_exception=True)
         data = writer.validated_data
-        sheet = sheets.score_sheet_save(
-            user=request.user, sheet=sheet, items=data["items"], reason=data.get("reason")
-        )
-        return Response(s.ScoreSheetSerializer(sheet).data)
+        sheets.score_sheet_save(user=request.user, sheet=sheet, items=data["items"], reason=data.get("reason"))
+        # Read again: the sheet from get_object() carries the item scores prefetched before the write.
+        return Response(s.ScoreSheetSerializer(self.get_queryset().get(pk=sheet.pk)).data)
 
 
 class AuditEntryViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):

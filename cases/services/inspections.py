@@ -21,7 +21,7 @@ from cases.services.common import parse_points, require_office
 
 def _require_inspector(user: m.User, case: m.Case) -> None:
     if not access.can_record_inspection(user, case):
-        raise PermissionDenied("只有本组考评人员可以记录检查情况。")
+        raise PermissionDenied("只有本组组长或副组长可以记录检查情况。")
     if case.status in (m.CaseStatus.DRAFT, m.CaseStatus.DONE):
         raise Conflict("当前阶段不能记录检查情况。")
 
@@ -110,6 +110,105 @@ def special_bonus_create(*, user: m.User, case: m.Case, level: str, title: str, 
     audit(actor=user, action="special_bonus.create", obj=bonus, after={"amount": str(bonus.amount), "level": level},
           comment=title, round_id=case.round_id)
     return bonus
+
+
+# --- corrections: a wrong record or finding is fixed (or withdrawn) until the case is reviewed ---------
+
+
+def require_corrector(user: m.User, case: m.Case) -> None:
+    """Corrections are the group leader's and deputies' while the case is open; once its review is
+    done the record is part of the result (409). The office records complaints but does not edit the
+    group's records."""
+    if not access.can_record_inspection(user, case):
+        raise PermissionDenied("只有本组组长或副组长可以修改检查记录和问题。")
+    if case.status in (m.CaseStatus.DRAFT, m.CaseStatus.DONE) or case.round.results_frozen_at:
+        raise Conflict("评审已完成，不能再修改。")
+
+
+def _locked(model: type[m.InspectionRecord] | type[m.Finding], pk: int) -> "m.InspectionRecord | m.Finding":
+    """The row, locked for the rest of the transaction (a concurrent edit or delete waits; one that
+    finds it gone gets a 409)."""
+    row = model.objects.select_for_update(of=("self",)).filter(pk=pk).order_by().first()
+    if row is None:
+        raise Conflict("该记录已被删除。")
+    return row
+
+
+def _snapshot(row: m.InspectionRecord | m.Finding, fields: tuple[str, ...]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for name in fields:
+        value = getattr(row, name)
+        out[name] = value.pk if isinstance(value, m.RubricItem) else (
+            value if isinstance(value, (bool, int, type(None))) else str(value))
+    return out
+
+
+RECORD_FIELDS = ("method", "date", "place", "participants", "notes")
+FINDING_FIELDS = ("source", "description", "item", "severity", "deduction_kind", "deduction_amount", "occurrences",
+                  "requires_rectification", "veto")
+
+
+@transaction.atomic
+def inspection_record_update(*, user: m.User, record: m.InspectionRecord, **changes: object) -> m.InspectionRecord:
+    """Correct an inspection record (only the fields given); audited with the values before and after."""
+    unknown = set(changes) - set(RECORD_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["未知字段。"] for name in sorted(unknown)})
+    require_corrector(user, record.case)
+    locked = _locked(m.InspectionRecord, record.pk)
+    before = _snapshot(locked, RECORD_FIELDS)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=list(changes) or None)
+    audit(actor=user, action="inspection.update", obj=locked, before=before,
+          after=_snapshot(locked, RECORD_FIELDS), round_id=record.case.round_id)
+    return locked  # type: ignore[return-value]
+
+
+@transaction.atomic
+def inspection_record_delete(*, user: m.User, record: m.InspectionRecord) -> None:
+    """Withdraw a wrong inspection record; the audit entry keeps what it said."""
+    require_corrector(user, record.case)
+    locked = _locked(m.InspectionRecord, record.pk)
+    before = _snapshot(locked, RECORD_FIELDS)
+    audit(actor=user, action="inspection.delete", obj=locked, before=before, round_id=record.case.round_id)
+    locked.delete()
+
+
+@transaction.atomic
+def finding_update(*, user: m.User, finding: m.Finding, **changes: object) -> m.Finding:
+    """Correct a finding (only the fields given; an amount by the one parser); audited with the
+    values before and after."""
+    unknown = set(changes) - set(FINDING_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["未知字段。"] for name in sorted(unknown)})
+    case = finding.case
+    require_corrector(user, case)
+    item = changes.get("item")
+    if isinstance(item, m.RubricItem) and item.rubric_id != case.round.rubric_id:
+        raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
+    if "deduction_amount" in changes:
+        changes["deduction_amount"] = parse_points(changes["deduction_amount"], "deduction_amount")
+    locked = _locked(m.Finding, finding.pk)
+    before = _snapshot(locked, FINDING_FIELDS)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=list(changes) or None)
+    audit(actor=user, action="finding.update", obj=locked, before=before, after=_snapshot(locked, FINDING_FIELDS),
+          round_id=case.round_id)
+    return locked  # type: ignore[return-value]
+
+
+@transaction.atomic
+def finding_delete(*, user: m.User, finding: m.Finding) -> None:
+    """Withdraw a wrong finding; the audit entry keeps what it said."""
+    require_corrector(user, finding.case)
+    locked = _locked(m.Finding, finding.pk)
+    before = _snapshot(locked, FINDING_FIELDS)
+    audit(actor=user, action="finding.delete", obj=locked, before=before, round_id=finding.case.round_id)
+    locked.delete()
 
 
 # --- attachments ------------------------------------------------------------------------------

@@ -37,39 +37,54 @@ def score_sheet_open(*, case: m.Case, expert: m.User) -> m.ScoreSheet:
     return sheet
 
 
+ROW_FIELDS = {"item", "deduction", "bonus", "reason"}
+
+
+def _amount(row: dict[str, object], name: str, where: str, errors: list[str]) -> Decimal | None:
+    try:
+        return parse_points(row.get(name, "0"), name)
+    except ValidationError as exc:
+        errors.extend(f"{where}.{name}: {msg}" for msgs in exc.message_dict.values() for msg in msgs)
+        return None
+
+
 def _clean_row(n: int, row: object, rubric_items: dict[str, m.RubricItem], seen: set[str],
                errors: list[str]) -> _CleanScore | None:
-    """One posted row (`items[n]`) checked; its problems are added to `errors` (None if any stop it)."""
-    if not isinstance(row, dict) or "item" not in row:
-        errors.append(f"items[{n}]: 需要 item 字段。")
+    """One posted row (`items[n]`) checked; every problem of it is added to `errors` (and then the
+    row is None): a sheet with several problems is answered with all of them at once."""
+    where = f"items[{n}]"
+    if not isinstance(row, dict):
+        errors.append(f"{where}: 必须是对象。")
         return None
-    code = row["item"]
-    item = rubric_items.get(code)
-    if item is None:
-        errors.append(f"items[{n}].item: 未知的评分项 {code}。")
+    before = len(errors)
+    errors.extend(f"{where}.{key}: 未知字段。" for key in sorted(map(str, row)) if key not in ROW_FIELDS)
+    code = row.get("item")
+    item = None
+    if code is None:
+        errors.append(f"{where}.item: 必须填写。")
+    elif not isinstance(code, str) or code not in rubric_items:
+        errors.append(f"{where}.item: 未知的评分项 {code}。")
+    elif code in seen:
+        errors.append(f"{where}.item: 评分项 {code} 重复。")
+    else:
+        seen.add(code)
+        item = rubric_items[code]
+    deduction = _amount(row, "deduction", where, errors)
+    bonus = _amount(row, "bonus", where, errors)
+    if item is not None and deduction is not None and deduction > item.max_points:
+        errors.append(f"{where}.deduction: 扣分不能超过该项分值 {item.max_points}。")
+    if item is not None and bonus is not None and bonus > item.bonus_cap:
+        errors.append(f"{where}.bonus: 加分不能超过该项加分上限 {item.bonus_cap}。")
+    if len(errors) > before or item is None or deduction is None or bonus is None:
         return None
-    if code in seen:
-        errors.append(f"items[{n}].item: 评分项 {code} 重复。")
-        return None
-    seen.add(code)
-    try:
-        deduction = parse_points(row.get("deduction", "0"), "deduction")
-        bonus = parse_points(row.get("bonus", "0"), "bonus")
-    except ValidationError as exc:
-        for field, msgs in exc.message_dict.items():
-            errors.extend(f"items[{n}].{field}: {msg}" for msg in msgs)
-        return None
-    if deduction > item.max_points:
-        errors.append(f"items[{n}].deduction: 扣分不能超过该项分值 {item.max_points}。")
-    if bonus > item.bonus_cap:
-        errors.append(f"items[{n}].bonus: 加分不能超过该项加分上限 {item.bonus_cap}。")
     reason = str(row.get("reason", "")).strip()
     return {"item": item, "deduction": deduction, "bonus": bonus, "reason": reason}
 
 
-def _clean_item_scores(sheet: m.ScoreSheet, items: object) -> list[_CleanScore]:
+def _clean_item_scores(sheet: m.ScoreSheet, items: object) -> tuple[list[_CleanScore], list[str]]:
+    """The posted rows cleaned, and every problem of them (by `items[n].field`)."""
     if not isinstance(items, list):
-        raise ValidationError({"items": ["必须是列表。"]})
+        return [], ["必须是列表。"]
     items_by_code = {i.code: i for i in rubric_items(sheet.case.round.rubric)}
     errors: list[str] = []
     seen: set[str] = set()
@@ -78,9 +93,7 @@ def _clean_item_scores(sheet: m.ScoreSheet, items: object) -> list[_CleanScore]:
         row = _clean_row(n, posted, items_by_code, seen, errors)
         if row is not None:
             cleaned.append(row)
-    if errors:
-        raise ValidationError({"items": errors})
-    return cleaned
+    return cleaned, errors
 
 
 def _require_sheet_owner(user: m.User, sheet: m.ScoreSheet) -> None:
@@ -95,24 +108,36 @@ def _require_sheet_owner(user: m.User, sheet: m.ScoreSheet) -> None:
         raise Conflict("评分表已提交，不能修改。")
 
 
-def _write_item_scores(sheet: m.ScoreSheet, items: object, reason: str | None) -> list[m.ItemScore]:
-    """Replace the given item scores (items not given keep their values); the sheet's scores after."""
-    cleaned = _clean_item_scores(sheet, items)
+def _merged_scores(sheet: m.ScoreSheet, cleaned: list[_CleanScore]) -> tuple[list[m.ItemScore], list[m.ItemScore]]:
+    """The sheet's item scores with the cleaned rows applied (in memory), and which of them are new."""
     existing = {s.item_id: s for s in sheet.item_scores.order_by()}
-    to_create, to_update = [], []
+    created = []
     for row in cleaned:
         score = existing.get(row["item"].pk)
         if score is None:
-            to_create.append(m.ItemScore(sheet=sheet, **row))
+            created.append(m.ItemScore(sheet=sheet, **row))
         else:
             score.deduction, score.bonus, score.reason = row["deduction"], row["bonus"], row["reason"]
-            to_update.append(score)
-    m.ItemScore.objects.bulk_create(to_create)
-    m.ItemScore.objects.bulk_update(to_update, ["deduction", "bonus", "reason"])
+    return [*existing.values(), *created], created
+
+
+def _store_scores(sheet: m.ScoreSheet, scores: list[m.ItemScore], created: list[m.ItemScore],
+                  reason: str | None) -> None:
+    m.ItemScore.objects.bulk_create(created)
+    m.ItemScore.objects.bulk_update([s for s in scores if s not in created], ["deduction", "bonus", "reason"])
     if reason is not None:
         sheet.reason = reason
         sheet.save(update_fields=["reason"])
-    return [*existing.values(), *to_create]
+
+
+def _write_item_scores(sheet: m.ScoreSheet, items: object, reason: str | None) -> list[m.ItemScore]:
+    """Replace the given item scores (items not given keep their values); the sheet's scores after."""
+    cleaned, errors = _clean_item_scores(sheet, items)
+    if errors:
+        raise ValidationError({"items": errors})
+    scores, created = _merged_scores(sheet, cleaned)
+    _store_scores(sheet, scores, created, reason)
+    return scores
 
 
 @transaction.atomic
@@ -149,14 +174,19 @@ def score_sheet_submit(*, user: m.User, sheet: m.ScoreSheet, items: object = Non
     Checks at entry: a deduction needs a reason; full marks on every item or a total below the
     round's threshold needs a written reason for the whole sheet."""
     _require_sheet_owner(user, sheet)
-    if items is not None or reason is not None:
-        scores = _write_item_scores(sheet, [] if items is None else items, reason)
-    else:
-        scores = list(sheet.item_scores.order_by())
+    cleaned, row_errors = _clean_item_scores(sheet, [] if items is None else items)
+    scores, created = _merged_scores(sheet, cleaned)
+    if reason is not None:
+        sheet.reason = reason  # in memory until every check has passed
     total = sheet_total(sheet, scores)
+    # Every problem at once: the rows' own and those of the sheet they would make.
     errors = _submit_problems(sheet, scores, total)
+    if row_errors:
+        errors["items"] = [*row_errors, *errors.get("items", [])]
     if errors:
         raise ValidationError(errors)
+    if items is not None or reason is not None:
+        _store_scores(sheet, scores, created, reason)
     sheet.status = m.SheetStatus.SUBMITTED
     sheet.total = total
     sheet.submitted_at = timezone.now()

@@ -73,8 +73,8 @@ def build_world() -> World:
     advance_case(X, 0, upto="review")
     # X1: inspected by the deputy, expert 1 scored, expert 2's sheet still open.
     x1 = advance_case(X, 1, upto="inspect")
-    inspections.finding_create(user=g2.experts[0], case=x1, source="spot_check", description="察访发现")
-    inspections.inspection_record_create(user=g2.experts[0], case=x1, method="现场察访", date="2026-07-02")
+    inspections.finding_create(user=g2.deputy, case=x1, source="spot_check", description="察访发现")
+    inspections.inspection_record_create(user=g2.deputy, case=x1, method="现场察访", date="2026-07-02")
     act(X, g2.deputy, "inspect", x1)
     act(X, g2.experts[0], "score", x1, items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
     # X2: a saved draft; X3: the prepare task claimed by its staff.
@@ -377,8 +377,12 @@ def test_read_matrix(world, as_, resource):
     each_actor(check)
 
 
+UNIT_ONLY = ("u0_staff", "u0_head", "u1_staff", "u1_head", "u2_staff", "u3_staff")
+
+
 def test_groups_and_units(world, as_):
-    """Groups: every group of a visible round. Units: one's own and those of visible cases."""
+    """Groups: a group member sees every group of the member's rounds, a unit only the group that
+    assesses it. Units: one's own and those of visible cases."""
     all_groups = {g.pk: key for key, r in world.rounds.items() for g in r.groups.all()}
     all_units = {c.unit_id for c in world.cases.values()} | {world.spare_unit.pk}
 
@@ -386,6 +390,8 @@ def test_groups_and_units(world, as_):
         client = as_(actor)
         rounds = set(world.rounds) if ROUNDS[actor] is ALL else ROUNDS[actor]
         want_groups = {pk for pk, key in all_groups.items() if key in rounds}
+        if actor in UNIT_ONLY:
+            want_groups = {world.cases[key].group_id for key in CASES[actor]}
         assert ids(all_pages(client, f"{API}/groups/")) & set(all_groups) == want_groups
         for pk in sample(all_groups, want_groups, n=1, actor=actor):
             assert client.get(f"{API}/groups/{pk}/").status_code == (200 if pk in want_groups else 404), pk
@@ -565,8 +571,8 @@ OPS = {
         ),
         lambda w: m.InspectionRecord.objects.filter(case=w.cases["X0"]).count(),
         201,
-        ("g1_leader", "g1_deputy", "g1_expert", "recused"),
-        (*SEE_ALL, "g1_liaison", "u0_staff", "u0_head"),
+        ("g1_leader", "g1_deputy"),  # the inspect step is theirs; experts score
+        (*SEE_ALL, "g1_liaison", "g1_expert", "recused", "u0_staff", "u0_head"),
     ),
     "finding_post": Op(
         lambda c, w: c.post(
@@ -576,8 +582,8 @@ OPS = {
         ),
         lambda w: m.Finding.objects.filter(case=w.cases["X0"]).count(),
         201,
-        ("office", "g1_leader", "g1_deputy", "g1_expert", "recused"),  # office: complaints, criticism
-        (*(a for a in SEE_ALL if a != "office"), "g1_liaison", "u0_staff", "u0_head"),
+        ("office", "g1_leader", "g1_deputy"),  # office: complaints, criticism
+        (*(a for a in SEE_ALL if a != "office"), "g1_liaison", "g1_expert", "recused", "u0_staff", "u0_head"),
     ),
     "sheet_items_put": Op(
         lambda c, w: c.put(

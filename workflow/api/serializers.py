@@ -9,6 +9,8 @@ from rest_framework import serializers
 from viewflow.workflow.models import Process
 
 from cases import models as m
+from cases.api.fields import BoundedIntegerField, StrictSerializer
+from cases.api.serializers import ItemScoreRowsField
 from workflow.deadlines.rules import phase_due
 from workflow.deadlines.selectors import dues_of
 from workflow.flows import CaseFlow
@@ -165,21 +167,21 @@ def task_summaries(tasks) -> dict:
     }
 
 
-class TaskActionSerializer(serializers.Serializer):
+class TaskActionSerializer(StrictSerializer):
     comment = serializers.CharField(required=False, allow_blank=True)
     report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     self_scores = serializers.DictField(required=False)
     statistics = serializers.DictField(required=False)
-    items = serializers.ListField(child=serializers.DictField(), required=False)
+    items = ItemScoreRowsField(required=False)
     reason = serializers.CharField(required=False, allow_blank=True)
-    sheets = serializers.ListField(child=serializers.IntegerField(), required=False)
+    sheets = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False)
     grade = serializers.CharField(required=False, allow_blank=True)
 
 
 _REQUIRED: dict[str, Any] = {"required": "必须填写。", "blank": "不能为空。", "null": "必须填写。"}
 
 
-class ExtendSerializer(serializers.Serializer):
+class ExtendSerializer(StrictSerializer):
     """A new due date (ISO 8601; without an offset it is Asia/Shanghai time) and the reason."""
 
     due = serializers.DateTimeField(error_messages={**_REQUIRED, "invalid": "日期时间格式不正确（ISO 8601）。"})

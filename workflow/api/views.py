@@ -18,6 +18,7 @@ from viewflow.workflow.models import Task
 
 from cases import access
 from cases import models as m
+from cases.api.fields import refuse_body
 from cases.api.serializers import RoundSerializer
 from workflow import selectors, services
 from workflow.api.serializers import (
@@ -47,6 +48,8 @@ class OnePassPaginator(Paginator):
     """Django's paginator; when the rows can (`selectors.OwnTaskRows`), it reads a page and the total
     in one statement instead of a count and then the page. Same errors, same page objects."""
 
+    MAX_PAGE = 2**31 - 1
+
     def page(self, number):
         if not hasattr(self.object_list, "page"):
             return super().page(number)
@@ -56,6 +59,10 @@ class OnePassPaginator(Paginator):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
+        if number > self.MAX_PAGE:
+            # Past any list's end, and its OFFSET would overflow PostgreSQL's bigint (a DataError, a 500):
+            # the same 404 as any other page past the end.
+            raise EmptyPage(self.error_messages["no_results"])
         rows, self.count = self.object_list.page((number - 1) * self.per_page, self.per_page)
         if not rows and number > 1:
             raise EmptyPage(self.error_messages["no_results"])
@@ -129,6 +136,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
         with self._explained_to_viewers():
+            refuse_body(request.data)
             task = services.task_claim(user=request.user, task_id=self._task_id(pk))
         return self._respond(task.pk)
 
@@ -136,6 +144,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def unclaim(self, request, pk=None):
         with self._explained_to_viewers():
+            refuse_body(request.data)
             task = services.task_unclaim(user=request.user, task_id=self._task_id(pk))
         return self._respond(task.pk)
 
@@ -181,6 +190,8 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
 def round_launch(request, pk: int):
     """Launch a drafted round: one case process per unit, the round process, rubric frozen."""
     get_object_or_404(access.visible(m.Round, request.user), pk=pk)
+    deadlines.require_office(request.user)  # before the body: others get 403
+    refuse_body(request.data)
     round = services.round_launch(user=request.user, round_id=pk)
     return Response(RoundSerializer(round).data)
 
@@ -274,4 +285,6 @@ def round_dashboard(request, pk: int):
 def round_urge(request, pk: int):
     """一键催办: remind every owner of an overdue task at once (office; at most once an hour per round)."""
     get_object_or_404(access.visible(m.Round, request.user), pk=pk)
+    deadlines.require_office(request.user)  # before the body: others get 403
+    refuse_body(request.data)
     return Response({"notifications": dashboard.round_urge_overdue(user=request.user, round_id=pk)})

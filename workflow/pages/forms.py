@@ -8,9 +8,10 @@ stripping): the services decide what blank means.
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from cases import models as m
-from cases.services.common import parse_points
+from cases.services.common import parse_int, parse_points
 from workflow.flows import CaseFlow
 from workflow.steps import ActionData
 
@@ -20,12 +21,16 @@ def _text() -> forms.CharField:
 
 
 class IdListField(forms.Field):
-    """The values of a repeated field (checkboxes) that are numbers; the others are dropped."""
+    """The values of a repeated field (checkboxes): ids, by the domain's integer parser (an id past
+    the database's range is a form error, not a database error)."""
 
     widget = forms.MultipleHiddenInput
 
     def to_python(self, value: Any) -> list[int]:
-        return [int(pk) for pk in value or () if pk.isdigit()]
+        try:
+            return [parse_int(pk, str(self.label or "id"), min_value=1) for pk in value or ()]
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
 
 
 # --- task actions (submit / approve / return) and drafts -------------------------------------------
