@@ -31,8 +31,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "axes",  # Swagger UI's files served from the package: intranets have no CDN
+    "drf_spectacular_sidecar",  # Swagger UI's files served from the package: intranets have no CDN
+    "config.apps.AxesConfig",  # django-axes (login lockout), under a Chinese name in the admin
     "django_filters",
     "viewflow",
     "viewflow.workflow",
