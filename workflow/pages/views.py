@@ -28,7 +28,7 @@ from workflow.deadlines import dashboard
 from workflow.deadlines.rules import phase_due, traffic_light
 from workflow.deadlines.selectors import dues_of
 from workflow.flows import CaseFlow, RoundFlow
-from workflow.pages import forms
+from workflow.pages import audit_display, forms
 from workflow.steps import actions_of
 
 SCOPES = [("inbox", gettext_lazy("我的待办")), ("queue", gettext_lazy("可认领")), ("archive", gettext_lazy("已办"))]
@@ -312,7 +312,7 @@ def audit_log(request):
     if request.GET.get("round", "").isdigit():
         entries = entries.filter(round_id=request.GET["round"])
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
-    return render(request, "ui/audit.html", {"page": page})
+    return render(request, "ui/audit.html", {"page": page, "rows": audit_display.describe(page.object_list)})
 
 
 
