@@ -111,8 +111,8 @@ def _names(object_type: str, ids: set[str]) -> dict[str, str]:
         "specialbonus": (m.SpecialBonus, _("%(unit)s的特别加分")),
     }
     if object_type in by_case:
-        model, text = by_case[object_type]
-        rows = model.objects.filter(pk__in=pks).values_list("pk", "case__unit__name")
+        case_model, text = by_case[object_type]
+        rows = case_model._default_manager.filter(pk__in=pks).values_list("pk", "case__unit__name")
         return {str(pk): str(text % {"unit": unit}) for pk, unit in rows}
     if object_type == "task":
         tasks = Task.objects.filter(pk__in=pks).select_related("process")
@@ -121,10 +121,10 @@ def _names(object_type: str, ids: set[str]) -> dict[str, str]:
         # Account entries (cases/accounts.py) name the account by its username, which may not exist.
         users = {u.username: str(u) for u in m.User.objects.filter(username__in=ids)}
         return {i: users.get(i, i) for i in ids}
-    model = _model(object_type)
-    if model is None:
+    other = _model(object_type)
+    if other is None:
         return {}
-    return {str(obj.pk): str(obj) for obj in model._default_manager.filter(pk__in=pks)}
+    return {str(obj.pk): str(obj) for obj in other._default_manager.filter(pk__in=pks)}
 
 
 def _value(field: models.Field | None, value: Any) -> str:
