@@ -297,8 +297,10 @@ def round_detail(request, pk):
     cases = access.visible(m.Case, request.user).filter(round=round).select_related("unit", "group")
     by_status = dict(cases.values_list("status").annotate(n=Count("pk")).order_by())
     progress = [(label, by_status.get(value, 0)) for value, label in m.CaseStatus.choices if value != "draft"]
+    overdue = dashboard.case_overdue_days(round)
+    rows = [{"case": c, "overdue_days": overdue.get(c.pk)} for c in cases.order_by("unit__sort_order", "unit__code")]
     return render(request, "ui/round.html", {
-        "round": round, "cases": cases, "progress": progress, "errors": errors,
+        "round": round, "rows": rows, "progress": progress, "errors": errors,
         "can_launch": round.status == m.RoundStatus.DRAFT and access.is_office(request.user),
     })
 
