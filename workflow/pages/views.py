@@ -6,6 +6,7 @@ forms (`workflow.pages.forms`), writes go through the same services, and their e
 the page instead of a JSON body.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -228,6 +229,10 @@ def _case_context(user, case: m.Case) -> dict:
         "inspections": case.inspections.all(),
         "findings": case.findings.select_related("item"),
         "sheets": access.visible(m.ScoreSheet, user).filter(case=case).select_related("expert"),
+        "attachments": access.visible(m.Attachment, user).filter(case=case).prefetch_related("items")
+        .order_by("uploaded_at", "pk"),
+        "upload_extensions": ", ".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS),
+        "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
         "methods": m.InspectionMethod.choices,
         "sources": m.FindingSource.choices,
         "severities": m.Severity.choices,
@@ -260,6 +265,34 @@ def _round_context(round: m.Round) -> dict:
         "results_problems": problems,
         "results_summary": results.summary(round, stored) if stored else None,
     }
+
+
+@login_required
+def task_attachment(request, pk):
+    """Upload an evidence file from the self-assessment page. Who may upload is checked before the
+    request body is read (as the API does): the open prepare task, by the unit's staff who may act on
+    it; then the same service as POST /api/v1/attachments/ checks the file."""
+    task = _visible_task(request.user, pk)
+    if request.method != "POST":
+        return redirect("ui:task", pk=task.pk)
+    if task.flow_task is not CaseFlow.prepare or not services.can_act(request.user, task):
+        raise PermissionDenied(_("只有本单位填报员可以在准备阶段上传佐证材料。"))
+    case = _case_of(request, task)
+    if not access.is_unit_member(request.user, case.unit_id, m.UnitRole.STAFF):
+        raise PermissionDenied(_("只有本单位填报员可以上传佐证材料。"))
+    try:
+        form = _valid(forms.EvidenceForm(request.POST, request.FILES))
+        attachment = inspections.attachment_create(
+            user=request.user, case=case, purpose=m.Attachment.Purpose.EVIDENCE,
+            upload=form.cleaned_data["file"], item_codes=form.cleaned_data["items"])
+    except ValidationError as exc:
+        for error in _errors(exc):
+            messages.error(request, error)
+    except (PermissionDenied, Conflict) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已上传：%(name)s") % {"name": attachment.original_name})
+    return redirect("ui:task", pk=task.pk)
 
 
 @login_required
