@@ -32,6 +32,7 @@ from workflow.flows import CaseFlow, RoundFlow
 from workflow.pages import audit_display, forms
 from workflow.steps import actions_of
 
+QUEUE_ON_LANDING = 20
 SCOPES = [("inbox", gettext_lazy("我的待办")), ("queue", gettext_lazy("可认领")), ("archive", gettext_lazy("已办"))]
 
 
@@ -74,11 +75,21 @@ def inbox(request):
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     ctx = task_context(page.object_list)
     counts = {name: selectors.tasks_for(request.user, name).count() for name, _ in SCOPES[:2]}
+    claimable = []
+    if scope == "inbox" and counts["queue"]:
+        # The landing page shows the work waiting to be claimed too: most people's work starts there
+        # (a role's task is queued until someone takes it), and an empty 我的待办 read as "nothing to do".
+        queued = list(selectors.tasks_for(request.user, "queue").select_related("process")
+                      .order_by("created", "pk")[:QUEUE_ON_LANDING])
+        queue_ctx = task_context(queued)
+        claimable = [_row(t, queue_ctx) for t in queued]
     return render(request, "ui/inbox.html", {
         "scope": scope,
         "scopes": [(name, label, counts.get(name)) for name, label in SCOPES],
         "rows": [_row(t, ctx) for t in page.object_list],
         "page": page,
+        "claimable": claimable,
+        "queue_count": counts["queue"],
     })
 
 
