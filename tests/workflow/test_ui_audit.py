@@ -28,6 +28,7 @@ def test_audit_page_names_actions_objects_and_changes(client):
     audit(actor=r.office, action="case.status", obj=case, before={"status": "prepare"}, after={"status": "inspect"},
           round_id=case.round_id)
     audit(actor=r.office, action="finding.update", obj=case, round_id=case.round_id)  # a code without a label
+    audit(actor=r.staff[0], action="submission.submit", obj=case, after={"late": False}, round_id=case.round_id)
 
     client.force_login(r.office)
     cells = visible_cells(client.get("/audit/").content.decode())
@@ -40,4 +41,5 @@ def test_audit_page_names_actions_objects_and_changes(client):
     assert f"单位 {case.unit.name}" in cells  # group.create's units by name, not by primary key
     assert "修改发现问题" in cells
     # no raw codes, no "type #id", no Python dicts in what a reader sees
-    assert not [c for c in cells if re.search(r"[a-z_]+\.[a-z_]+|#\d+|\{'|': ", c)], cells
+    assert "逾期提交 否" in cells
+    assert not [c for c in cells if re.search(r"[a-z_]+\.[a-z_]+|#\d+|\{'|': |\b[a-z_]{3,}\b", c)], cells

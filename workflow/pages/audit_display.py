@@ -67,6 +67,7 @@ KEYS = {
     "cases": _("单位数"), "units": _("单位"), "tasks": _("任务"), "people": _("人数"), "phases": _("阶段"),
     "level": _("级别"), "rubric": _("考评细则"), "username": _("用户名"), "ip_address": _("IP 地址"),
     "failures": _("失败次数"), "items": _("条目"), "total": _("总分"), "due": _("截止时间"),
+    "late": _("逾期提交"), "name": _("文件名"), "notifications": _("通知数"), "title": _("标题"),
 }
 YES_NO = {True: _("是"), False: _("否")}
 # Keys whose values are primary keys of these models: shown by name.
