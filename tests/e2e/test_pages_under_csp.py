@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-
 from viewflow.workflow.models import Task
 
 from cases import models as m
