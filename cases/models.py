@@ -58,12 +58,14 @@ class Unit(models.Model):
     short_name = models.CharField(_("简称"), max_length=64, blank=True)
     category = models.CharField(_("类别"), max_length=32, choices=UnitCategory.choices)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self", verbose_name=_("上级单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
     active = models.BooleanField(_("启用"), default=True)
 
     class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
         ordering = ["sort_order", "code"]
 
     def __str__(self):
@@ -78,11 +80,15 @@ class UnitRole(models.TextChoices):
 class UnitMembership(models.Model):
     """A person working in a unit: fills its submissions (staff) or signs them off (head)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="unit_memberships")
-    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=8, choices=UnitRole.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="unit_memberships"
+    )
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("角色"), max_length=8, choices=UnitRole.choices)
 
     class Meta:
+        verbose_name = _("单位成员")
+        verbose_name_plural = _("单位成员")
         constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="uniq_unit_membership")]
 
 
@@ -94,11 +100,13 @@ class Rubric(models.Model):
     title = models.CharField(_("名称"), max_length=255)
     total_max = models.DecimalField(_("总分"), max_digits=8, decimal_places=2)
     # The full parsed rubric file (rules, deduction catalogue, bonus levels, components), as loaded.
-    spec = models.JSONField(default=dict, blank=True)
+    spec = models.JSONField(_("细则内容"), default=dict, blank=True)
     frozen = models.BooleanField(_("已冻结"), default=False)
-    created = models.DateTimeField(default=timezone.now)
+    created = models.DateTimeField(_("创建时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("考评细则")
+        verbose_name_plural = _("考评细则")
         constraints = [models.UniqueConstraint(fields=["code", "version"], name="uniq_rubric_version")]
         ordering = ["code", "-version"]
 
@@ -107,13 +115,15 @@ class Rubric(models.Model):
 
 
 class RubricSection(models.Model):
-    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="sections")
-    code = models.CharField(max_length=32)
-    title = models.CharField(max_length=255)
-    max_points = models.DecimalField(max_digits=8, decimal_places=2)
-    position = models.PositiveIntegerField(default=0)
+    rubric = models.ForeignKey(Rubric, verbose_name=_("考评细则"), on_delete=models.CASCADE, related_name="sections")
+    code = models.CharField(_("编号"), max_length=32)
+    title = models.CharField(_("标题"), max_length=255)
+    max_points = models.DecimalField(_("满分"), max_digits=8, decimal_places=2)
+    position = models.PositiveIntegerField(_("顺序"), default=0)
 
     class Meta:
+        verbose_name = _("细则章节")
+        verbose_name_plural = _("细则章节")
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["rubric", "code"], name="uniq_section_code")]
 
@@ -121,18 +131,20 @@ class RubricSection(models.Model):
 class RubricItem(models.Model):
     """One scorable line of a rubric; `rules` holds its deduction/bonus rules as loaded."""
 
-    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="items")
-    section = models.ForeignKey(RubricSection, on_delete=models.CASCADE, related_name="items")
-    code = models.CharField(max_length=32)
-    content = models.TextField()
-    max_points = models.DecimalField(max_digits=8, decimal_places=2)
-    bonus_cap = models.DecimalField(max_digits=8, decimal_places=2, default=ZERO)
-    evidence_required = models.BooleanField(default=False)
-    veto = models.BooleanField(default=False)
-    rules = models.JSONField(default=list, blank=True)
-    position = models.PositiveIntegerField(default=0)
+    rubric = models.ForeignKey(Rubric, verbose_name=_("考评细则"), on_delete=models.CASCADE, related_name="items")
+    section = models.ForeignKey(RubricSection, verbose_name=_("章节"), on_delete=models.CASCADE, related_name="items")
+    code = models.CharField(_("编号"), max_length=32)
+    content = models.TextField(_("内容"))
+    max_points = models.DecimalField(_("满分"), max_digits=8, decimal_places=2)
+    bonus_cap = models.DecimalField(_("加分上限"), max_digits=8, decimal_places=2, default=ZERO)
+    evidence_required = models.BooleanField(_("须提供佐证"), default=False)
+    veto = models.BooleanField(_("一票否决"), default=False)
+    rules = models.JSONField(_("扣分规则"), default=list, blank=True)
+    position = models.PositiveIntegerField(_("顺序"), default=0)
 
     class Meta:
+        verbose_name = _("细则条目")
+        verbose_name_plural = _("细则条目")
         ordering = ["section__position", "position"]
         constraints = [models.UniqueConstraint(fields=["rubric", "code"], name="uniq_item_code")]
 
@@ -167,25 +179,29 @@ class Round(models.Model):
     title = models.CharField(_("标题"), max_length=255)
     kind = models.CharField(_("类型"), max_length=16, choices=RoundKind.choices)
     year = models.PositiveIntegerField(_("年度"))
-    rubric = models.ForeignKey(Rubric, on_delete=models.PROTECT, related_name="rounds")
+    rubric = models.ForeignKey(Rubric, verbose_name=_("考评细则"), on_delete=models.PROTECT, related_name="rounds")
     previous_round = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next_rounds"
+        "self", verbose_name=_("上一轮次"), null=True, blank=True, on_delete=models.SET_NULL, related_name="next_rounds"
     )
-    status = models.CharField(max_length=16, choices=RoundStatus.choices, default=RoundStatus.DRAFT)
+    status = models.CharField(_("状态"), max_length=16, choices=RoundStatus.choices, default=RoundStatus.DRAFT)
     prepare_due = models.DateTimeField(_("准备阶段截止"))
     inspect_due = models.DateTimeField(_("检查阶段截止"))
     review_due = models.DateTimeField(_("评审阶段截止"))
     approve_due = models.DateTimeField(_("审定阶段截止"))
     report_due = models.DateTimeField(_("通报阶段截止"))
     DUE_FIELDS = ("prepare_due", "inspect_due", "review_due", "approve_due", "report_due")  # in phase order
-    config = models.JSONField(default=default_round_config, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(default=timezone.now)
-    launched_at = models.DateTimeField(null=True, blank=True)
+    config = models.JSONField(_("配置"), default=default_round_config, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(_("创建时间"), default=timezone.now)
+    launched_at = models.DateTimeField(_("启动时间"), null=True, blank=True)
     # Set when the leader approves: results can no longer be recomputed.
-    results_frozen_at = models.DateTimeField(null=True, blank=True)
+    results_frozen_at = models.DateTimeField(_("结果锁定时间"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("考评轮次")
+        verbose_name_plural = _("考评轮次")
         ordering = ["-year", "-created"]
 
     def __str__(self):
@@ -199,12 +215,14 @@ class Round(models.Model):
 class Group(models.Model):
     """An assessment group (考评组) of one round: its people and, through cases, its units."""
 
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="groups")
+    round = models.ForeignKey(Round, verbose_name=_("考评轮次"), on_delete=models.CASCADE, related_name="groups")
     number = models.PositiveIntegerField(_("序号"))
     name = models.CharField(_("名称"), max_length=64)
     phone = models.CharField(_("联系电话"), max_length=32, blank=True)
 
     class Meta:
+        verbose_name = _("考评组")
+        verbose_name_plural = _("考评组")
         ordering = ["round", "number"]
         constraints = [models.UniqueConstraint(fields=["round", "number"], name="uniq_group_number")]
 
@@ -222,11 +240,15 @@ class GroupRole(models.TextChoices):
 class GroupMember(models.Model):
     """A person's role in one group of one round (roles are per round)."""
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="group_memberships")
-    role = models.CharField(max_length=8, choices=GroupRole.choices)
+    group = models.ForeignKey(Group, verbose_name=_("考评组"), on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="group_memberships"
+    )
+    role = models.CharField(_("角色"), max_length=8, choices=GroupRole.choices)
 
     class Meta:
+        verbose_name = _("考评组成员")
+        verbose_name_plural = _("考评组成员")
         constraints = [models.UniqueConstraint(fields=["group", "user", "role"], name="uniq_group_member")]
 
 
@@ -243,21 +265,23 @@ class CaseStatus(models.TextChoices):
 class Case(models.Model):
     """One unit's process in one round: everything the unit submits and the group records."""
 
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="cases")
-    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="cases")
+    round = models.ForeignKey(Round, verbose_name=_("考评轮次"), on_delete=models.CASCADE, related_name="cases")
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.PROTECT, related_name="cases")
     # A unit is in exactly one group per round: the (round, unit) constraint guarantees it.
-    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="cases")
-    status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.DRAFT)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    late = models.BooleanField(default=False)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    group = models.ForeignKey(Group, verbose_name=_("考评组"), on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(_("状态"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.DRAFT)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    late = models.BooleanField(_("逾期提交"), default=False)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     # The group leader may set the panel score instead of the aggregate, with a reason (audited).
-    panel_override = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
-    panel_override_reason = models.TextField(blank=True)
+    panel_override = models.DecimalField(_("组长调整分"), max_digits=8, decimal_places=2, null=True, blank=True)
+    panel_override_reason = models.TextField(_("调整理由"), blank=True)
     # The group's grade proposal made at review; per-group quotas are enforced when it is made.
-    proposed_grade = models.CharField(max_length=16, blank=True)
+    proposed_grade = models.CharField(_("建议等次"), max_length=16, blank=True)
 
     class Meta:
+        verbose_name = _("考评对象")
+        verbose_name_plural = _("考评对象")
         ordering = ["round", "group__number", "unit__sort_order", "unit__code"]
         constraints = [models.UniqueConstraint(fields=["round", "unit"], name="uniq_case_per_unit")]
         indexes = [models.Index(fields=["round", "status"])]
@@ -276,19 +300,25 @@ class SubmissionStatus(models.TextChoices):
 class Submission(models.Model):
     """A self-assessment attempt. A returned attempt stays, with its comment; the next is a new row."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="submissions")
-    attempt = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.DRAFT)
+    case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="submissions")
+    attempt = models.PositiveIntegerField(_("次数"), default=1)
+    status = models.CharField(_("状态"), max_length=16, choices=SubmissionStatus.choices, default=SubmissionStatus.DRAFT)
     report = models.TextField(_("自评报告"), blank=True)
     self_scores = models.JSONField(_("自评分"), default=dict, blank=True)
     statistics = models.JSONField(_("统计表"), default=dict, blank=True)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    reviewed_at = models.DateTimeField(null=True, blank=True)
-    return_comment = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("提交人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("审定人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("审定时间"), null=True, blank=True)
+    return_comment = models.TextField(_("退回意见"), blank=True)
 
     class Meta:
+        verbose_name = _("自评材料")
+        verbose_name_plural = _("自评材料")
         ordering = ["case", "attempt"]
         constraints = [models.UniqueConstraint(fields=["case", "attempt"], name="uniq_submission_attempt")]
 
@@ -301,20 +331,24 @@ class Attachment(models.Model):
         INSPECTION = "inspection", _("检查记录附件")
         FINDING = "finding", _("问题附件")
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
-    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="attachments")
+    purpose = models.CharField(_("用途"), max_length=16, choices=Purpose.choices)
     inspection = models.ForeignKey(
-        "InspectionRecord", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+        "InspectionRecord", verbose_name=_("检查记录"), null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
     )
-    items = models.ManyToManyField(RubricItem, blank=True, related_name="attachments")
-    file = models.FileField(upload_to="attachments/%Y/%m/")
-    original_name = models.CharField(max_length=255)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    uploaded_at = models.DateTimeField(default=timezone.now)
+    items = models.ManyToManyField(RubricItem, verbose_name=_("关联条目"), blank=True, related_name="attachments")
+    file = models.FileField(_("文件"), upload_to="attachments/%Y/%m/")
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(_("SHA-256 摘要"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("上传人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
         ordering = ["case", "pk"]
 
 
@@ -328,16 +362,20 @@ class InspectionMethod(models.TextChoices):
 class InspectionRecord(models.Model):
     """What the group did on an inspection visit."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="inspections")
-    method = models.CharField(max_length=8, choices=InspectionMethod.choices)
-    date = models.DateField()
-    place = models.CharField(max_length=255, blank=True)
-    participants = models.TextField(blank=True)
-    notes = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(default=timezone.now)
+    case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="inspections")
+    method = models.CharField(_("检查方式"), max_length=8, choices=InspectionMethod.choices)
+    date = models.DateField(_("日期"))
+    place = models.CharField(_("地点"), max_length=255, blank=True)
+    participants = models.TextField(_("参加人员"), blank=True)
+    notes = models.TextField(_("记录"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("记录人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(_("创建时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("检查记录")
+        verbose_name_plural = _("检查记录")
         ordering = ["case", "date", "pk"]
 
 
@@ -358,23 +396,29 @@ class Severity(models.TextChoices):
 class Finding(models.Model):
     """A problem found on a case (问题); may carry a catalogue deduction and require rectification."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="findings")
-    source = models.CharField(max_length=16, choices=FindingSource.choices)
-    description = models.TextField()
-    item = models.ForeignKey(RubricItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.LOW)
-    deduction_kind = models.CharField(max_length=64, blank=True)
-    deduction_amount = models.DecimalField(
+    case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="findings")
+    source = models.CharField(_("来源"), max_length=16, choices=FindingSource.choices)
+    description = models.TextField(_("问题描述"))
+    item = models.ForeignKey(
+        RubricItem, verbose_name=_("细则条目"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    severity = models.CharField(_("严重程度"), max_length=8, choices=Severity.choices, default=Severity.LOW)
+    deduction_kind = models.CharField(_("扣分方式"), max_length=64, blank=True)
+    deduction_amount = models.DecimalField(_("扣分"),
         max_digits=6, decimal_places=2, default=ZERO, validators=[MinValueValidator(ZERO)]
     )
-    occurrences = models.PositiveIntegerField(default=1)
-    requires_rectification = models.BooleanField(default=False)
+    occurrences = models.PositiveIntegerField(_("次数"), default=1)
+    requires_rectification = models.BooleanField(_("须整改"), default=False)
     # 一票否决: the unit gets the lowest grade and ranks after every unit without a veto.
-    veto = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(default=timezone.now)
+    veto = models.BooleanField(_("一票否决"), default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("记录人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(_("创建时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("发现问题")
+        verbose_name_plural = _("发现问题")
         ordering = ["case", "pk"]
 
 
@@ -388,17 +432,23 @@ class ScoreSheet(models.Model):
     """One expert's scores for one case. Locked once submitted; a returned sheet is kept and the
     expert continues on a new attempt (a copy), so the earlier sheet and the comment stay visible."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="score_sheets")
-    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="score_sheets")
-    attempt = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=16, choices=SheetStatus.choices, default=SheetStatus.DRAFT)
-    total = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="score_sheets")
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("评分专家"), on_delete=models.PROTECT, related_name="score_sheets"
+    )
+    attempt = models.PositiveIntegerField(_("次数"), default=1)
+    status = models.CharField(_("状态"), max_length=16, choices=SheetStatus.choices, default=SheetStatus.DRAFT)
+    total = models.DecimalField(_("总分"), max_digits=8, decimal_places=2, null=True, blank=True)
     reason = models.TextField(_("说明"), blank=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    return_comment = models.TextField(blank=True)
-    returned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    return_comment = models.TextField(_("退回意见"), blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("退回人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
+        verbose_name = _("评分表")
+        verbose_name_plural = _("评分表")
         ordering = ["case", "expert", "attempt"]
         constraints = [
             models.UniqueConstraint(fields=["case", "expert", "attempt"], name="uniq_sheet_attempt"),
@@ -416,30 +466,38 @@ class ScoreSheet(models.Model):
 class ItemScore(models.Model):
     """An expert's deduction and bonus on one rubric item, with the reason for them."""
 
-    sheet = models.ForeignKey(ScoreSheet, on_delete=models.CASCADE, related_name="item_scores")
-    item = models.ForeignKey(RubricItem, on_delete=models.PROTECT, related_name="+")
-    deduction = models.DecimalField(max_digits=8, decimal_places=2, default=ZERO)
-    bonus = models.DecimalField(max_digits=8, decimal_places=2, default=ZERO)
-    reason = models.TextField(blank=True)
+    sheet = models.ForeignKey(ScoreSheet, verbose_name=_("评分表"), on_delete=models.CASCADE, related_name="item_scores")
+    item = models.ForeignKey(RubricItem, verbose_name=_("细则条目"), on_delete=models.PROTECT, related_name="+")
+    deduction = models.DecimalField(_("扣分"), max_digits=8, decimal_places=2, default=ZERO)
+    bonus = models.DecimalField(_("加分"), max_digits=8, decimal_places=2, default=ZERO)
+    reason = models.TextField(_("理由"), blank=True)
 
     class Meta:
+        verbose_name = _("条目评分")
+        verbose_name_plural = _("条目评分")
         constraints = [models.UniqueConstraint(fields=["sheet", "item"], name="uniq_item_score")]
 
 
 class AuditEntry(models.Model):
     """Who did what to which object when, with before/after values. Written by the services."""
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    action = models.CharField(max_length=64)
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64)
-    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    comment = models.TextField(blank=True)
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(_("操作"), max_length=64)
+    object_type = models.CharField(_("对象类型"), max_length=64)
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    round = models.ForeignKey(
+        Round, verbose_name=_("考评轮次"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    before = models.JSONField(_("修改前"), null=True, blank=True)
+    after = models.JSONField(_("修改后"), null=True, blank=True)
+    comment = models.TextField(_("说明"), blank=True)
 
     class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
@@ -447,14 +505,18 @@ class AuditEntry(models.Model):
 class SpecialBonus(models.Model):
     """A special bonus (特别加分) granted to a unit for an honour, e.g. 国家级表彰 +3; capped in total."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="special_bonuses")
+    case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="special_bonuses")
     level = models.CharField(_("级别"), max_length=32)
     title = models.CharField(_("事项"), max_length=255)
-    amount = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(ZERO)])
-    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created = models.DateTimeField(default=timezone.now)
+    amount = models.DecimalField(_("分值"), max_digits=6, decimal_places=2, validators=[MinValueValidator(ZERO)])
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("批准人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(_("创建时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("特别加分")
+        verbose_name_plural = _("特别加分")
         ordering = ["case", "pk"]
 
 
@@ -462,21 +524,23 @@ class Result(models.Model):
     """A unit's computed result in a round. Recomputed from the raw inputs until the leader
     approves the round (`Round.results_frozen_at`), immutable afterwards."""
 
-    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="result")
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="results")
-    category = models.CharField(max_length=32, blank=True)
-    panel = models.DecimalField(max_digits=8, decimal_places=2)
-    deductions = models.DecimalField(max_digits=8, decimal_places=2)
-    bonus = models.DecimalField(max_digits=8, decimal_places=2)
-    total = models.DecimalField(max_digits=8, decimal_places=2)
-    rank = models.PositiveIntegerField()
-    grade = models.CharField(max_length=16, blank=True)
-    movement = models.IntegerField(null=True, blank=True)
-    veto = models.BooleanField(default=False)
-    sheet_scores = models.JSONField(default=list)
+    case = models.OneToOneField(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="result")
+    round = models.ForeignKey(Round, verbose_name=_("考评轮次"), on_delete=models.CASCADE, related_name="results")
+    category = models.CharField(_("类别"), max_length=32, blank=True)
+    panel = models.DecimalField(_("专家评分"), max_digits=8, decimal_places=2)
+    deductions = models.DecimalField(_("扣分"), max_digits=8, decimal_places=2)
+    bonus = models.DecimalField(_("加分"), max_digits=8, decimal_places=2)
+    total = models.DecimalField(_("总分"), max_digits=8, decimal_places=2)
+    rank = models.PositiveIntegerField(_("名次"))
+    grade = models.CharField(_("等次"), max_length=16, blank=True)
+    movement = models.IntegerField(_("名次变化"), null=True, blank=True)
+    veto = models.BooleanField(_("一票否决"), default=False)
+    sheet_scores = models.JSONField(_("各评分表得分"), default=list)
     # With a composite across rounds: [["self", own total], [component name, score], …].
-    components = models.JSONField(default=list, blank=True)
-    computed_at = models.DateTimeField(default=timezone.now)
+    components = models.JSONField(_("计分明细"), default=list, blank=True)
+    computed_at = models.DateTimeField(_("计算时间"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("考评结果")
+        verbose_name_plural = _("考评结果")
         ordering = ["round", "category", "rank", "case__unit__code"]

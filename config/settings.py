@@ -32,13 +32,14 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from the package: intranets have no CDN
-    "axes",
+    "config.apps.AxesConfig",  # django-axes (login lockout), under a Chinese name in the admin
     "django_filters",
     "viewflow",
     "viewflow.workflow",
     "cases",
     "notifications",
     "workflow",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -51,8 +52,35 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "axes.middleware.AxesMiddleware",  # last: answers a locked-out login attempt (cases/accounts.py)
 ]
+
+# Content-Security-Policy (django-csp): only this origin's files, no inline script or style anywhere
+# (pages, admin, Swagger UI's split view), no framing, forms post only here. A page that needs an
+# exception fixes the page instead.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page here needs a device or sensor.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: [] for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment", "usb",
+    )
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

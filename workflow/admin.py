@@ -3,6 +3,9 @@ whose official schedule it has entered. Every change is audited (it moves deadli
 
 from django.contrib import admin, messages
 from django.forms.models import model_to_dict
+from django.utils.translation import gettext_lazy as _
+from viewflow.workflow import admin as viewflow_admin
+from viewflow.workflow.models import Process, Task
 
 from cases.services.audit import audit
 from workflow.deadlines import calendar
@@ -55,3 +58,29 @@ class CalendarYearAdmin(CalendarAdmin):
     @admin.display(description="系统内置官方安排", boolean=True)
     def official_in_package(self, obj) -> bool:
         return calendar.package_knows(obj.year)
+
+
+# viewflow's own process and task lists, with Chinese column headers: its "pk", "participants" and
+# "brief" columns have no translatable label (the admin derived "Pk", "Participants", "Brief").
+admin.site.unregister(Process)
+admin.site.unregister(Task)
+
+
+@admin.register(Process)
+class ProcessAdmin(viewflow_admin.ProcessAdmin):
+    list_display = ["id", "created", "flow_class", "status", "participants", "brief"]
+    list_display_links = ["id", "created", "flow_class"]
+
+    @admin.display(description=_("参与人"))
+    def participants(self, obj):
+        return super().participants(obj)
+
+    @admin.display(description=_("摘要"))
+    def brief(self, obj):
+        return obj.brief
+
+
+@admin.register(Task)
+class TaskAdmin(viewflow_admin.TaskAdmin):
+    list_display = ["id", "created", "process", "status", "owner", "owner_permission", "token", "started", "finished"]
+    list_display_links = ["id", "created", "process"]

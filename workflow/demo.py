@@ -45,6 +45,15 @@ CATEGORY_OVERRIDES = {
     "民进吉林省委机关": "民主党派机关", "农工党吉林省委机关": "民主党派机关", "九三学社吉林省委机关": "民主党派机关",
     "台盟省委机关": "民主党派机关",
 }
+
+
+def short_name(name: str) -> str:
+    """The seed's own abbreviation: the seeds already name units the way they are abbreviated in
+    official documents (省委办公厅, 省编办, 省直机关工委), so only a parenthesised second name goes
+    (省委政研室（省改革办） → 省委政研室). Dropping "省" gave forms nobody uses (委办公厅, 直机关工委)."""
+    return name.split("（", 1)[0]
+
+
 # Invented people (names and numbers are fictitious).
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 GIVEN = ["建华", "晓明", "丽娟", "志强", "海燕", "文博", "春梅", "国庆", "新宇", "雪松", "秀英", "立军"]
@@ -130,7 +139,7 @@ class Demo:
             units = []
             for name in names:
                 n += 1
-                units.append(m.Unit(code=f"U{n:02d}", name=name, short_name=name.removeprefix("省"),
+                units.append(m.Unit(code=f"U{n:02d}", name=name, short_name=short_name(name),
                                     category=CATEGORY_OVERRIDES.get(name, category), sort_order=n))
             groups.append(m.Unit.objects.bulk_create(units))
         users, memberships = [], []

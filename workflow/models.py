@@ -68,20 +68,26 @@ class TaskDeadline(models.Model):
     (NULL: nothing left to do)."""
 
     task = models.OneToOneField(
-        "viewflow.Task", primary_key=True, on_delete=models.CASCADE, related_name="deadline"
+        "viewflow.Task", verbose_name=_("任务"), primary_key=True, on_delete=models.CASCADE, related_name="deadline"
     )
     # Indexed by (round, phase) below, for a phase's extension.
-    round = models.ForeignKey(m.Round, on_delete=models.CASCADE, related_name="+", db_index=False)
-    case = models.ForeignKey(m.Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    phase = models.CharField(max_length=16, choices=Phase.choices)
-    due = models.DateTimeField()
-    extended_due = models.DateTimeField(null=True, blank=True)
-    checked_at = models.DateTimeField(default=timezone.now)
-    next_check_at = models.DateTimeField(null=True, blank=True)
+    round = models.ForeignKey(
+        m.Round, verbose_name=_("考评轮次"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    case = models.ForeignKey(
+        m.Case, verbose_name=_("考评对象"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    phase = models.CharField(_("阶段"), max_length=16, choices=Phase.choices)
+    due = models.DateTimeField(_("截止时间"))
+    extended_due = models.DateTimeField(_("延期后截止"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("检查时间"), default=timezone.now)
+    next_check_at = models.DateTimeField(_("下次检查"), null=True, blank=True)
     # False while the "new task" notice is still to be sent by the sweep (tasks written in bulk).
-    announced = models.BooleanField(default=True)
+    announced = models.BooleanField(_("已发通知"), default=True)
 
     class Meta:
+        verbose_name = _("任务期限")
+        verbose_name_plural = _("任务期限")
         indexes = [
             models.Index(fields=["next_check_at"], name="wf_deadline_next_check",
                          condition=Q(next_check_at__isnull=False)),
@@ -95,11 +101,13 @@ class TaskDeadline(models.Model):
 class CaseDeadline(models.Model):
     """An extension of one phase for one unit's case, granted by the office."""
 
-    case = models.ForeignKey(m.Case, on_delete=models.CASCADE, related_name="+")
-    phase = models.CharField(max_length=16, choices=Phase.choices)
-    due = models.DateTimeField()
+    case = models.ForeignKey(m.Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="+")
+    phase = models.CharField(_("阶段"), max_length=16, choices=Phase.choices)
+    due = models.DateTimeField(_("截止时间"))
 
     class Meta:
+        verbose_name = _("考评对象期限")
+        verbose_name_plural = _("考评对象期限")
         constraints = [models.UniqueConstraint(fields=["case", "phase"], name="uniq_case_deadline_phase")]
 
     def __str__(self):

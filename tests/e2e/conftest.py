@@ -77,3 +77,21 @@ def launched_round(db):
         units=[unit])
     services.round_launch(user=office, round_id=round.pk)
     return round
+
+
+@pytest.fixture
+def page(page):
+    """pytest-playwright's page, failing the test on any Content-Security-Policy violation Chromium
+    reports (it logs each refused script, style or frame to the console) and on any uncaught
+    JavaScript error: the pages must work under the policy, not only be served with it."""
+    problems = []
+
+    def on_console(message):
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.problems = problems
+    yield page
+    assert problems == [], problems

@@ -42,6 +42,9 @@ class OverdueRow:
     workdays: int
     people: list[m.User] = field(default_factory=list)
     claimed: bool = False
+    # Official order: the unit's sort_order and code, the group's number (None: a round-level task).
+    unit_order: tuple = ()
+    group_number: int | None = None
 
 
 @dataclass
@@ -59,7 +62,8 @@ def _rows(round: m.Round):
         .select_related("task", "case__unit", "case__group")
         .only("due", "case", "task__status", "task__finished", "task__owner_id", "task__owner_permission",
               "task__owner_permission_obj_pk", "task__flow_task", "task__process_id", "task__created",
-              "case__unit__name", "case__unit__id", "case__group__name", "case__group__id", "round_id")
+              "case__unit__name", "case__unit__id", "case__unit__sort_order", "case__unit__code",
+              "case__group__name", "case__group__id", "case__group__number", "round_id")
     )
 
 
@@ -82,9 +86,23 @@ def overdue_tasks(round: m.Round, now: datetime | None = None, rows=None) -> lis
             group=row.case.group.name if row.case else None, due=row.due,
             days=(today - due_day).days, workdays=calendar.workdays_between(due_day, today),
             people=[users[i] for i in ids if i in users], claimed=info.owner_id is not None,
+            unit_order=(row.case.unit.sort_order, row.case.unit.code) if row.case else (),
+            group_number=row.case.group.number if row.case else None,
         ))
     rows.sort(key=lambda r: (r.due, r.task_id))
     return rows
+
+
+def case_overdue_days(round: m.Round, now: datetime | None = None) -> dict[int, int]:
+    """Cases with open work past its due now, and by how many days the longest is overdue: the round
+    page's 逾期 column, the same rows the dashboard counts (not `Case.late`, a late submission)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    days: dict[int, int] = {}
+    rows = TaskDeadline.objects.filter(round=round, case__isnull=False, task__status__in=OPEN, due__lt=now)
+    for case_id, due in rows.values_list("case_id", "due"):
+        days[case_id] = max(days.get(case_id, 0), (today - timezone.localdate(due)).days)
+    return days
 
 
 def round_dashboard(round: m.Round, now: datetime | None = None) -> dict:
@@ -109,37 +127,50 @@ def round_dashboard(round: m.Round, now: datetime | None = None) -> dict:
             progress.done += 1
             if task.finished:
                 finished_days[timezone.localdate(task.finished)] += 1
-        if row.case_id and task.status in (*OPEN, STATUS.DONE):
-            light = traffic_light(row.due, None if is_open else task.finished, now)
+        # A case's light is how its open work stands now: a step finished late yesterday does not keep
+        # a case that is on time today yellow (in the demo, where preparation ended yesterday, no case
+        # was ever green). A case with nothing open is green.
+        if row.case_id and is_open:
+            light = traffic_light(row.due, None, now)
             current = case_light.get(row.case_id)
             if current is None or LIGHT_RANK[light] > LIGHT_RANK[current]:
                 case_light[row.case_id] = light
 
     overdue = overdue_tasks(round, now, rows)
     by_unit, by_group, by_person = defaultdict(list), defaultdict(list), defaultdict(list)
+    unit_order: dict[str, tuple] = {}
+    group_order: dict[str, tuple] = {}
     for row in overdue:
         by_unit[row.unit or "—"].append(row)
+        unit_order[row.unit or "—"] = (not row.unit_order, row.unit_order)
         by_group[row.group or "—"].append(row)
+        group_order[row.group or "—"] = (row.group_number is None, row.group_number or 0)
         for person in row.people if row.claimed else ():
             by_person[person].append(row)
 
-    def summary(groups):
-        return sorted(((key, len(v), max(r.days for r in v)) for key, v in groups.items()),
-                      key=lambda item: (-item[1], -item[2], str(item[0])))
+    def summary(groups, order=None):
+        """(key, tasks, longest overdue) rows: units and groups in the official order (Unit.sort_order,
+        the group's number), people most overdue first."""
+        rows = [(key, len(v), max(r.days for r in v)) for key, v in groups.items()]
+        if order is not None:
+            return sorted(rows, key=lambda item: order[item[0]])
+        return sorted(rows, key=lambda item: (-item[1], -item[2], str(item[0])))
 
-    cases = list(round.cases.select_related("unit", "group"))
+    cases = sorted(round.cases.select_related("unit", "group"), key=lambda c: (c.unit.sort_order, c.unit.code))
     lights = Counter(case_light.get(c.pk, "green") for c in cases)
     return {
         "now": now,
         "steps": sorted(steps.values(), key=lambda s: STEP_ORDER.index(s.step) if s.step in STEP_ORDER else 99),
         "overdue": overdue,
-        "overdue_by_unit": summary(by_unit),
-        "overdue_by_group": summary(by_group),
+        "overdue_by_unit": summary(by_unit, unit_order),
+        "overdue_by_group": summary(by_group, group_order),
         "overdue_by_person": summary(by_person),
         "upcoming": sorted(upcoming, key=lambda r: r.due),
         "cases": [(c, case_light.get(c.pk, "green")) for c in cases],
         "lights": {name: lights.get(name, 0) for name in ("green", "yellow", "red")},
         "completion": completion_series(round, finished_days, now),
+        "finished_total": sum(finished_days.values()),
+        "tasks_total": len(rows),
         "calendar_warnings": calendar.schedule_warnings(
             range(timezone.localdate(now).year, timezone.localdate(round.report_due).year + 1)),
     }
@@ -160,9 +191,12 @@ def completion_series(round: m.Round, finished_days: Counter, now: datetime) -> 
 
 
 def completion_svg(series: list[tuple], width: int = 720, height: int = 160) -> str:
-    """A small line chart (inline SVG, no JavaScript) of cumulative completions."""
-    if len(series) < 2:
+    """A small line chart (inline SVG, no JavaScript) of cumulative completions. A round launched
+    today has one day: drawn from nothing before launch to that day's total, not left blank."""
+    if not series:
         return ""
+    if len(series) == 1:
+        series = [(series[0][0] - timedelta(days=1), 0), *series]
     top = max(total for _, total in series) or 1
     pad = 24
     step = (width - 2 * pad) / (len(series) - 1)

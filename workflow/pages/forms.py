@@ -33,6 +33,23 @@ class IdListField(forms.Field):
             raise forms.ValidationError(exc.messages) from None
 
 
+class CodeListField(forms.Field):
+    """The values of a repeated field (a multiple select of rubric item codes), as typed; the service
+    says which codes it does not know."""
+
+    widget = forms.SelectMultiple
+
+    def to_python(self, value: Any) -> list[str]:
+        return [str(code) for code in value or () if str(code).strip()]
+
+
+class EvidenceForm(forms.Form):
+    """An evidence file on the self-assessment page (the same service as POST /api/v1/attachments/)."""
+
+    file = forms.FileField(allow_empty_file=True)  # the service says why an empty file is refused
+    items = CodeListField(required=False)
+
+
 # --- task actions (submit / approve / return) and drafts -------------------------------------------
 
 

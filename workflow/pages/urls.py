@@ -7,6 +7,7 @@ app_name = "ui"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("tasks/<int:pk>/", views.task_detail, name="task"),
+    path("tasks/<int:pk>/attachments/", views.task_attachment, name="task_attachment"),
     path("cases/<int:pk>/", views.case_detail, name="case"),
     path("rounds/", views.round_list, name="rounds"),
     path("rounds/<int:pk>/", views.round_detail, name="round"),

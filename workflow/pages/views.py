@@ -6,6 +6,7 @@ forms (`workflow.pages.forms`), writes go through the same services, and their e
 the page instead of a JSON body.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,9 +29,10 @@ from workflow.deadlines import dashboard
 from workflow.deadlines.rules import phase_due, traffic_light
 from workflow.deadlines.selectors import dues_of
 from workflow.flows import CaseFlow, RoundFlow
-from workflow.pages import forms
+from workflow.pages import audit_display, forms
 from workflow.steps import actions_of
 
+QUEUE_ON_LANDING = 20
 SCOPES = [("inbox", gettext_lazy("我的待办")), ("queue", gettext_lazy("可认领")), ("archive", gettext_lazy("已办"))]
 
 
@@ -73,11 +75,21 @@ def inbox(request):
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     ctx = task_context(page.object_list)
     counts = {name: selectors.tasks_for(request.user, name).count() for name, _ in SCOPES[:2]}
+    claimable = []
+    if scope == "inbox" and counts["queue"]:
+        # The landing page shows the work waiting to be claimed too: most people's work starts there
+        # (a role's task is queued until someone takes it), and an empty 我的待办 read as "nothing to do".
+        queued = list(selectors.tasks_for(request.user, "queue").select_related("process")
+                      .order_by("created", "pk")[:QUEUE_ON_LANDING])
+        queue_ctx = task_context(queued)
+        claimable = [_row(t, queue_ctx) for t in queued]
     return render(request, "ui/inbox.html", {
         "scope": scope,
         "scopes": [(name, label, counts.get(name)) for name, label in SCOPES],
         "rows": [_row(t, ctx) for t in page.object_list],
         "page": page,
+        "claimable": claimable,
+        "queue_count": counts["queue"],
     })
 
 
@@ -228,6 +240,10 @@ def _case_context(user, case: m.Case) -> dict:
         "inspections": case.inspections.all(),
         "findings": case.findings.select_related("item"),
         "sheets": access.visible(m.ScoreSheet, user).filter(case=case).select_related("expert"),
+        "attachments": access.visible(m.Attachment, user).filter(case=case).prefetch_related("items")
+        .order_by("uploaded_at", "pk"),
+        "upload_extensions": ", ".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS),
+        "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
         "methods": m.InspectionMethod.choices,
         "sources": m.FindingSource.choices,
         "severities": m.Severity.choices,
@@ -260,6 +276,34 @@ def _round_context(round: m.Round) -> dict:
         "results_problems": problems,
         "results_summary": results.summary(round, stored) if stored else None,
     }
+
+
+@login_required
+def task_attachment(request, pk):
+    """Upload an evidence file from the self-assessment page. Who may upload is checked before the
+    request body is read (as the API does): the open prepare task, by the unit's staff who may act on
+    it; then the same service as POST /api/v1/attachments/ checks the file."""
+    task = _visible_task(request.user, pk)
+    if request.method != "POST":
+        return redirect("ui:task", pk=task.pk)
+    if task.flow_task is not CaseFlow.prepare or not services.can_act(request.user, task):
+        raise PermissionDenied(_("只有本单位填报员可以在准备阶段上传佐证材料。"))
+    case = _case_of(request, task)
+    if not access.is_unit_member(request.user, case.unit_id, m.UnitRole.STAFF):
+        raise PermissionDenied(_("只有本单位填报员可以上传佐证材料。"))
+    try:
+        form = _valid(forms.EvidenceForm(request.POST, request.FILES))
+        attachment = inspections.attachment_create(
+            user=request.user, case=case, purpose=m.Attachment.Purpose.EVIDENCE,
+            upload=form.cleaned_data["file"], item_codes=form.cleaned_data["items"])
+    except ValidationError as exc:
+        for error in _errors(exc):
+            messages.error(request, error)
+    except (PermissionDenied, Conflict) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已上传：%(name)s") % {"name": attachment.original_name})
+    return redirect("ui:task", pk=task.pk)
 
 
 @login_required
@@ -297,8 +341,10 @@ def round_detail(request, pk):
     cases = access.visible(m.Case, request.user).filter(round=round).select_related("unit", "group")
     by_status = dict(cases.values_list("status").annotate(n=Count("pk")).order_by())
     progress = [(label, by_status.get(value, 0)) for value, label in m.CaseStatus.choices if value != "draft"]
+    overdue = dashboard.case_overdue_days(round)
+    rows = [{"case": c, "overdue_days": overdue.get(c.pk)} for c in cases.order_by("unit__sort_order", "unit__code")]
     return render(request, "ui/round.html", {
-        "round": round, "cases": cases, "progress": progress, "errors": errors,
+        "round": round, "rows": rows, "progress": progress, "errors": errors,
         "can_launch": round.status == m.RoundStatus.DRAFT and access.is_office(request.user),
     })
 
@@ -312,7 +358,7 @@ def audit_log(request):
     if request.GET.get("round", "").isdigit():
         entries = entries.filter(round_id=request.GET["round"])
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
-    return render(request, "ui/audit.html", {"page": page})
+    return render(request, "ui/audit.html", {"page": page, "rows": audit_display.describe(page.object_list)})
 
 
 
