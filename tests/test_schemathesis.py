@@ -15,6 +15,7 @@ import os
 import pytest
 import schemathesis
 from django.core import signals
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -27,9 +28,12 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.core.failures import Failure, FailureGroup
+from viewflow.workflow.models import Task
 
+from cases import models as m
+from cases.services import inspections
 from config.wsgi import application
-from tests.conftest import module_world
+from notifications.models import Notification
 from tests.factories import advance_case, make_round
 
 pytestmark = pytest.mark.django_db  # pytest-django sets up the test database only for marked items
@@ -40,14 +44,43 @@ ROLES = ("office", "staff", "expert")
 
 
 def build_world():
-    """A launched round with cases at several steps, so that the roles' lists are not empty."""
+    """A launched round with cases at several steps and a row of every kind the API lists, so that the
+    generated requests reach real objects (their 200s are checked too), not only 404s."""
     setup = make_round(units=3, experts=2, launch=True)
+    staff, leader = setup.staff[2], setup.groups[0].leader
+    inspections.attachment_create(user=staff, case=setup.case(2), purpose=m.Attachment.Purpose.EVIDENCE,
+                                  upload=SimpleUploadedFile("自评说明.txt", "佐证材料。".encode()))
     advance_case(setup, 0, upto="review")
     advance_case(setup, 1, upto="score")
+    advance_case(setup, 2, upto="inspect")
+    case = setup.case(2)
+    inspections.inspection_record_create(user=leader, case=case, method=m.InspectionMethod.choices[0][0],
+                                         date="2026-05-06", place="会议室", notes="查阅资料。")
+    inspections.finding_create(user=leader, case=case, source=m.FindingSource.INSPECTION, description="台账不全。")
+    inspections.special_bonus_create(user=setup.office, case=setup.case(0), level="国家级",
+                                     title="全国先进集体", amount="1")
     return setup
 
 
-world = module_world(build_world)
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """`build_world()` once for the module, rolled back after it (files stored on disk are removed)."""
+    with django_db_blocker.unblock():
+        with transaction.atomic():
+            setup = build_world()
+            yield setup
+            for attachment in m.Attachment.objects.filter(case__round=setup.round):
+                attachment.file.delete(save=False)
+            transaction.set_rollback(True)
+
+
+# The rows behind each resource's `{id}` (the first path segment after /api/v1/).
+RESOURCES = {
+    "units": m.Unit, "rubrics": m.Rubric, "rounds": m.Round, "groups": m.Group, "cases": m.Case,
+    "submissions": m.Submission, "inspections": m.InspectionRecord, "findings": m.Finding,
+    "score-sheets": m.ScoreSheet, "attachments": m.Attachment, "results": m.Result,
+    "special-bonuses": m.SpecialBonus, "audit": m.AuditEntry, "notifications": Notification, "tasks": Task,
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +123,21 @@ def _call(case, user):
 
 
 def _strategy(operation):
-    """Valid and invalid requests: bad input must get a documented 400, not a 500."""
+    """Valid and invalid requests (bad input must get a documented 400, not a 500), with any path id, and
+    with the ids of real rows (visible to the caller or not) so that the answers about real objects are
+    checked too."""
     modes = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
-    return st.one_of(*(operation.as_strategy(generation_mode=mode) for mode in modes))
+    strategies = [operation.as_strategy(generation_mode=mode) for mode in modes]
+    path = operation.path.removeprefix("/api/v1/")
+    if "{id}" in path:
+        ids = sorted(RESOURCES[path.split("/")[0]].objects.values_list("pk", flat=True))
+        if ids:
+            for mode in modes:
+                strategies.append(st.sampled_from(ids).flatmap(
+                    lambda pk, mode=mode: operation.as_strategy(generation_mode=mode, path_parameters={"id": pk})))
+    if "{flow}" in path:
+        strategies.append(operation.as_strategy(path_parameters={"flow": "case"}))
+    return st.one_of(*strategies)
 
 
 def run_schemathesis(api_schema, user) -> tuple[int, list[str]]:
