@@ -27,6 +27,7 @@ from cases.scoring import exchange, exports, results
 from cases.services import decisions, inspections, rounds, sheets, submissions
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_FORMATS = ["yaml", "json", "xlsx"]
 
 
 def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
@@ -100,9 +101,10 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         rubric = rubric_import(user=request.user, spec=spec)
         return Response(s.RubricSerializer(rubric).data, status=status.HTTP_201_CREATED)
 
-    # The media type the file is sent as, per format (not octet-stream: clients pick a parser by it).
-    @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json", "xlsx"])],
-                   responses={(200, "application/yaml"): OpenApiTypes.STR,
+    # The media type the file is sent as, per format (not octet-stream: clients pick a parser by it); YAML and
+    # JSON are the rubric document.
+    @extend_schema(parameters=[OpenApiParameter("as", str, enum=EXPORT_FORMATS)],
+                   responses={(200, "application/yaml"): OpenApiTypes.OBJECT,
                               (200, "application/json"): OpenApiTypes.OBJECT,
                               (200, XLSX): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
@@ -110,6 +112,8 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         """The rubric as a file to edit and re-import (lossless)."""
         rubric = self.get_object()
         fmt = request.query_params.get("as", "yaml")
+        if fmt not in EXPORT_FORMATS:  # it names the file: anything else once reached a header and crashed
+            raise ValidationError({"as": [f"必须是 {' / '.join(EXPORT_FORMATS)} 之一。"]})
         spec = rubric_from_dict(rubric.spec)
         name = f"{rubric.code}-v{rubric.version}.{fmt}"
         if fmt == "xlsx":

@@ -99,3 +99,17 @@ def test_a_rubric_stored_from_a_minimal_dict_exports_in_every_format(api):
         exported = api(office).get(f"/api/v1/rubrics/{rubric.pk}/export/?as={fmt}")
         assert exported.status_code == 200, exported.content
         assert exported["Content-Type"] == media_type
+
+
+def test_an_unknown_export_format_is_a_field_error(api):
+    """`?as=` names the file: a value with a line break once reached the Content-Disposition header and
+    crashed the response (found by schemathesis); any value but yaml/json/xlsx fell back to YAML."""
+    from cases.rubrics.services import rubric_create
+    from tests.factories import rubric_spec
+
+    rubric = rubric_create(spec=rubric_spec())
+    staff = make_user("reader-export")
+    for bad in ("x\ny", "pdf"):
+        response = api(staff).get(f"/api/v1/rubrics/{rubric.pk}/export/", {"as": bad})
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["as"]
