@@ -8,7 +8,10 @@ would go stale as endpoints are added:
   end), 429 (a login locked out, or a throttled action);
 - with query parameters or a request body: 400 (every bad field named);
 - with a request body (POST, PUT, PATCH): 409 (someone else acted first), 413 (body over the limit),
-  415 (a media type the operation does not parse); DELETE: 409.
+  415 (a media type the operation does not parse); DELETE: 400 (it takes no body, and refuses one), 409.
+
+405 is not per operation: a method an endpoint does not have is not in the schema at all (its answer is the
+same JSON shape, from the same exception handler).
 
 tests/test_schemathesis.py checks every answer's status, media type and body against this schema.
 """
@@ -16,7 +19,7 @@ tests/test_schemathesis.py checks every answer's status, media type and body aga
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ERROR_DESCRIPTIONS = {
@@ -32,21 +35,22 @@ ERROR_DESCRIPTIONS = {
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The JSON shape of every API error (cases.api.errors.exception_handler)."""
-
-    detail = serializers.CharField(help_text="What went wrong, for people.")
-    errors = serializers.DictField(
+# The JSON shape of every API error (cases.api.errors.exception_handler). Built with `inline_serializer`:
+# a field named `errors` cannot be declared on a Serializer subclass, whose own `errors` it would hide.
+ERROR_SERIALIZER = inline_serializer("Error", {
+    "detail": serializers.CharField(help_text="What went wrong, for people."),
+    "errors": serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Bad input only: each bad field (by its path) with its messages.",
-    )
+    ),
+})
 
 
 def error_statuses(method: str, *, has_parameters: bool) -> list[str]:
     """The error statuses an operation of `method` can answer (see the module's docstring)."""
     codes = ["401", "403", "404", "429"]
-    if has_parameters or method in BODY_METHODS:
+    if has_parameters or method in BODY_METHODS or method == "DELETE":
         codes.append("400")
     if method in BODY_METHODS:
         codes += ["409", "413", "415"]
@@ -65,7 +69,7 @@ class AutoSchema(SpectacularAutoSchema):
         has_parameters = any(p.get("in") == "query" for p in self._get_parameters())
         for code in error_statuses(self.method, has_parameters=has_parameters):
             if code not in responses:
-                response = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
+                response = OpenApiResponse(ERROR_SERIALIZER, description=ERROR_DESCRIPTIONS[code])
                 responses[code] = self._get_response_for_code(response, code, ["application/json"], direction)
         return responses
 
