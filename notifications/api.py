@@ -25,6 +25,9 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class PreferenceSerializer(StrictModelSerializer):
+    # Null until the person first saves a choice: no row yet, the defaults apply (selectors.preference_for).
+    updated = serializers.DateTimeField(read_only=True, allow_null=True)
+
     class Meta:
         model = NotificationPreference
         fields = ["email_enabled", "sms_enabled", "daily_digest", "updated"]

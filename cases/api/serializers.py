@@ -187,6 +187,8 @@ class CaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     GROUP_ONLY = ("proposed_grade", "panel_override", "panel_override_reason")
+    # Left out for callers outside the case's group leads (below): not required in the schema (cases/api/schema.py).
+    schema_optional_fields = GROUP_ONLY
 
     def to_representation(self, case):
         """The group's grade proposal and panel decision are its working material: units and liaisons

@@ -1,7 +1,9 @@
 """Domain endpoints. Thin: every queryset starts from `access.visible(Model, user)`, every write is one service call."""
 
+import mimetypes
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Prefetch
 from django.http import FileResponse, HttpResponse
@@ -27,12 +29,20 @@ from cases.services import decisions, inspections, rounds, sheets, submissions
 from cases.services.common import require_office
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_FORMATS = ["yaml", "json", "xlsx"]
 
 
 def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _attachment_media_types() -> list[str]:
+    """What an attachment download is sent as: the media types of the extensions uploads may have
+    (settings.UPLOAD_ALLOWED_EXTENSIONS), and octet-stream for any without a registered type."""
+    types = {guessed for ext in settings.UPLOAD_ALLOWED_EXTENSIONS if (guessed := mimetypes.guess_type(f"f.{ext}")[0])}
+    return sorted(types | {"application/octet-stream"})
 
 
 def _xlsx(content: bytes, filename: str) -> HttpResponse:
@@ -93,13 +103,19 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         rubric = rubric_import(user=request.user, spec=spec)
         return Response(s.RubricSerializer(rubric).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[OpenApiParameter("as", str, enum=["yaml", "json", "xlsx"])],
-                   responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    # The media type the file is sent as, per format (not octet-stream: clients pick a parser by it); YAML and
+    # JSON are the rubric document.
+    @extend_schema(parameters=[OpenApiParameter("as", str, enum=EXPORT_FORMATS)],
+                   responses={(200, "application/yaml"): OpenApiTypes.OBJECT,
+                              (200, "application/json"): OpenApiTypes.OBJECT,
+                              (200, XLSX): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         """The rubric as a file to edit and re-import (lossless)."""
         rubric = self.get_object()
         fmt = request.query_params.get("as", "yaml")
+        if fmt not in EXPORT_FORMATS:  # it names the file: anything else once reached a header and crashed
+            raise ValidationError({"as": [f"必须是 {' / '.join(EXPORT_FORMATS)} 之一。"]})
         spec = rubric_from_dict(rubric.spec)
         name = f"{rubric.code}-v{rubric.version}.{fmt}"
         if fmt == "xlsx":
@@ -354,7 +370,8 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
                                                 inspection_id=data.get("inspection"))
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    # FileResponse sends the type guessed from the file's name; uploads are limited to the allowed extensions.
+    @extend_schema(responses={(200, media_type): OpenApiTypes.BINARY for media_type in _attachment_media_types()})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         attachment = self.get_object()
