@@ -9,6 +9,9 @@ from cases.api.fields import BoundedIntegerField, PointsField, StrictModelSerial
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
+    # A group's members as the units it assesses see them carry no username (GroupSerializer).
+    schema_optional_fields = ("username",)
+
     class Meta:
         model = m.User
         fields = ["id", "username", "display_name", "title", "office_phone", "mobile"]
