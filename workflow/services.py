@@ -10,7 +10,9 @@ transaction. A domain error rolls everything back; losing a race gives `Conflict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -200,6 +202,20 @@ def _take(activation: ViewActivation, user: m.User) -> None:
             raise Conflict("该任务已由他人认领办理。")
         raise PermissionDenied("该任务不是您的任务。")
     raise Conflict("该任务已经办理完毕。")
+
+
+def draft_claim(*, user: m.User, case_id: int, node: Any) -> None:
+    """Saving a draft is taking up the work: the case's open task of `node` becomes the saver's —
+    claimed if it waits in their role's queue; refused if a colleague holds it (Conflict, 409) or it
+    is not theirs to claim (PermissionDenied). Runs in the caller's transaction, so a refused claim
+    saves nothing. (A case with no open task of `node` is the caller's to refuse.)"""
+    found = (Task.objects.filter(process__artifact_content_type=ContentType.objects.get_for_model(m.Case),
+                                 process__artifact_object_id=case_id, flow_task=node,
+                                 status__in=(STATUS.NEW, STATUS.ASSIGNED))
+             .values_list("pk", "owner_id").first())
+    if found is None or found[1] == user.pk:
+        return
+    task_claim(user=user, task_id=found[0])
 
 
 @contextmanager
