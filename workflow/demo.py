@@ -270,7 +270,7 @@ class Demo:
         for case in round.cases.select_related("unit"):
             self._advance(case, staff, "done")
         compile_task = Task.objects.get(process__flow_class=RoundFlow, process__artifact_object_id=round.pk,
-                                        flow_task=RoundFlow.compile, status=STATUS.NEW)
+                                        flow_task=RoundFlow.compile, status__in=[STATUS.NEW, STATUS.ASSIGNED])
         services.task_act(user=self.office, task_id=compile_task.pk, action="submit", data={})
         return round
 
