@@ -10,7 +10,7 @@ one round. An expert never sees a case of a unit they belong to (recusal).
 """
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Count, Exists, Min, Model, OuterRef, Q, QuerySet
 
@@ -191,25 +191,24 @@ def sole_holders(perm: str, obj_pks: Iterable[int | None]) -> dict[int | None, i
     waiting in the queue. For a group that is its one leader (GroupRole.LEADER): deputies stand in
     when the leader gives the task back (unclaims it)."""
     pks = {pk for pk in obj_pks if pk is not None}
-    rows: QuerySet
     if perm in ("cases.office", "cases.leader"):
-        role = m.OrgRole.OFFICE if perm == "cases.office" else m.OrgRole.LEADER
-        ids = list(m.User.objects.filter(org_role=role, is_active=True).order_by("pk").values_list("pk", flat=True)[:2])
+        org_role = m.OrgRole.OFFICE if perm == "cases.office" else m.OrgRole.LEADER
+        ids = list(m.User.objects.filter(org_role=org_role, is_active=True).order_by("pk")
+                   .values_list("pk", flat=True)[:2])
         return {None: ids[0]} if len(ids) == 1 else {}
+    rows: QuerySet[Any, tuple[int, int]]
     if perm in ("cases.unit_staff", "cases.unit_head"):
-        role = m.UnitRole.STAFF if perm == "cases.unit_staff" else m.UnitRole.HEAD
-        rows = m.UnitMembership.objects.filter(unit_id__in=pks, role=role, user__is_active=True).values("unit_id")
-        key = "unit_id"
+        unit_role = m.UnitRole.STAFF if perm == "cases.unit_staff" else m.UnitRole.HEAD
+        rows = (m.UnitMembership.objects.filter(unit_id__in=pks, role=unit_role, user__is_active=True)
+                .values("unit_id").annotate(n=Count("user_id", distinct=True), user=Min("user_id")).filter(n=1)
+                .order_by().values_list("unit_id", "user"))
     elif perm == "cases.group_lead":
-        rows = m.GroupMember.objects.filter(group_id__in=pks, role=m.GroupRole.LEADER, user__is_active=True).values(
-            "group_id")
-        key = "group_id"
+        rows = (m.GroupMember.objects.filter(group_id__in=pks, role=m.GroupRole.LEADER, user__is_active=True)
+                .values("group_id").annotate(n=Count("user_id", distinct=True), user=Min("user_id")).filter(n=1)
+                .order_by().values_list("group_id", "user"))
     else:
         return {}
-    if not pks:
-        return {}
-    found = rows.annotate(n=Count("user_id", distinct=True), user=Min("user_id")).filter(n=1).order_by()
-    return {row[key]: row["user"] for row in found}
+    return dict(rows) if pks else {}
 
 
 def sole_holder(perm: str, obj_pk: int | None = None) -> int | None:

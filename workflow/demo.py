@@ -85,7 +85,7 @@ def _sheet_items(case: m.Case, seed: int) -> list[dict]:
 # What the office configures in the admin (README: units, people's memberships, rubrics, rounds,
 # groups, working-day overrides, the outbox): app label → model → the permissions it gets. Users are
 # managed without `change_user`: the admin's user form carries the superuser flag and permissions.
-OFFICE_ADMIN = {
+OFFICE_ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
     "cases": {
         "unit": ("view", "add", "change"), "unitmembership": ("view", "add", "change", "delete"),
         "rubric": ("view",), "rubricitem": ("view",), "round": ("view", "add", "change"),
