@@ -77,7 +77,7 @@ def round_launch(*, user: m.User, round_id: int) -> m.Round:
 
 def _bulk_start_supported() -> bool:
     """Whether `CaseFlow.start.run` writes nothing but the rows the bulk path writes: a StartHandle
-    followed by a plain View with no onCreate hook, no auto-assigned owner, no boundary event (an
+    followed by a plain View with no onCreate hook, no other owner callable, no boundary event (an
     `.OnTimeout` deadline arms a timer task on creation), no task data/seed callables, and no
     receiver of the engine's signals for CaseFlow. An owner is supported when it is the flows'
     `evident_owner` (the role's sole holder), which the bulk path looks up in one query for every
@@ -115,8 +115,7 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
     units, so by default the rows are written in bulk — the processes (artifact and data set by the
     flow's own start function), their DONE start tasks, the NEW first task (`prepare`) with its
     role permission and, when the role has one holder, its owner — and the `previous` links, in six
-    statements. They are field for field the
-    engine's rows: tests/workflow/test_bulk_launch.py compares them and carries a bulk-started case
+    statements. They are field for field the engine's rows: tests/workflow/test_bulk_launch.py compares them and carries a bulk-started case
     through the whole flow. If you change CaseFlow's start or first step, that test tells you
     whether the bulk path still matches; `_bulk_start_supported` already falls back to the engine
     for the changes it cannot mirror. `engine=True` forces the engine (one case at a time).
