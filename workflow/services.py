@@ -113,10 +113,11 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
 
     The engine costs ~6 ms and 9 statements per case (measured here), ~6 s for a round of 1,000
     units, so by default the rows are written in bulk — the processes (artifact and data set by the
-    flow's own start function), their DONE start tasks, the NEW first task (`prepare`) with its
-    role permission and, when the role has one holder, its owner — and the `previous` links, in six
-    statements. They are field for field the engine's rows: tests/workflow/test_bulk_launch.py compares them and carries a bulk-started case
-    through the whole flow. If you change CaseFlow's start or first step, that test tells you
+    flow's own start function), their DONE start tasks, the first task (`prepare`) with its role
+    permission and, when the role has one holder, its owner (then ASSIGNED, else NEW) — and the
+    `previous` links, in six statements. They are field for field the engine's rows:
+    tests/workflow/test_bulk_launch.py compares them and carries a bulk-started case through the
+    whole flow. If you change CaseFlow's start or first step, that test tells you
     whether the bulk path still matches; `_bulk_start_supported` already falls back to the engine
     for the changes it cannot mirror. `engine=True` forces the engine (one case at a time).
     """
