@@ -59,13 +59,15 @@ def main():
 
     # Sanity: every case has its process and its open `prepare` task.
     processes = Process.objects.count()
-    prepare = Task.objects.filter(flow_task_type="HUMAN", status="NEW").count()
+    # Open: NEW in the queue, or ASSIGNED to the unit's one staff member (its evident owner).
+    prepare = Task.objects.filter(flow_task_type="HUMAN", status__in=["NEW", "ASSIGNED"]).count()
+    assigned = Task.objects.filter(flow_task_type="HUMAN", status="ASSIGNED").count()
     cases = m.Case.objects.filter(round=rd, status=m.CaseStatus.PREPARE).count()
     assert processes == UNITS + 1 and prepare == UNITS and cases == UNITS, (processes, prepare, cases)
     path = "bulk" if ws._bulk_start_supported() else "engine (CaseFlow.start.run per case)"
     print(
         f"# units={UNITS} groups={GROUPS} experts_per_group={EXPERTS} processes={processes} "
-        f"open_prepare_tasks={prepare} path={path}"
+        f"open_prepare_tasks={prepare} assigned={assigned} path={path}"
     )
     print(f"launch_seconds={elapsed:.2f}")
 

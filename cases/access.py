@@ -9,9 +9,10 @@ memberships of a unit; group leader, deputy, expert and liaison are memberships 
 one round. An expert never sees a case of a unit they belong to (recusal).
 """
 
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, Model, OuterRef, Q, QuerySet
 
 from cases import models as m
 
@@ -21,16 +22,22 @@ GROUP_LEAD_ROLES = [m.GroupRole.LEADER, m.GroupRole.DEPUTY]
 M = TypeVar("M", bound=Model)
 
 
+# Separation of duties: a role is what the person *is* (`org_role`, a membership), never the
+# superuser flag. A superuser (an emergency account, `manage.py createsuperuser`) may read
+# everything and configure through the admin, but acts on no step and writes nothing as the office
+# or the leader unless it also holds that role.
+
+
 def sees_everything(user) -> bool:
     return user.is_superuser or user.org_role in SEE_ALL_ROLES
 
 
 def is_office(user) -> bool:
-    return user.is_superuser or user.org_role == m.OrgRole.OFFICE
+    return user.org_role == m.OrgRole.OFFICE
 
 
 def is_leader(user) -> bool:
-    return user.is_superuser or user.org_role == m.OrgRole.LEADER
+    return user.org_role == m.OrgRole.LEADER
 
 
 def is_auditor(user) -> bool:
@@ -38,7 +45,7 @@ def is_auditor(user) -> bool:
 
 
 def can_read_audit(user) -> bool:
-    return is_office(user) or is_auditor(user)
+    return user.is_superuser or is_office(user) or is_auditor(user)
 
 
 def unit_ids(user, role: str | None = None) -> QuerySet:
@@ -190,10 +197,47 @@ def has_role_permission(user, perm: str, obj=None) -> bool:
     return False
 
 
+def sole_holders(perm: str, obj_pks: Iterable[int | None]) -> dict[int | None, int]:
+    """Who alone holds role `perm` on each object (a Unit's pk for the unit roles, a Group's for
+    `group_lead`, None for the organisation-wide roles): {object pk: user id}, only for the objects
+    where exactly one active person holds it. One query for any number of objects.
+
+    A task of such a role has an evident owner and is assigned to them when it is created instead of
+    waiting in the queue. For a group that is its one leader (GroupRole.LEADER): deputies stand in
+    when the leader gives the task back (unclaims it)."""
+    pks = {pk for pk in obj_pks if pk is not None}
+    if perm in ("cases.office", "cases.leader"):
+        org_role = m.OrgRole.OFFICE if perm == "cases.office" else m.OrgRole.LEADER
+        ids = list(m.User.objects.filter(org_role=org_role, is_active=True).order_by("pk")
+                   .values_list("pk", flat=True)[:2])
+        return {None: ids[0]} if len(ids) == 1 else {}
+    rows: QuerySet[Any, tuple[int, int]]
+    if perm in ("cases.unit_staff", "cases.unit_head"):
+        unit_role = m.UnitRole.STAFF if perm == "cases.unit_staff" else m.UnitRole.HEAD
+        rows = (m.UnitMembership.objects.filter(unit_id__in=pks, role=unit_role, user__is_active=True)
+                .values("unit_id").annotate(n=Count("user_id", distinct=True), user=Min("user_id")).filter(n=1)
+                .order_by().values_list("unit_id", "user"))
+    elif perm == "cases.group_lead":
+        rows = (m.GroupMember.objects.filter(group_id__in=pks, role=m.GroupRole.LEADER, user__is_active=True)
+                .values("group_id").annotate(n=Count("user_id", distinct=True), user=Min("user_id")).filter(n=1)
+                .order_by().values_list("group_id", "user"))
+    else:
+        return {}
+    return dict(rows) if pks else {}
+
+
+def sole_holder(perm: str, obj_pk: int | None = None) -> int | None:
+    """The one person who holds role `perm` (on the object), or None when nobody or several do."""
+    return sole_holders(perm, [obj_pk]).get(obj_pk)
+
+
 class RolePermissionBackend:
     """Django auth backend answering `user.has_perm()` for the role permissions above, so that
     viewflow's own task checks and ours agree. (Who may view and manage processes is the flows'
-    `has_view_permission` / `has_manage_permission`.)"""
+    `has_view_permission` / `has_manage_permission`.)
+
+    Django's `has_perm` answers True for an active superuser without asking any backend: whoever
+    decides who acts on a task calls `has_role_permission` itself (workflow.services does)."""
 
     def authenticate(self, request, **credentials):
         return None

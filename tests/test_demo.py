@@ -10,6 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 LOGINS_WITH_WORK = ["leader", "g1_leader", "g1_expert1", "u01_head", "u14_staff"]
+# Separation of duties in the demo: nobody is a superuser; the office reaches the admin as staff with
+# model permissions, and cannot take the leader's 领导审定 task.
 INBOXES = """
 import json, os
 from rest_framework.authtoken.models import Token
@@ -20,6 +22,22 @@ for name in os.environ["DEMO_LOGINS"].split(","):
     client = APIClient(HTTP_HOST="127.0.0.1")
     client.credentials(HTTP_AUTHORIZATION="Token " + Token.objects.get_or_create(user=User.objects.get(username=name))[0].key)
     counts[name] = {scope: client.get("/api/v1/tasks/", {"scope": scope}).json()["count"] for scope in ("inbox", "queue")}
+from django.test import Client
+from viewflow.workflow.models import Task
+office = User.objects.get(username="office")
+approve = Task.objects.get(flow_task__endswith="RoundFlow.approve", status__in=["NEW", "ASSIGNED"])
+api = APIClient(HTTP_HOST="127.0.0.1")
+api.force_authenticate(office)
+page = Client(HTTP_HOST="127.0.0.1")
+page.force_login(office)
+counts["_office"] = {
+    "superusers": User.objects.filter(is_superuser=True).count(),
+    "claim_approve": api.post(f"/api/v1/tasks/{approve.pk}/claim/").status_code,
+    "approve": api.post(f"/api/v1/tasks/{approve.pk}/approve/", {}, format="json").status_code,
+    "approve_owner": Task.objects.get(pk=approve.pk).owner.username,
+    "admin_units": page.get("/admin/cases/unit/").status_code,
+    "admin_rounds": page.get("/admin/cases/round/").status_code,
+}
 print(json.dumps(counts))
 """
 
@@ -39,8 +57,9 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
     assert sum(statuses.values()) == 53
     assert {"prepare", "sign_off", "inspect", "score", "review", "done"} <= set(statuses)
     waiting_for_leader = db.execute(
-        "SELECT count(*) FROM viewflow_task WHERE flow_task LIKE '%RoundFlow.approve' AND status = 'NEW'").fetchone()
-    assert waiting_for_leader == (1,)
+        "SELECT u.username FROM viewflow_task t JOIN cases_user u ON u.id = t.owner_id"
+        " WHERE t.flow_task LIKE '%RoundFlow.approve' AND t.status = 'ASSIGNED'").fetchall()
+    assert waiting_for_leader == [("leader",)]  # the demo's only leader has it in 我的待办
 
     # Every login the demo prints for a role that acts finds a task in its inbox or queue, read through
     # the API on SQLite (the paths that stand in for PostgreSQL's prepared statements).
@@ -50,5 +69,8 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     for name in LOGINS_WITH_WORK:
-        assert counts[name]["inbox"] + counts[name]["queue"] > 0, (name, counts)
+        # Work with an evident owner lands in 我的待办, not under 可认领.
+        assert counts[name]["inbox"] > 0, (name, counts)
+    assert counts["_office"] == {"superusers": 0, "claim_approve": 403, "approve": 403, "approve_owner": "leader",
+                                 "admin_units": 200, "admin_rounds": 200}
     assert counts["g1_expert1"]["inbox"] == 1  # the sheet left open for the demo's expert

@@ -9,7 +9,9 @@ need in `process.data` so that creating a task costs no extra query.
 
 Task permissions are role names answered by `cases.access.RolePermissionBackend`:
 `cases.unit_staff` / `cases.unit_head` on a Unit, `cases.group_lead` on a Group, `cases.office`,
-`cases.leader`. Score tasks are assigned to their expert directly.
+`cases.leader`. Score tasks are assigned to their expert directly; a role task whose role only one
+person holds (a unit's one staff member, a group's one leader, the one leader) is assigned to that
+person when it is created (`evident_owner`), the others wait in the role's queue.
 """
 
 from django.contrib.contenttypes.models import ContentType
@@ -36,6 +38,20 @@ def _group(process):
     return m.Group(pk=process.data["group"])
 
 
+# The permission objects' pks as `access.sole_holders` takes them, by role (the org roles have none).
+ROLE_OBJECT_KEY = {"cases.unit_staff": "unit", "cases.unit_head": "unit", "cases.group_lead": "group"}
+
+
+def evident_owner(activation):
+    """The one person who holds the task's role, if only one does (`access.sole_holder`): the task is
+    assigned to them on creation rather than queued for a claim nobody else could make. None leaves
+    it claimable. workflow.services' bulk launch recognises this function and does the same in bulk."""
+    permission = activation.flow_task._owner_permission
+    key = ROLE_OBJECT_KEY.get(permission)
+    user_id = access.sole_holder(permission, activation.process.data[key] if key else None)
+    return m.User(pk=user_id) if user_id is not None else None
+
+
 class CaseFlow(flow.Flow):
     """One unit's way through a round: prepare → sign-off → inspect → scoring → review."""
 
@@ -49,12 +65,14 @@ class CaseFlow(flow.Flow):
         flow.View(task_redirect_view)
         .Annotation(title=_("准备自评材料"))
         .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
         .Next(this.sign_off)
     )
     sign_off = (
         flow.View(task_redirect_view)
         .Annotation(title=_("单位负责人审定"))
         .Permission("cases.unit_head", obj=_unit)
+        .Assign(evident_owner)
         .Next(this.check_signed)
     )
     check_signed = (
@@ -67,6 +85,7 @@ class CaseFlow(flow.Flow):
         flow.View(task_redirect_view)
         .Annotation(title=_("检查与问题记录"))
         .Permission("cases.group_lead", obj=_group)
+        .Assign(evident_owner)
         .Next(this.scoring)
     )
     scoring = (
@@ -86,6 +105,7 @@ class CaseFlow(flow.Flow):
         flow.View(task_redirect_view)
         .Annotation(title=_("组长评审"))
         .Permission("cases.group_lead", obj=_group)
+        .Assign(evident_owner)
         .Next(this.check_review)
     )
     check_review = (
@@ -145,12 +165,14 @@ class RoundFlow(flow.Flow):
         flow.View(task_redirect_view)
         .Annotation(title=_("汇总结果"))
         .Permission("cases.office")
+        .Assign(evident_owner)
         .Next(this.approve)
     )
     approve = (
         flow.View(task_redirect_view)
         .Annotation(title=_("领导审定"))
         .Permission("cases.leader")
+        .Assign(evident_owner)
         .Next(this.check_approved)
     )
     check_approved = (
@@ -163,6 +185,7 @@ class RoundFlow(flow.Flow):
         flow.View(task_redirect_view)
         .Annotation(title=_("通报结果"))
         .Permission("cases.office")
+        .Assign(evident_owner)
         .Next(this.end)
     )
     end = flow.End()

@@ -10,7 +10,9 @@ transaction. A domain error rolls everything back; losing a race gives `Conflict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -29,7 +31,7 @@ from cases.errors import Conflict
 from cases.services import rounds as round_services
 from workflow.deadlines import events
 from workflow.deadlines.services import tasks_bulk_created
-from workflow.flows import CaseFlow, RoundFlow
+from workflow.flows import ROLE_OBJECT_KEY, CaseFlow, RoundFlow, evident_owner
 from workflow.steps import ActionData, step_of
 
 # --- launching --------------------------------------------------------------------------------
@@ -50,9 +52,11 @@ def round_launch(*, user: m.User, round_id: int) -> m.Round:
 
 def _bulk_start_supported() -> bool:
     """Whether `CaseFlow.start.run` writes nothing but the rows the bulk path writes: a StartHandle
-    followed by a plain View with no onCreate hook, no auto-assigned owner, no boundary event (an
+    followed by a plain View with no onCreate hook, no other owner callable, no boundary event (an
     `.OnTimeout` deadline arms a timer task on creation), no task data/seed callables, and no
-    receiver of the engine's signals for CaseFlow. Anything else sends launch back to the engine."""
+    receiver of the engine's signals for CaseFlow. An owner is supported when it is the flows'
+    `evident_owner` (the role's sole holder), which the bulk path looks up in one query for every
+    case. Anything else sends launch back to the engine."""
     start = CaseFlow.start
     first = start._next
     return (
@@ -61,10 +65,22 @@ def _bulk_start_supported() -> bool:
         and start._task_data is None
         and start._task_seed is None
         and first._on_create is None
-        and first._owner is None
+        and first._owner in (None, evident_owner)
         and not first._boundary_events
         and not any(signal.has_listeners(CaseFlow) for signal in (task_started, task_finished, flow_started))
     )
+
+
+def _evident_owners(node: flow.View, processes: list[Process]) -> dict[int, int]:
+    """{process pk: user id} for the processes whose task of `node` has an evident owner
+    (`flows.evident_owner`, in bulk: one query whatever the number of processes)."""
+    if node._owner is not evident_owner:
+        return {}
+    permission = node._owner_permission
+    key = ROLE_OBJECT_KEY.get(permission)
+    holders = access.sole_holders(permission, [process.data[key] if key else None for process in processes])
+    owners = {process.pk: holders.get(process.data[key] if key else None) for process in processes}
+    return {pk: user_id for pk, user_id in owners.items() if user_id is not None}
 
 
 def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
@@ -72,10 +88,11 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
 
     The engine costs ~6 ms and 9 statements per case (measured here), ~6 s for a round of 1,000
     units, so by default the rows are written in bulk — the processes (artifact and data set by the
-    flow's own start function), their DONE start tasks, the NEW first task (`prepare`) with its
-    role permission, and the `previous` links — in five statements. They are field for field the
-    engine's rows: tests/workflow/test_bulk_launch.py compares them and carries a bulk-started case
-    through the whole flow. If you change CaseFlow's start or first step, that test tells you
+    flow's own start function), their DONE start tasks, the first task (`prepare`) with its role
+    permission and, when the role has one holder, its owner (then ASSIGNED, else NEW) — and the
+    `previous` links, in six statements. They are field for field the engine's rows:
+    tests/workflow/test_bulk_launch.py compares them and carries a bulk-started case through the
+    whole flow. If you change CaseFlow's start or first step, that test tells you
     whether the bulk path still matches; `_bulk_start_supported` already falls back to the engine
     for the changes it cannot mirror. `engine=True` forces the engine (one case at a time).
     """
@@ -100,6 +117,7 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
         for process in processes
     )
     first_tasks = []
+    owners = _evident_owners(first, processes)
     for process in processes:
         task = Task(process=process, flow_task=first, flow_task_type=first.task_type, status=STATUS.NEW,
                     created=now, token=token, data={})
@@ -108,6 +126,11 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
         if permission:
             task.owner_permission = permission
             task.owner_permission_obj = first.calc_owner_permission_obj(activation)
+        owner_id = owners.get(process.pk)
+        if owner_id is not None:
+            # What `ViewActivation.create` does with the owner `evident_owner` gives it.
+            task.owner_id = owner_id
+            task.status = STATUS.ASSIGNED
         first_tasks.append(task)
     Task.objects.bulk_create(first_tasks)
     Previous = Task.previous.through
@@ -122,8 +145,11 @@ def case_processes_start(cases: list[m.Case], *, engine: bool = False) -> None:
 
 
 def _eligible(user: m.User, task: Task) -> bool:
-    """Whether the user holds the role the (claimable) task asks for."""
-    return bool(task.owner_permission) and user.has_perm(task.owner_permission, obj=task.owner_permission_obj)
+    """Whether the user holds the role the (claimable) task asks for. Asked of `cases.access`
+    directly, not through `user.has_perm`: Django grants a superuser every permission, and
+    separation of duties holds for superusers too."""
+    return bool(task.owner_permission) and access.has_role_permission(
+        user, task.owner_permission, obj=task.owner_permission_obj)
 
 
 def can_act(user: m.User, task: Task) -> bool:
@@ -151,6 +177,20 @@ def _take(activation: ViewActivation, user: m.User) -> None:
             raise Conflict("该任务已由他人认领办理。")
         raise PermissionDenied("该任务不是您的任务。")
     raise Conflict("该任务已经办理完毕。")
+
+
+def draft_claim(*, user: m.User, case_id: int, node: Any) -> None:
+    """Saving a draft is taking up the work: the case's open task of `node` becomes the saver's —
+    claimed if it waits in their role's queue; refused if a colleague holds it (Conflict, 409) or it
+    is not theirs to claim (PermissionDenied). Runs in the caller's transaction, so a refused claim
+    saves nothing. (A case with no open task of `node` is the caller's to refuse.)"""
+    found = (Task.objects.filter(process__artifact_content_type=ContentType.objects.get_for_model(m.Case),
+                                 process__artifact_object_id=case_id, flow_task=node,
+                                 status__in=(STATUS.NEW, STATUS.ASSIGNED))
+             .values_list("pk", "owner_id").first())
+    if found is None or found[1] == user.pk:
+        return
+    task_claim(user=user, task_id=found[0])
 
 
 @contextmanager

@@ -2,14 +2,18 @@
 
 - a human task created by the engine gets its due date and its people are told;
 - a launched round whose phase dates or configuration are edited moves its open tasks' dues;
-- an edit of the working-day calendar makes every open schedule be worked out again.
+- an edit of the working-day calendar makes every open schedule be worked out again;
+- a self-assessment draft being saved claims the unit's prepare task for the saver.
 """
 
 from django.db.models.signals import post_delete, post_save
 from viewflow.workflow.models import Task
 
 from cases import models as m
+from cases.services.submissions import draft_saving as draft_saving_signal
+from workflow import services
 from workflow.deadlines import services as deadlines
+from workflow.flows import CaseFlow
 from workflow.models import CalendarYear, WorkdayOverride
 from workflow.selectors import HUMAN
 
@@ -29,7 +33,13 @@ def calendar_saved(sender, instance, raw=False, **kwargs):
         deadlines.calendar_changed()
 
 
+def draft_saving(sender, user, case, **kwargs):
+    # A self-assessment draft saved through the API or the pages claims the unit's prepare task.
+    services.draft_claim(user=user, case_id=case.pk, node=CaseFlow.prepare)
+
+
 def connect() -> None:
+    draft_saving_signal.connect(draft_saving, sender=m.Case, dispatch_uid="workflow.draft_claim")
     post_save.connect(task_saved, sender=Task, dispatch_uid="workflow.task_deadline")
     post_save.connect(round_saved, sender=m.Round, dispatch_uid="workflow.round_dues")
     for model in (WorkdayOverride, CalendarYear):

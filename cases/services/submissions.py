@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from cases import access
@@ -71,6 +72,13 @@ def _check_draft(case: m.Case, report: object, statistics: object) -> None:
         raise ValidationError(errors)
 
 
+# Sent inside `submission_save`'s transaction before the draft is written (kwargs `user`, `case`):
+# saving a draft is taking up the unit's task, and who holds that task is the workflow's to say —
+# its receiver claims the task for the saver or raises (a colleague holds it: Conflict), which
+# refuses the save. The domain knows no engine; it only announces the write.
+draft_saving = Signal()
+
+
 @transaction.atomic
 def submission_save(*, user: m.User, case: m.Case, report: object = None, self_scores: object = None,
                     statistics: object = None) -> m.Submission:
@@ -85,6 +93,7 @@ def submission_save(*, user: m.User, case: m.Case, report: object = None, self_s
         raise Conflict("当前阶段不能修改自评材料。")
     _check_draft(case, report, statistics)
     cleaned_scores = _validate_self_scores(case, self_scores) if self_scores is not None else None
+    draft_saving.send(sender=m.Case, user=user, case=case)
     sub = _current_submission(case)
     # After _check_draft, a report or statistics that was given has the right type.
     if isinstance(report, str):

@@ -24,7 +24,7 @@ def test_unit_submits_and_head_signs_off(page, live_server, launched_round):
     case = launched_round.cases.get()
 
     login(page, base, "staff")
-    page.click("text=可认领")
+    # The unit's one staff member has the task in 我的待办, the landing page.
     page.click("text=准备自评材料")
     expect(page.locator("h1")).to_contain_text("省委办公厅")
     page.fill("#report", "上半年落实“五个提升”，完成重点任务。")
@@ -38,7 +38,6 @@ def test_unit_submits_and_head_signs_off(page, live_server, launched_round):
 
     page.click("text=退出")
     login(page, base, "head")
-    page.goto(f"{base}/?scope=queue")
     page.click("text=单位负责人审定")
     expect(page.locator(".report")).to_contain_text("五个提升")
     page.click("button[value=approve]")

@@ -9,7 +9,7 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import PROCESS, STATUS
 
 from cases import models as m
-from tests.factories import make_round
+from tests.factories import make_round, make_user
 from workflow import services
 from workflow.flows import CaseFlow
 
@@ -19,11 +19,15 @@ TIMESTAMPS = {"created", "started", "finished", "assigned", "scheduled"}
 
 
 def _case_values(case: m.Case) -> dict:
-    """What legitimately differs between two cases' rows: the ids of their case and unit."""
+    """What legitimately differs between two cases' rows: the ids of their case and unit, and the
+    prepare task's owner when the unit has one staff member (it is assigned to them)."""
+    staff = list(m.UnitMembership.objects.filter(unit_id=case.unit_id, role=m.UnitRole.STAFF)
+                 .values_list("user_id", flat=True))
     return {
         "artifact_object_id": case.pk,
         "data": {"case": case.pk, "unit": case.unit_id, "group": case.group_id, "round": case.round_id},
         "owner_permission_obj_pk": str(case.unit_id),
+        **({"owner_id": staff[0]} if len(staff) == 1 else {}),
     }
 
 
@@ -77,38 +81,61 @@ def test_bulk_rows_equal_engine_rows_field_by_field():
         assert bulk_task == engine_task
     start, prepare = bulk_tasks
     assert (start["flow_task"], start["flow_task_type"], start["status"]) == (CaseFlow.start, "START", STATUS.DONE)
+    # The unit has one staff member: the task is theirs from the start, not queued.
     assert (prepare["flow_task"], prepare["flow_task_type"], prepare["status"]) == (
         CaseFlow.prepare,
         "HUMAN",
-        STATUS.NEW,
+        STATUS.ASSIGNED,
     )
+    assert prepare["owner_id"] == "<this case>"
     assert prepare["owner_permission"] == "cases.unit_staff"
     assert prepare["owner_permission_obj_pk"] == "<this case>"
     assert str(prepare["token"]) == "start"
     assert bulk_links == engine_links == [("start", []), ("prepare", ["start"])]
 
-    # Both first tasks wait in the same queue: the unit staff's.
+    # Both first tasks are in their staff member's inbox.
     from workflow import selectors
 
     for n, case in enumerate((bulk_case, engine_case)):
-        queue = list(selectors.tasks_for(setup.staff[n], "queue"))
-        assert [(t.flow_task, t.process.data["case"]) for t in queue] == [(CaseFlow.prepare, case.pk)]
+        inbox = list(selectors.tasks_for(setup.staff[n], "inbox"))
+        assert [(t.flow_task, t.process.data["case"]) for t in inbox] == [(CaseFlow.prepare, case.pk)]
+        assert not selectors.tasks_for(setup.staff[n], "queue").exists()
+
+
+def test_bulk_and_engine_queue_the_task_of_a_unit_with_two_staff_members():
+    """Two staff members: no evident owner, the task waits in the queue of both, on either path."""
+    setup = make_round(units=2, experts=2)
+    second = [make_user(), make_user()]
+    for unit, user in zip(setup.units, second):
+        m.UnitMembership.objects.create(user=user, unit=unit, role=m.UnitRole.STAFF)
+    bulk_case, engine_case = setup.cases
+    services.case_processes_start([bulk_case])
+    services.case_processes_start([engine_case], engine=True)
+    (_, bulk_tasks, _), (_, engine_tasks, _) = _rows(bulk_case), _rows(engine_case)
+    assert bulk_tasks == engine_tasks
+    assert (bulk_tasks[1]["status"], bulk_tasks[1]["owner_id"]) == (STATUS.NEW, None)
+    from workflow import selectors
+
+    for n, case in enumerate((bulk_case, engine_case)):
+        for user in (setup.staff[n], second[n]):
+            queue = list(selectors.tasks_for(user, "queue"))
+            assert [(t.flow_task, t.process.data["case"]) for t in queue] == [(CaseFlow.prepare, case.pk)]
 
 
 def test_launch_uses_a_constant_number_of_statements():
     counts = []
     for units in (2, 12):
         setup = make_round(units=units, experts=2, groups=2)
+        # One unit with a second staff member: its task is queued, every other one assigned.
+        m.UnitMembership.objects.create(user=make_user(), unit=setup.units[0], role=m.UnitRole.STAFF)
         ContentType.objects.clear_cache()  # both launches look the content types up afresh
         with CaptureQueriesContext(connection) as queries:
             services.round_launch(user=setup.office, round_id=setup.round.pk)
         counts.append(len(queries))
-        assert (
-            Task.objects.filter(
-                process__data__round=setup.round.pk, flow_task=CaseFlow.prepare, status=STATUS.NEW
-            ).count()
-            == units
-        )
+        prepare = Task.objects.filter(process__data__round=setup.round.pk, flow_task=CaseFlow.prepare)
+        assert prepare.filter(status=STATUS.NEW, owner=None).count() == 1
+        assigned = prepare.filter(status=STATUS.ASSIGNED).values_list("process__data__unit", "owner_id")
+        assert sorted(assigned) == sorted((u.pk, s.pk) for u, s in zip(setup.units[1:], setup.staff[1:]))
     assert counts[0] == counts[1], counts
 
 

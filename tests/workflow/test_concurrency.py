@@ -69,10 +69,12 @@ def tasks_of(case, step):
 
 
 def test_two_unit_staff_submit_the_same_prepare_task():
-    r = make_round(units=1, experts=1, launch=True)
-    case = r.case(0)
+    # Two staff members before the launch: the task waits in their queue (no evident owner).
+    r = make_round(units=1, experts=1)
     second = make_user()
     m.UnitMembership.objects.create(user=second, unit=r.units[0], role=m.UnitRole.STAFF)
+    r.launch()
+    case = r.case(0)
     staff = [r.staff[0], second]
     task = r.task("prepare", case)
     reports = ["甲的报告", "乙的报告"]
@@ -86,16 +88,18 @@ def test_two_unit_staff_submit_the_same_prepare_task():
     task.refresh_from_db()
     assert (task.status, task.owner) == (STATUS.DONE, staff[winner])
     assert tasks_of(case, "prepare").count() == 1
-    assert list(tasks_of(case, "sign_off").values_list("status", flat=True)) == [STATUS.NEW]
+    # The unit's one head has the sign-off.
+    assert list(tasks_of(case, "sign_off").values_list("status", "owner")) == [(STATUS.ASSIGNED, r.heads[0].pk)]
     assert m.AuditEntry.objects.filter(action="submission.submit").count() == 1
     case.refresh_from_db()
     assert case.status == "sign_off"
 
 
 def test_two_unit_staff_claim_the_same_task():
-    r = make_round(units=1, experts=1, launch=True)
+    r = make_round(units=1, experts=1)
     second = make_user()
     m.UnitMembership.objects.create(user=second, unit=r.units[0], role=m.UnitRole.STAFF)
+    r.launch()
     staff = [r.staff[0], second]
     task = r.task("prepare", r.case(0))
 
@@ -110,6 +114,10 @@ def test_group_leader_and_deputy_approve_the_same_review():
     case = advance_case(r, 0, upto="review")
     g = r.groups[0]
     task = r.task("review", case)
+    # The review went to the group's one leader: back in the queue, both race for it.
+    from workflow import services
+
+    services.task_unclaim(user=g.leader, task_id=task.pk)
 
     winner, _ = one_winner(race(*(post(client_for(u), task.pk, "approve") for u in g.leads)))
 
@@ -147,8 +155,8 @@ def test_same_expert_double_submits():
     task.refresh_from_db()
     assert task.status == STATUS.DONE
     assert m.AuditEntry.objects.filter(action="score_sheet.submit").count() == 1
-    # The only expert is done: the join lets exactly one review through.
-    assert list(tasks_of(case, "review").values_list("status", flat=True)) == [STATUS.NEW]
+    # The only expert is done: the join lets exactly one review through (to the group's one leader).
+    assert list(tasks_of(case, "review").values_list("status", flat=True)) == [STATUS.ASSIGNED]
 
 
 def test_two_experts_of_one_case_submit_at_once():
@@ -171,7 +179,7 @@ def test_two_experts_of_one_case_submit_at_once():
 
     assert [resp.status_code for resp in responses] == [200, 200], [resp.content[:300] for resp in responses]
     assert set(tasks_of(case, "score").values_list("status", flat=True)) == {STATUS.DONE}
-    assert list(tasks_of(case, "review").values_list("status", flat=True)) == [STATUS.NEW]
+    assert list(tasks_of(case, "review").values_list("status", flat=True)) == [STATUS.ASSIGNED]
     case.refresh_from_db()
     assert case.status == "review"
 
@@ -180,7 +188,10 @@ def test_last_two_cases_finishing_at_once_wake_the_round_once():
     r = make_round(units=2, experts=1, launch=True)
     cases = [advance_case(r, i, upto="review") for i in range(2)]
     g = r.groups[0]
-    # The leader approves one case while the deputy approves the other.
+    # The leader approves one case while the deputy approves the other (given back to him first).
+    from workflow import services
+
+    services.task_unclaim(user=g.leader, task_id=r.task("review", cases[1]).pk)
     calls = [post(client_for(lead), r.task("review", case).pk, "approve") for lead, case in zip(g.leads, cases)]
 
     responses = race(*calls)

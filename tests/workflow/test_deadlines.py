@@ -113,14 +113,16 @@ def test_bulk_and_engine_launch_write_the_same_due_rows_and_notices():
     fields = lambda row: (row.round_id, row.phase, row.due, row.extended_due)  # noqa: E731
     assert fields(rows[bulk_case.pk]) == fields(rows[engine_case.pk]) == (
         setup.round.pk, "prepare", setup.round.prepare_due, None)
-    # The engine's receiver told the staff at once; the bulk rows wait for the sweep.
-    assert recipients(events.CLAIMABLE) == [setup.staff[1].pk]
+    # The engine's receiver told the staff at once; the bulk rows wait for the sweep. Each unit has
+    # one staff member: the task was assigned to them, and the notice says so.
+    assert recipients(events.ASSIGNED) == [setup.staff[1].pk]
     assert not rows[bulk_case.pk].announced and rows[engine_case.pk].announced
     counts = sweep()
     assert counts["announced"] == 1
-    assert recipients(events.CLAIMABLE) == sorted([setup.staff[0].pk, setup.staff[1].pk])
-    (bulk_note,) = notes(events.CLAIMABLE, recipient=setup.staff[0])
-    (engine_note,) = notes(events.CLAIMABLE, recipient=setup.staff[1])
+    assert recipients(events.ASSIGNED) == sorted([setup.staff[0].pk, setup.staff[1].pk])
+    assert recipients(events.CLAIMABLE) == []
+    (bulk_note,) = notes(events.ASSIGNED, recipient=setup.staff[0])
+    (engine_note,) = notes(events.ASSIGNED, recipient=setup.staff[1])
     assert bulk_note.subject.replace(bulk_case.unit.name, "X") == engine_note.subject.replace(engine_case.unit.name, "X")
     assert sweep()["announced"] == 0
 
@@ -159,7 +161,7 @@ def test_reminders_and_escalation_over_a_weekend():
     row.refresh_from_db()
     assert row.next_check_at is None  # the chain is over
     assert [n.event for n in notes(recipient=staff)] == [
-        events.CLAIMABLE, events.REMINDER, events.REMINDER, events.OVERDUE]
+        events.ASSIGNED, events.REMINDER, events.REMINDER, events.OVERDUE]
 
 
 @pytest.mark.django_db
@@ -212,7 +214,7 @@ def test_the_round_configures_the_schedule():
     off = dated_round(at(2026, 3, 16), at(2026, 3, 2, 9), config={"reminders_enabled": False})
     sweep_at(at(2026, 3, 30, 9))
     assert not Notification.objects.filter(recipient__in=[off.staff[0], off.heads[0]]).exclude(
-        event=events.CLAIMABLE).exists()
+        event=events.ASSIGNED).exists()
 
 
 @pytest.mark.django_db
@@ -223,7 +225,8 @@ def test_escalation_chain_of_an_expert():
         advance_case(setup, 0, "score")
     group = setup.groups[0]
     experts = sorted(e.pk for e in group.experts)
-    assert recipients(events.ASSIGNED) == experts  # each expert told of their score task
+    # Each expert told of their score task.
+    assert sorted(n.recipient_id for n in notes(events.ASSIGNED) if "专家评分" in n.subject) == experts
     sweep_at(at(2026, 3, 30, 17))
     assert recipients(events.OVERDUE) == experts
     sweep_at(at(2026, 3, 31, 17))
@@ -295,7 +298,7 @@ def test_an_extension_moves_the_reminders(api):
     assert ["3月16日" in b for b in bodies] == [True, False, False]
     assert sweep_at(at(2026, 3, 23, 17))["overdue"] == 1
     # The inbox shows the new due.
-    (row,) = ok(api(staff).get(f"{API}/tasks/", {"scope": "queue"}))["results"]
+    (row,) = ok(api(staff).get(f"{API}/tasks/", {"scope": "inbox"}))["results"]
     assert datetime.fromisoformat(row["due"]) == at(2026, 3, 23)
 
 
@@ -403,28 +406,31 @@ def test_flow_events_notify_the_right_people():
     setup = dated_round(at(2026, 3, 16), at(2026, 3, 2, 9))
     staff, head, office = setup.staff[0], setup.heads[0], setup.office
     case = setup.cases[0]
-    assert recipients(events.CLAIMABLE) == [staff.pk]  # launch: the unit's staff
+    # Every role here has one holder: each task is assigned to them, and told so.
+    assert recipients(events.ASSIGNED) == [staff.pk]  # launch: the unit's staff
     with travel(at(2026, 3, 3, 9)):
         act(setup, staff, "prepare", case, report="自评报告")
-        assert recipients(events.CLAIMABLE) == sorted([staff.pk, head.pk])  # the head's sign-off
+        assert recipients(events.ASSIGNED) == sorted([staff.pk, head.pk])  # the head's sign-off
         act(setup, head, "sign_off", case, "return", comment="请补充佐证材料")
     (returned,) = notes(events.RETURNED)
     assert returned.recipient == staff and "请补充佐证材料" in returned.body and returned.link.startswith("/tasks/")
     with travel(at(2026, 3, 4, 9)):
         advance_case(setup, 0, "done")
     group = setup.groups[0]
-    assert staff.pk in recipients(events.CLAIMABLE)
-    assert sorted(set(recipients(events.CLAIMABLE)) - {staff.pk, head.pk}) == sorted(
-        [group.leader.pk, group.deputy.pk, office.pk])  # inspect, review (group leads), compile (office)
-    assert recipients(events.ASSIGNED) == [group.experts[0].pk]
+    assert staff.pk in recipients(events.ASSIGNED)
+    # inspect and review (the group's one leader), score (the expert), compile (the one office member)
+    assert sorted(set(recipients(events.ASSIGNED)) - {staff.pk, head.pk}) == sorted(
+        [group.leader.pk, group.experts[0].pk, office.pk])
+    assert recipients(events.CLAIMABLE) == []
     # The leader returns the results: the office member who compiled gets the compile task back.
     with travel(at(2026, 3, 5, 9)):
         act(setup, office, "compile")
-        assert setup.leader.pk in recipients(events.CLAIMABLE)
+        assert setup.leader.pk in recipients(events.ASSIGNED)
         act(setup, setup.leader, "approve", None, "return", comment="请复核第1组")
     back = notes(events.RETURNED, recipient=office)
     assert len(back) == 1 and "请复核第1组" in back[0].body
-    assert Task.objects.filter(flow_task=RoundFlow.compile, status=STATUS.NEW).count() == 1
+    assert list(Task.objects.filter(flow_task=RoundFlow.compile, status__in=[STATUS.NEW, STATUS.ASSIGNED])
+                .values_list("status", "owner")) == [(STATUS.ASSIGNED, office.pk)]
 
 
 # --- two sweeps at once -----------------------------------------------------------------------------

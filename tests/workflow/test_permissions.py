@@ -75,13 +75,19 @@ def build_world() -> World:
     x1 = advance_case(X, 1, upto="inspect")
     inspections.finding_create(user=g2.deputy, case=x1, source="spot_check", description="察访发现")
     inspections.inspection_record_create(user=g2.deputy, case=x1, method="现场察访", date="2026-07-02")
+    # The inspection went to the group's one leader; he gives it back so that his deputy can do it.
+    from workflow import services as wf
+
+    wf.task_unclaim(user=g2.leader, task_id=X.task("inspect", x1).pk)
     act(X, g2.deputy, "inspect", x1)
     act(X, g2.experts[0], "score", x1, items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
-    # X2: a saved draft; X3: the prepare task claimed by its staff.
+    # X2: a saved draft, its task given back to the queue; X3: the prepare task held by its staff
+    # (the unit's one staff member: assigned at launch).
     x2 = X.case(2)
     submissions.submission_save(user=X.staff[2], case=x2, report="草稿")
     from workflow import services as wf
 
+    wf.task_unclaim(user=X.staff[2], task_id=X.task("prepare", x2).pk)
     x3 = X.case(3)
     wf.task_claim(user=X.staff[3], task_id=X.task("prepare", x3).pk)
     # Y0: submitted, waiting for its head; Y1 untouched.
@@ -259,23 +265,25 @@ SHEETS = {
 }
 AUDIT_READERS = {"office", "auditor"}
 
-# Tasks per scope. "all" = everything for office/leader/auditor, else one's own and every task of
+# Tasks per scope. A task whose role one person holds is that person's from the start (inbox, not
+# queue): every unit here has one staff member and one head, every group one leader, the world one
+# leader. "all" = everything for office/leader/auditor, else one's own and every task of
 # one's roles, including those a colleague has claimed or done ("colleagues": the deputy sees the
 # inspection the leader did, so acting second on a task gets a 409, not a 404).
 TASKS = {
     "office": {"queue": set(), "inbox": set(), "archive": {"Z.compile"}, "all": ALL},
-    "leader": {"queue": {"Z.approve"}, "inbox": set(), "archive": set(), "all": ALL},
+    "leader": {"queue": set(), "inbox": {"Z.approve"}, "archive": set(), "all": ALL},
     "auditor": {"queue": set(), "inbox": set(), "archive": set(), "all": ALL},
-    "g1_leader": {"queue": {"X0.review"}, "archive": {"X0.inspect"}},
-    "g1_deputy": {"queue": {"X0.review"}, "colleagues": {"X0.inspect"}},
+    "g1_leader": {"inbox": {"X0.review"}, "archive": {"X0.inspect"}},
+    "g1_deputy": {"colleagues": {"X0.review", "X0.inspect"}},
     "g1_expert": {"archive": {"X0.score.g1_expert"}},
     "recused": {"archive": {"X0.score.recused"}},
     "g2_leader": {"colleagues": {"X1.inspect"}},
     "g2_deputy": {"archive": {"X1.inspect"}},
     "g2_expert2": {"inbox": {"X1.score.g2_expert2"}},
     "u0_staff": {"archive": {"X0.prepare", "Y0.prepare"}},
-    "u0_head": {"queue": {"Y0.sign_off"}, "archive": {"X0.sign_off"}},
-    "u1_staff": {"queue": {"Y1.prepare"}, "archive": {"X1.prepare"}},
+    "u0_head": {"inbox": {"Y0.sign_off"}, "archive": {"X0.sign_off"}},
+    "u1_staff": {"inbox": {"Y1.prepare"}, "archive": {"X1.prepare"}},
     "u1_head": {"archive": {"X1.sign_off"}},
     "u2_staff": {"queue": {"X2.prepare"}},
     "u3_staff": {"inbox": {"X3.prepare"}},
@@ -475,6 +483,7 @@ class Op:
     allowed: tuple
     forbidden: tuple = ()  # 403; everyone else gets `default`
     default: int = 404
+    conflict: tuple = ()  # 409: holds the task's role, but a colleague holds the task
 
 
 def _round_payload(w):
@@ -495,13 +504,14 @@ def _task_state(key):
     return state
 
 
-def _task_op(key, action, allowed, forbidden=tuple(SEE_ALL), **data):
+def _task_op(key, action, allowed, forbidden=tuple(SEE_ALL), conflict=(), **data):
     return Op(
         lambda c, w: c.post(f"{API}/tasks/{w.tasks[key]}/{action}/", data, format="json"),
         _task_state(key),
         200,
         tuple(allowed),
         tuple(forbidden),
+        conflict=tuple(conflict),
     )
 
 
@@ -602,7 +612,8 @@ OPS = {
     "task_unclaim": _task_op("X3.prepare", "unclaim", ["u3_staff"]),
     "task_submit_prepare": _task_op("X2.prepare", "submit", ["u2_staff"]),
     "task_submit_score": _task_op("X1.score.g2_expert2", "submit", ["g2_expert2"], reason="全部达标"),
-    "task_approve_review": _task_op("X0.review", "approve", ["g1_leader", "g1_deputy"]),
+    # The review went to the group's one leader: the deputy, of the same role, gets 409.
+    "task_approve_review": _task_op("X0.review", "approve", ["g1_leader"], conflict=["g1_deputy"]),
     "task_return_sign_off": _task_op("Y0.sign_off", "return", ["u0_head"], comment="请补充"),
     "task_approve_round": _task_op("Z.approve", "approve", ["leader"], ["office", "auditor"]),
 }
@@ -613,6 +624,8 @@ def expected_status(op: Op, actor: str) -> int:
         return op.ok
     if actor in op.forbidden:
         return 403
+    if actor in op.conflict:
+        return 409
     return op.default
 
 
@@ -659,7 +672,7 @@ PERSONAS = [
     (
         "deputy",
         "cases/X0",
-        "task_approve_review",
+        "inspection_post",
         [("g1_deputy", 200, True), ("g1_liaison", 200, False), ("g2_deputy", 404, False)],
     ),
     (
@@ -818,4 +831,4 @@ def test_liaison_reads_the_groups_cases_but_cannot_write(world, as_):
     assert all_pages(client, f"{API}/tasks/", {"scope": "queue"}) == []
     for action in ("claim", "approve"):
         assert client.post(f"{API}/tasks/{review}/{action}/").status_code == 404
-    assert Task.objects.get(pk=review).status == STATUS.NEW
+    assert (Task.objects.get(pk=review).status, Task.objects.get(pk=review).owner) == (STATUS.ASSIGNED, world.actors["g1_leader"])

@@ -133,8 +133,9 @@ def test_whole_round_through_the_api(people, api):
     heads = [api(u) for u in people["heads"]]
     heads[0] = session_client("api_head0")  # real session login with CSRF
     for i, client in enumerate(staff):
-        task = find_task(client, "prepare", case=case_ids[i])
-        assert task["actions"] == ["submit"] and task["owner"] is None
+        # Each unit has one staff member: the task is theirs from the launch on.
+        task = find_task(client, "prepare", scope="inbox", case=case_ids[i])
+        assert task["actions"] == ["submit"] and task["owner"] == people["staff"][i].pk
         act(
             client,
             task["id"],
@@ -144,13 +145,13 @@ def test_whole_round_through_the_api(people, api):
             statistics={"党委会": {"target": 6, "done": 3}},
         )
 
-    sign_off = find_task(heads[0], "sign_off", case=case_ids[0])
+    sign_off = find_task(heads[0], "sign_off", scope="inbox", case=case_ids[0])
     act(heads[0], sign_off["id"], "return", comment="请补充佐证材料")
     subs = all_pages(staff[0], f"{API}/submissions/", {"case": case_ids[0]})
     assert [(s["attempt"], s["status"], s["return_comment"]) for s in subs] == [(1, "returned", "请补充佐证材料")]
     assert ok(staff[0].get(f"{API}/cases/{case_ids[0]}/"))["status"] == "prepare"
     # The next attempt starts from the returned text and self-scores.
-    again = find_task(staff[0], "prepare", case=case_ids[0])
+    again = find_task(staff[0], "prepare", scope="inbox", case=case_ids[0])
     assert again["id"] != task["id"]
     draft = ok(
         staff[0].put(
@@ -169,7 +170,7 @@ def test_whole_round_through_the_api(people, api):
     assert subs[1]["report"] == "单位0上半年自评报告。补充了佐证材料。"
 
     for i, client in enumerate(heads):
-        act(client, find_task(client, "sign_off", case=case_ids[i])["id"], "approve")
+        act(client, find_task(client, "sign_off", scope="inbox", case=case_ids[i])["id"], "approve")
     assert {c["status"] for c in all_pages(office_api, f"{API}/cases/", {"round": round_id})} == {"inspect"}
     assert m.Submission.objects.filter(case_id__in=case_ids, status="signed").count() == 3
 
@@ -205,11 +206,13 @@ def test_whole_round_through_the_api(people, api):
         201,
     )
     assert ids(all_pages(api(people["staff"][0]), f"{API}/findings/", {"case": case_ids[0]})) == {finding["id"]}
-    inspect_tasks = tasks(gl, "queue", step="inspect")
+    # The group's one leader has them all; he gives case 2's back for his deputy.
+    inspect_tasks = tasks(gl, "inbox", step="inspect")
     assert sorted(t["case"]["id"] for t in inspect_tasks) == sorted(case_ids)
+    act(gl, find_task(gl, "inspect", scope="inbox", case=case_ids[2])["id"], "unclaim")
     act(deputy, find_task(deputy, "inspect", case=case_ids[2])["id"], "submit")
     for cid in case_ids[:2]:
-        act(gl, find_task(gl, "inspect", case=cid)["id"], "submit")
+        act(gl, find_task(gl, "inspect", scope="inbox", case=cid)["id"], "submit")
 
     # --- score: one task per expert and case, already assigned -------------------------------
     e1, e2 = api(people["e1"]), api(people["e2"])
@@ -247,7 +250,7 @@ def test_whole_round_through_the_api(people, api):
     assert {c["status"] for c in all_pages(office_api, f"{API}/cases/", {"round": round_id})} == {"review"}
 
     # --- review: the group leader returns e2's sheet on case 0 -------------------------------
-    review0 = find_task(gl, "review", case=case_ids[0])
+    review0 = find_task(gl, "review", scope="inbox", case=case_ids[0])
     assert set(review0["actions"]) == {"approve", "return"}
     sheets0 = {s["expert"]: s for s in all_pages(gl, f"{API}/score-sheets/", {"case": case_ids[0]})}
     assert set(sheets0) == {people["e1"].pk, people["e2"].pk}
@@ -278,26 +281,28 @@ def test_whole_round_through_the_api(people, api):
     assert (sheet.status, sheet.total) == ("submitted", Decimal("15.00"))
     assert m.ScoreSheet.objects.get(pk=history[0]["id"]).total == Decimal("14.50")
 
-    act(gl, find_task(gl, "review", case=case_ids[0])["id"], "approve")
-    act(gl, find_task(gl, "review", case=case_ids[1])["id"], "approve")
+    act(gl, find_task(gl, "review", scope="inbox", case=case_ids[0])["id"], "approve")
+    act(gl, find_task(gl, "review", scope="inbox", case=case_ids[1])["id"], "approve")
+    act(gl, find_task(gl, "review", scope="inbox", case=case_ids[2])["id"], "unclaim")
     act(deputy, find_task(deputy, "review", case=case_ids[2])["id"], "approve")
     assert {c["status"] for c in all_pages(office_api, f"{API}/cases/", {"round": round_id})} == {"done"}
     assert ok(office_api.get(f"{API}/rounds/{round_id}/"))["status"] == "compiling"
 
     # --- round: compile, leader returns once, approve, report --------------------------------
     leader = api(people["leader"])
-    assert tasks(leader, "queue") == []
-    act(office_api, find_task(office_api, "compile")["id"], "submit")
+    assert tasks(leader, "queue") == [] and tasks(leader, "inbox") == []
+    # One office member, one leader: the round's tasks are theirs.
+    act(office_api, find_task(office_api, "compile", scope="inbox")["id"], "submit")
     assert ok(office_api.get(f"{API}/rounds/{round_id}/"))["status"] == "approving"
-    approve = find_task(leader, "approve")
+    approve = find_task(leader, "approve", scope="inbox")
     act(leader, approve["id"], "return", comment="请复核第一组评分")
     assert ok(office_api.get(f"{API}/rounds/{round_id}/"))["status"] == "compiling"
     archived = [t for t in tasks(leader, "archive") if t["id"] == approve["id"]]
     assert archived and archived[0]["comment"] == "请复核第一组评分"
-    act(office_api, find_task(office_api, "compile")["id"], "submit")
-    act(leader, find_task(leader, "approve")["id"], "approve")
+    act(office_api, find_task(office_api, "compile", scope="inbox")["id"], "submit")
+    act(leader, find_task(leader, "approve", scope="inbox")["id"], "approve")
     assert ok(office_api.get(f"{API}/rounds/{round_id}/"))["status"] == "reporting"
-    act(office_api, find_task(office_api, "report")["id"], "submit")
+    act(office_api, find_task(office_api, "report", scope="inbox")["id"], "submit")
 
     assert ok(office_api.get(f"{API}/rounds/{round_id}/"))["status"] == "closed"
     assert {c["status"] for c in all_pages(office_api, f"{API}/cases/", {"round": round_id})} == {"done"}

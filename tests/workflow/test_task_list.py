@@ -9,7 +9,7 @@ from viewflow.workflow.models import Task
 
 from cases import models as m
 from tests.api_helpers import API, act, all_pages, ok
-from tests.factories import advance_case, make_round
+from tests.factories import advance_case, make_round, make_user
 from workflow import selectors
 from workflow.api.serializers import TaskSerializer, task_summaries
 
@@ -18,7 +18,10 @@ pytestmark = pytest.mark.django_db
 
 def _varied_round():
     """Cases at every step, a returned sign-off (a comment), finished cases and round tasks."""
-    setup = make_round(units=5, experts=2, launch=True)
+    setup = make_round(units=5, experts=2)
+    # Unit 0 has two staff members: its prepare task stays open (NEW) in their queue.
+    m.UnitMembership.objects.create(user=make_user(), unit=setup.units[0], role=m.UnitRole.STAFF)
+    setup.launch()
     for n, upto in enumerate(["prepare", "sign_off", "inspect", "score", "done"]):
         advance_case(setup, n, upto)
     from tests.factories import act as act_service
@@ -98,7 +101,10 @@ def test_the_list_fast_path_says_exactly_what_the_serializer_says(api):
     for open, claimed and done tasks of cases and of the round, and for a task without a due row."""
     from workflow.models import TaskDeadline
 
-    r = make_round(units=3, experts=2, launch=True)
+    r = make_round(units=3, experts=2)
+    # Unit 2 has two heads: its sign-off waits in their queue; the other tasks have evident owners.
+    m.UnitMembership.objects.create(user=make_user(), unit=r.units[2], role=m.UnitRole.HEAD)
+    r.launch()
     advance_case(r, 0, "done")
     advance_case(r, 1, "review")
     advance_case(r, 2, "sign_off")
@@ -106,7 +112,7 @@ def test_the_list_fast_path_says_exactly_what_the_serializer_says(api):
     legacy = r.task("sign_off", r.case(2))
     TaskDeadline.objects.filter(task_id=legacy.pk).delete()  # as tasks created before due rows existed
     compared = 0
-    for user, scope in ((r.office, "all"), (r.groups[0].leader, "queue"), (r.groups[0].experts[0], "archive"),
+    for user, scope in ((r.office, "all"), (r.groups[0].leader, "inbox"), (r.groups[0].experts[0], "archive"),
                         (r.heads[2], "queue"), (r.staff[0], "archive")):
         listed = api(user).get("/api/v1/tasks/", {"scope": scope}).json()["results"]
         assert listed, (user, scope)

@@ -175,31 +175,35 @@ SAVE_ACTIONS = {CaseFlow.prepare: _save_report, CaseFlow.score: _save_sheet}
 COMPLETING = ("submit", "approve", "return")
 
 
-def _handle_post(request, task: Task):
-    """Run the posted action; returns an error list, or None on success."""
+def _handle_post(request, task: Task) -> tuple[list[str] | None, int]:
+    """Run the posted action; returns an error list (None on success) and the page's status: the
+    page is shown again with the errors, as 403 when the user may not do this, 409 when someone
+    else did it first (what the API answers too)."""
     action = request.POST.get("action")
     if action == "save":
         run = SAVE_ACTIONS.get(task.flow_task)
     else:
         run = POST_ACTIONS.get(action)
     if run is None:
-        return [_("未知操作。")]
+        return [_("未知操作。")], 400
     try:
         run(request, task)
     except ValidationError as exc:
-        return _errors(exc)
-    except (PermissionDenied, Conflict) as exc:
-        return [str(exc)]
-    return None
+        return _errors(exc), 200
+    except PermissionDenied as exc:
+        return [str(exc)], 403
+    except Conflict as exc:
+        return [str(exc)], 409
+    return None, 200
 
 
 @login_required
 def task_detail(request, pk):
     task = _visible_task(request.user, pk)
     step = task.flow_task.name
-    errors = None
+    errors, status = None, 200
     if request.method == "POST":
-        errors = _handle_post(request, task)
+        errors, status = _handle_post(request, task)
         if errors is None:
             if request.POST.get("action") in COMPLETING:
                 return redirect("ui:inbox")
@@ -224,7 +228,7 @@ def task_detail(request, pk):
             context["sheet_rows"] = _sheet_rows(case, sheet)
     if task.flow_task.flow_class is RoundFlow and row["round"] is not None:
         context.update(_round_context(row["round"]))
-    return render(request, "ui/task.html", context)
+    return render(request, "ui/task.html", context, status=status)
 
 
 def _sheet_rows(case: m.Case, sheet: m.ScoreSheet) -> list[dict]:

@@ -1,0 +1,192 @@
+"""Separation of duties: for every human step of every flow, only its role acts.
+
+The steps come from `workflow.steps.STEPS`, so a new step is covered as soon as it is declared: the
+test then fails until `RIGHTFUL` (who does it, written out by hand from the process description in
+the README, never read from the code under test) and `build_world` (how to reach it) know it.
+
+Every other person around the task — the organisation-wide roles, the case's unit's people, its
+group's people, an outsider and a superuser — tries to claim it and to perform each of its actions,
+through the API and through the task page, and must get 403 or 404 with nothing changed. The group
+leader's deputy holds the same role as the leader, who was given the task (the group's one leader):
+the deputy gets 409 until the leader gives it back. The rightful person acts (the positive control).
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import models as m
+from tests.conftest import module_world
+from tests.factories import act, advance_case, make_round, make_user
+from workflow import services
+from workflow.flows import CaseFlow, RoundFlow
+from workflow.steps import STEPS
+
+API = "/api/v1"
+
+# Who does each step (README, "The process"). A step missing here fails the test: say who does it.
+RIGHTFUL = {
+    "prepare": "staff",
+    "sign_off": "head",
+    "inspect": "group_leader",
+    "score": "expert",
+    "review": "group_leader",
+    "compile": "office",
+    "approve": "leader",
+    "report": "office",
+}
+# Each step's role as declared on its flow node (None: assigned to one expert).
+ROLE = {"staff": "unit_staff", "head": "unit_head", "group_leader": "group_lead", "expert": None,
+        "office": "office", "leader": "leader"}
+# Holders of the same role as the one the task was given to: they are refused with 409, not 403.
+SAME_ROLE = {"group_leader": {"deputy"}}
+ACTORS = ["office", "leader", "auditor", "staff", "head", "group_leader", "deputy", "expert", "other_expert",
+          "liaison", "outsider", "superuser"]
+# A valid payload for each action the rightful person performs (the positive control).
+POSITIVE = {
+    "prepare": ("submit", {"report": "自评报告"}),
+    "sign_off": ("approve", {}),
+    "inspect": ("submit", {}),
+    "score": ("submit", {"items": [{"item": "S1.1", "deduction": "1", "reason": "资料不全"}]}),
+    "review": ("approve", {}),
+    "compile": ("submit", {}),
+    "approve": ("approve", {}),
+    "report": ("submit", {}),
+}
+BY_NAME = {step.name: step for step in STEPS.values()}
+STEP_NAMES = list(BY_NAME)
+# Everyone but the step's rightful person (a step unknown to RIGHTFUL: everyone, and the test above fails).
+OTHERS = [(step, actor) for step in STEP_NAMES for actor in ACTORS if actor != RIGHTFUL.get(step)]
+
+
+@dataclass
+class Place:
+    """An open task of a step, and the people around it by role."""
+
+    task_id: int
+    people: dict
+
+
+@dataclass
+class World:
+    places: dict  # step name -> Place
+
+
+def _people(r, unit_index: int) -> dict:
+    group = r.group_of(unit_index)
+    return {
+        "office": r.office, "leader": r.leader, "auditor": r.auditor,
+        "staff": r.staff[unit_index], "head": r.heads[unit_index],
+        "group_leader": group.leader, "deputy": group.deputy, "liaison": group.liaison,
+        "expert": group.experts[0], "other_expert": group.experts[1],
+    }
+
+
+def build_world() -> World:
+    """One round with a case waiting at each case step, and three one-unit rounds waiting at
+    compile, approve and report. One office and one leader: their tasks go to them."""
+    everyone = {"outsider": make_user("sod-outsider"),
+                "superuser": make_user("sod-root", is_superuser=True, is_staff=True)}
+    r = make_round(units=5, experts=2, launch=True, title="分工")
+    org = {"office": r.office, "leader": r.leader, "auditor": r.auditor}
+    places = {}
+    for index, step in enumerate(["prepare", "sign_off", "inspect", "score", "review"]):
+        case = advance_case(r, index, upto=step)
+        people = {**_people(r, index), **everyone}
+        expert = people["expert"] if step == "score" else None
+        places[step] = Place(r.task(step, case, expert=expert).pk, people)
+    for upto in ("compile", "approve", "report"):
+        rr = make_round(units=1, experts=2, launch=True, title=f"分工-{upto}", **org)
+        advance_case(rr, 0)
+        for step in ("compile", "approve", "report"):
+            if step == upto:
+                break
+            act(rr, rr.office if step == "compile" else rr.leader, step, None, "submit" if step == "compile" else "approve")
+        places[upto] = Place(rr.task(upto).pk, {**_people(rr, 0), **everyone})
+    return World(places)
+
+
+world = module_world(build_world)
+
+
+def _state(task_id: int) -> tuple:
+    """What an action would change: the task, the process's other tasks, the case's and round's state."""
+    task = Task.objects.select_related("process").get(pk=task_id)
+    data = task.process.data
+    case = m.Case.objects.filter(pk=data.get("case")).values_list("status", flat=True).first()
+    round = m.Round.objects.filter(pk=data.get("round")).values_list("status", flat=True).first()
+    tasks = list(Task.objects.filter(process_id=task.process_id).order_by("pk").values_list("pk", "status", "owner_id"))
+    return task.status, task.owner_id, case, round, tasks
+
+
+def _place(world, step: str) -> Place:
+    place = world.places.get(step)
+    assert place is not None, f"build_world does not reach step {step!r}: add it"
+    return place
+
+
+def test_every_declared_step_is_known_with_its_role():
+    assert set(STEP_NAMES) == set(RIGHTFUL), "a step was added or removed: say in RIGHTFUL who does it"
+    for step in STEPS.values():
+        assert step.role == ROLE[RIGHTFUL[step.name]], step.name
+    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow}
+
+
+@pytest.mark.parametrize(("step", "actor"), OTHERS)
+def test_only_the_steps_role_acts_through_the_api(world, api, step, actor):
+    rightful = RIGHTFUL[step]
+    place = _place(world, step)
+    user = place.people[actor]
+    before = _state(place.task_id)
+    expected = {409} if actor in SAME_ROLE.get(rightful, ()) else {403, 404}
+    assert not services.can_act(user, Task.objects.get(pk=place.task_id))
+    for action in ("claim", *BY_NAME[step].actions):
+        response = api(user).post(f"{API}/tasks/{place.task_id}/{action}/", {"comment": "越权"}, format="json")
+        assert response.status_code in expected, (actor, step, action, response.status_code, response.content[:300])
+        assert response["Content-Type"].startswith("application/json")
+        assert _state(place.task_id) == before, (actor, step, action)
+
+
+@pytest.mark.parametrize(("step", "actor"), OTHERS)
+def test_only_the_steps_role_acts_through_the_pages(world, client, step, actor):
+    rightful = RIGHTFUL[step]
+    place = _place(world, step)
+    before = _state(place.task_id)
+    expected = {409} if actor in SAME_ROLE.get(rightful, ()) else {403, 404}
+    client.force_login(place.people[actor])
+    for action in ("claim", *BY_NAME[step].actions):
+        response = client.post(f"/tasks/{place.task_id}/", {"action": action, "comment": "越权"})
+        assert response.status_code in expected, (actor, step, action, response.status_code)
+        assert _state(place.task_id) == before, (actor, step, action)
+
+
+@pytest.mark.parametrize("step", STEP_NAMES)
+def test_the_rightful_person_acts(world, api, step):
+    """The positive control: the person of the step's role has the task (assigned to them on
+    creation, the role's one holder) and completes it."""
+    place = _place(world, step)
+    user = place.people[RIGHTFUL[step]]
+    task = Task.objects.get(pk=place.task_id)
+    assert (task.status, task.owner_id) == (STATUS.ASSIGNED, user.pk)
+    assert services.can_act(user, task)
+    assert api(user).post(f"{API}/tasks/{place.task_id}/claim/", {}, format="json").status_code == 200
+    action, payload = POSITIVE[step]
+    response = api(user).post(f"{API}/tasks/{place.task_id}/{action}/", payload, format="json")
+    assert response.status_code == 200, response.content[:500]
+    assert Task.objects.get(pk=place.task_id).status == STATUS.DONE
+
+
+@pytest.mark.parametrize("step", ["compile", "approve", "report"])
+def test_a_superuser_with_no_role_cannot_take_even_a_queued_round_task(world, api, step):
+    """With the task back in the queue (its holder gave it back), the superuser still may not claim it:
+    Django's `has_perm` says yes to a superuser; the task's role does not."""
+    place = _place(world, step)
+    holder = place.people[RIGHTFUL[step]]
+    assert api(holder).post(f"{API}/tasks/{place.task_id}/unclaim/", {}, format="json").status_code == 200
+    assert Task.objects.get(pk=place.task_id).status == STATUS.NEW
+    root = place.people["superuser"]
+    assert api(root).post(f"{API}/tasks/{place.task_id}/claim/", {}, format="json").status_code == 403
+    assert Task.objects.get(pk=place.task_id).owner_id is None
+    assert api(holder).post(f"{API}/tasks/{place.task_id}/claim/", {}, format="json").status_code == 200
