@@ -126,6 +126,7 @@ IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 100)  # per sheet
 IMPORT_MAX_CELLS = env_int("IMPORT_MAX_CELLS", 200_000)  # per workbook
 IMPORT_MAX_SECONDS = env_int("IMPORT_MAX_SECONDS", 10)  # per workbook, well inside a worker's timeout
 IMPORT_MAX_UNZIPPED_BYTES = env_int("IMPORT_MAX_UNZIPPED_BYTES", 50 * 1024 * 1024)
+IMPORT_MAX_TEXT_BYTES = env_int("IMPORT_MAX_TEXT_BYTES", 2 * 1024 * 1024)  # a YAML/JSON rubric file
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {

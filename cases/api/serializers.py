@@ -197,7 +197,9 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 
 class AttachmentUploadSerializer(serializers.Serializer):
-    case = serializers.IntegerField()
+    # The case comes in the query string (?case=), checked before the body is read; if the form
+    # repeats it, it must be the same.
+    case = serializers.IntegerField(required=False)
     purpose = serializers.ChoiceField(choices=m.Attachment.Purpose.choices)
     file = serializers.FileField()
     items = serializers.ListField(child=serializers.CharField(), required=False, default=list)

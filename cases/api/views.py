@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from cases import access
 from cases import models as m
 from cases.api import serializers as s
+from cases.api.uploads import UPLOAD_AUTHENTICATION, upload_data
 from cases.rubrics.document import RubricError, rubric_from_dict
 from cases.rubrics.excel import rubric_to_xlsx
 from cases.rubrics.services import rubric_import
@@ -23,6 +24,7 @@ from cases.rubrics.text import dump_rubric_json, dump_rubric_yaml
 from cases.rubrics.upload import load_upload
 from cases.scoring import exchange, exports, results
 from cases.services import decisions, inspections, rounds, sheets, submissions
+from cases.uploads import CONTENT_TYPES, content_type
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -42,6 +44,15 @@ class OfficeWritesOnly(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return request.method in permissions.SAFE_METHODS or access.is_office(request.user)
+
+
+class OfficeOnly(permissions.BasePermission):
+    """The office's alone, reads included (checked before an upload's body is read)."""
+
+    message = "只有考核办可以执行此操作。"
+
+    def has_permission(self, request, view):
+        return access.is_office(request.user)
 
 
 class RestrictedViewSetMixin:
@@ -76,12 +87,14 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return super().get_queryset().prefetch_related("sections__items")
 
-    @extend_schema(request={"multipart/form-data": s.RubricImportSerializer}, responses=s.RubricSerializer)
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    @extend_schema(request={"multipart/form-data": s.RubricImportSerializer}, responses={201: s.RubricSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser],
+            permission_classes=[permissions.IsAuthenticated, OfficeOnly], authentication_classes=UPLOAD_AUTHENTICATION)
     def import_file(self, request):
-        """Import a rubric file (.yaml / .json / .xlsx) as a new version; all or nothing, every
-        problem named by its path or sheet/row/column."""
-        body = s.RubricImportSerializer(data=request.data)
+        """Import a rubric file (.yaml / .json / .xlsx) as a new version (office); all or nothing, every
+        problem named by its path or sheet/row/column. The body is read only after the permission check,
+        and a workbook only within the import bounds (cases/workbooks.py)."""
+        body = s.RubricImportSerializer(data=upload_data(request))
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         try:
@@ -298,26 +311,47 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.AttachmentSerializer
     filterset_fields = ["case", "purpose"]
     parser_classes = [MultiPartParser, FormParser]
+    authentication_classes = UPLOAD_AUTHENTICATION
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related("items")
 
-    @extend_schema(request=s.AttachmentUploadSerializer, responses=s.AttachmentSerializer)
+    def _upload_case(self, request) -> m.Case:
+        """The case an upload goes to, from the query string: visibility and the uploader's role are
+        checked before a byte of the body is read."""
+        raw = request.query_params.get("case", "")
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            raise ValidationError({"case": ["请在地址中给出要上传到的单位考评：?case=编号。"]})
+        case = get_object_or_404(access.visible(m.Case, request.user).select_related("round"), pk=int(raw))
+        inspections.attachment_require_uploader(user=request.user, case=case)
+        return case
+
+    @extend_schema(
+        parameters=[OpenApiParameter("case", int, required=True, description="the case the file belongs to")],
+        request=s.AttachmentUploadSerializer, responses={201: s.AttachmentSerializer},
+    )
     def create(self, request):
-        upload = s.AttachmentUploadSerializer(data=request.data)
+        case = self._upload_case(request)
+        upload = s.AttachmentUploadSerializer(data=upload_data(request))
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        case = get_object_or_404(access.visible(m.Case, request.user).select_related("round"), pk=data["case"])
+        if data.get("case") not in (None, case.pk):
+            raise ValidationError({"case": ["与地址中的 ?case= 不一致。"]})
         attachment = inspections.attachment_create(user=request.user, case=case, purpose=data["purpose"],
                                                 upload=data["file"], item_codes=data["items"],
                                                 inspection_id=data.get("inspection"))
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, ct): OpenApiTypes.BINARY for ct in sorted(set(CONTENT_TYPES.values()))})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
+        """The file, always as a download with the type its content was checked against at upload,
+        so that no browser renders or sniffs it as something else."""
         attachment = self.get_object()
-        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name)
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
+                                content_type=content_type(attachment.original_name))
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
