@@ -185,7 +185,7 @@ def test_an_upload_over_the_limit_is_stopped_while_it_streams(api, settings, wri
     big = PDF + b"0" * (288 * KIB)
 
     response = api(r.staff[0]).post(f"/api/v1/attachments/?case={r.cases[0].pk}",
-                                    {"purpose": "evidence", "file": SimpleUploadedFile("big.pdf", big)},
+                                    {"case": r.cases[0].pk, "purpose": "evidence", "file": SimpleUploadedFile("big.pdf", big)},
                                     format="multipart")
 
     assert response.status_code == 413, response.content
@@ -198,7 +198,7 @@ def test_an_upload_over_the_limit_is_stopped_while_it_streams(api, settings, wri
 def test_a_declared_oversize_body_is_refused_before_a_byte_is_read(api, settings, written, parses):
     r = make_round(units=1, experts=1, launch=True)
     huge = str(500 * 1024 * 1024)
-    upload = {"purpose": "evidence", "file": SimpleUploadedFile("a.pdf", PDF)}
+    upload = {"case": r.cases[0].pk, "purpose": "evidence", "file": SimpleUploadedFile("a.pdf", PDF)}
 
     attachment = api(r.staff[0]).post(f"/api/v1/attachments/?case={r.cases[0].pk}", upload, format="multipart",
                                       CONTENT_LENGTH=huge)
@@ -338,7 +338,7 @@ def test_content_that_does_not_match_the_extension_is_refused(api, settings, tmp
     settings.MEDIA_ROOT = tmp_path
     r = make_round(units=1, experts=1, launch=True)
     response = api(r.staff[0]).post(f"/api/v1/attachments/?case={r.cases[0].pk}",
-                                    {"purpose": "evidence", "file": SimpleUploadedFile(name, content)},
+                                    {"case": r.cases[0].pk, "purpose": "evidence", "file": SimpleUploadedFile(name, content)},
                                     format="multipart")
     assert response.status_code == 400, response.content
     assert list(response.json()["errors"]) == ["file"]
@@ -359,7 +359,7 @@ def test_matching_content_is_stored_and_served_as_a_download_of_its_checked_type
     settings.MEDIA_ROOT = tmp_path
     r = make_round(units=1, experts=1, launch=True)
     created = api(r.staff[0]).post(f"/api/v1/attachments/?case={r.cases[0].pk}",
-                                   {"purpose": "evidence", "file": SimpleUploadedFile(name, content)},
+                                   {"case": r.cases[0].pk, "purpose": "evidence", "file": SimpleUploadedFile(name, content)},
                                    format="multipart")
     assert created.status_code == 201, created.content
 
