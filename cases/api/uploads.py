@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import QueryDict
+from drf_spectacular.authentication import SessionScheme
 from rest_framework import exceptions, status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
@@ -44,6 +45,13 @@ class UploadSessionAuthentication(SessionAuthentication):
 
     def enforce_csrf(self, request: Request) -> None:
         super().enforce_csrf(_HeaderTokenOnly(request))  # type: ignore[arg-type]
+
+
+class UploadSessionScheme(SessionScheme):
+    """The session cookie, as everywhere else, with the CSRF token in the X-CSRFToken header only."""
+
+    target_class = "cases.api.uploads.UploadSessionAuthentication"
+    name = "uploadCookieAuth"
 
 
 # The project's authentication classes, with the session one swapped for the upload-safe variant.
