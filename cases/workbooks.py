@@ -2,8 +2,10 @@
 
 A .xlsx is a zip of XML: 96 KB can expand to 300,000 rows. So, in this order:
 
-1. the archive's declared uncompressed size is checked before anything is parsed (``zipfile`` stops
-   a member at its declared size, so the declaration is a real bound);
+1. before anything is parsed, the archive's declared uncompressed size is checked (``zipfile`` stops
+   a member at its declared size, so the declaration is a real bound), and each sheet's rows and cells
+   are counted in its raw XML (a fast byte scan, no parser): a sheet over the limits is refused before
+   openpyxl looks at it;
 2. the workbook is opened read-only (openpyxl streams each sheet instead of building every cell);
 3. a sheet whose recorded dimension is already too large is refused before a row is iterated;
 4. while iterating, rows, columns and the workbook's cells are counted and the time budget is checked
@@ -14,8 +16,10 @@ Limits come from settings (``IMPORT_MAX_*``); an import may pass tighter ones.
 
 from __future__ import annotations
 
+import re
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -111,16 +115,54 @@ class BoundedWorkbook:
         return list(self._bounded(title, ws.iter_rows(values_only=True)))
 
 
-def _check_archive(fileobj: IO[bytes] | str, limits: WorkbookLimits) -> None:
+# A row or cell start tag, with or without a namespace prefix (<row r="2">, <x:c r="A2" t="s">).
+_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?(row|c)[\s/>]")
+_CHUNK = 1 << 20
+
+
+def _count_sheet(name: str, stream: IO[bytes], limits: WorkbookLimits, cells: int, timer: Callable[[str], None]) -> int:
+    """Count a worksheet part's rows and cells in its raw XML, refusing at the limit; returns the cells
+    so far. Needed because openpyxl, opening a sheet without a <dimension>, parses the whole sheet to
+    find its size: 300,000 rows cost seconds before the first row could be counted."""
+    rows, tail = 0, b""
+    while chunk := stream.read(_CHUNK):
+        timer(name)
+        buffer = tail + chunk
+        last_end = 0
+        for match in _ELEMENT.finditer(buffer):
+            last_end = match.end()
+            if match.group(1) == b"row":
+                rows += 1
+                if rows > limits.max_rows:
+                    raise WorkbookError([f"{name}: more than the {limits.max_rows} rows an import may have"])
+            else:
+                cells += 1
+                if cells > limits.max_cells:
+                    raise WorkbookError([f"{name}: more than the {limits.max_cells} cells an import may have"])
+        # Keep the end of the chunk (after the last counted tag), where a tag may be cut in two.
+        tail = buffer[max(len(buffer) - 32, last_end):]
+    return cells
+
+
+def _check_archive(fileobj: IO[bytes] | str, limits: WorkbookLimits, timer: Callable[[str], None]) -> None:
     try:
         with zipfile.ZipFile(fileobj) as archive:
-            unzipped = sum(info.file_size for info in archive.infolist())
-    except (BadZipFile, OSError, ValueError) as exc:
+            members = archive.infolist()
+            unzipped = sum(info.file_size for info in members)
+            if unzipped > limits.max_unzipped_bytes:
+                raise WorkbookError([
+                    f"the workbook unpacks to {unzipped} bytes, more than the {limits.max_unzipped_bytes} "
+                    "an import may have"
+                ])
+            cells = 0
+            for info in members:
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    with archive.open(info) as stream:
+                        cells = _count_sheet(info.filename, stream, limits, cells, timer)
+    except WorkbookError:
+        raise
+    except (BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
         raise WorkbookError([f"not a readable .xlsx workbook: {exc}"]) from None
-    if unzipped > limits.max_unzipped_bytes:
-        raise WorkbookError(
-            [f"the workbook unpacks to {unzipped} bytes, more than the {limits.max_unzipped_bytes} an import may have"]
-        )
 
 
 @contextmanager
@@ -133,7 +175,12 @@ def open_workbook(
     """Open an uploaded .xlsx for a bounded read; raises :class:`WorkbookError` with what is wrong."""
     limits = limits or WorkbookLimits.from_settings()
     deadline = clock() + limits.max_seconds
-    _check_archive(fileobj, limits)
+
+    def timer(where: str) -> None:
+        if clock() > deadline:
+            raise WorkbookError([f"{where}: reading took longer than {limits.max_seconds:g} s, the limit of an import"])
+
+    _check_archive(fileobj, limits, timer)
     if not isinstance(fileobj, str):
         fileobj.seek(0)
     try:
