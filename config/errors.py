@@ -26,7 +26,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent):
         if _is_api(request):
             return _json(_("请求内容过大。"), 413)
-        return HttpResponse(_("请求内容过大。"), status=413, content_type="text/plain; charset=utf-8")
+        return render(request, "413.html", status=413)
     if _is_api(request):
         return _json(_("请求有误。"), 400)
     return defaults.bad_request(request, exception)

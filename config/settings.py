@@ -140,6 +140,21 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 UPLOAD_ALLOWED_EXTENSIONS = env_list(
     "UPLOAD_ALLOWED_EXTENSIONS", "pdf,doc,docx,xls,xlsx,jpg,jpeg,png,txt,zip"
 )
+# The first handler refuses a multipart body whose Content-Length is too large before reading it, and
+# stops one that passes UPLOAD_MAX_BYTES while it streams in (cases/uploads.py); nothing beyond the
+# limit reaches memory or the temporary folder. The reverse proxy's client_max_body_size sits above.
+FILE_UPLOAD_HANDLERS = [
+    "cases.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Every spreadsheet import is read within these bounds (cases/workbooks.py).
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 10_000)  # per sheet
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 100)  # per sheet
+IMPORT_MAX_CELLS = env_int("IMPORT_MAX_CELLS", 200_000)  # per workbook
+IMPORT_MAX_SECONDS = env_int("IMPORT_MAX_SECONDS", 10)  # per workbook, well inside a worker's timeout
+IMPORT_MAX_UNZIPPED_BYTES = env_int("IMPORT_MAX_UNZIPPED_BYTES", 50 * 1024 * 1024)
+IMPORT_MAX_TEXT_BYTES = env_int("IMPORT_MAX_TEXT_BYTES", 2 * 1024 * 1024)  # a YAML/JSON rubric file
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {

@@ -234,7 +234,9 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 
 class AttachmentUploadSerializer(StrictSerializer):
-    case = BoundedIntegerField(min_value=1)
+    # The case comes in the query string (?case=), checked before the body is read; if the form
+    # repeats it, it must be the same.
+    case = BoundedIntegerField(min_value=1, required=False)
     purpose = serializers.ChoiceField(choices=m.Attachment.Purpose.choices)
     file = serializers.FileField()
     items = serializers.ListField(child=serializers.CharField(), required=False, default=list)

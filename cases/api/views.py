@@ -1,9 +1,7 @@
 """Domain endpoints. Thin: every queryset starts from `access.visible(Model, user)`, every write is one service call."""
 
-import mimetypes
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Prefetch
 from django.http import FileResponse, HttpResponse
@@ -19,6 +17,7 @@ from cases import access
 from cases import models as m
 from cases.api import serializers as s
 from cases.api.fields import refuse_body
+from cases.api.uploads import UPLOAD_AUTHENTICATION, upload_data
 from cases.rubrics.document import RubricError, rubric_from_dict
 from cases.rubrics.excel import rubric_to_xlsx
 from cases.rubrics.services import rubric_import
@@ -27,6 +26,7 @@ from cases.rubrics.upload import load_upload
 from cases.scoring import exchange, exports, results
 from cases.services import decisions, inspections, rounds, sheets, submissions
 from cases.services.common import require_office
+from cases.uploads import CONTENT_TYPES, content_type
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_FORMATS = ["yaml", "json", "xlsx"]
@@ -38,13 +38,6 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
     return response
 
 
-def _attachment_media_types() -> list[str]:
-    """What an attachment download is sent as: the media types of the extensions uploads may have
-    (settings.UPLOAD_ALLOWED_EXTENSIONS), and octet-stream for any without a registered type."""
-    types = {guessed for ext in settings.UPLOAD_ALLOWED_EXTENSIONS if (guessed := mimetypes.guess_type(f"f.{ext}")[0])}
-    return sorted(types | {"application/octet-stream"})
-
-
 def _xlsx(content: bytes, filename: str) -> HttpResponse:
     return _download(content, XLSX, filename)
 
@@ -54,6 +47,15 @@ class OfficeWritesOnly(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return request.method in permissions.SAFE_METHODS or access.is_office(request.user)
+
+
+class OfficeOnly(permissions.BasePermission):
+    """The office's alone, reads included (checked before an upload's body is read)."""
+
+    message = "只有考核办可以执行此操作。"
+
+    def has_permission(self, request, view):
+        return access.is_office(request.user)
 
 
 class RestrictedViewSetMixin:
@@ -88,12 +90,14 @@ class RubricViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return super().get_queryset().prefetch_related("sections__items")
 
-    @extend_schema(request={"multipart/form-data": s.RubricImportSerializer}, responses=s.RubricSerializer)
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    @extend_schema(request={"multipart/form-data": s.RubricImportSerializer}, responses={201: s.RubricSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser],
+            permission_classes=[permissions.IsAuthenticated, OfficeOnly], authentication_classes=UPLOAD_AUTHENTICATION)
     def import_file(self, request):
-        """Import a rubric file (.yaml / .json / .xlsx) as a new version; all or nothing, every
-        problem named by its path or sheet/row/column."""
-        body = s.RubricImportSerializer(data=request.data)
+        """Import a rubric file (.yaml / .json / .xlsx) as a new version (office); all or nothing, every
+        problem named by its path or sheet/row/column. The body is read only after the permission check,
+        and a workbook only within the import bounds (cases/workbooks.py)."""
+        body = s.RubricImportSerializer(data=upload_data(request))
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         try:
@@ -355,27 +359,49 @@ class AttachmentViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.AttachmentSerializer
     filterset_fields = ["case", "purpose"]
     parser_classes = [MultiPartParser, FormParser]
+    authentication_classes = UPLOAD_AUTHENTICATION
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related("items")
 
-    @extend_schema(request=s.AttachmentUploadSerializer, responses=s.AttachmentSerializer)
+    def _upload_case(self, request) -> m.Case:
+        """The case an upload goes to, from the query string: visibility and the uploader's role are
+        checked before a byte of the body is read."""
+        raw = request.query_params.get("case", "")
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            raise ValidationError({"case": ["请在地址中给出要上传到的单位考评：?case=编号。"]})
+        case = get_object_or_404(access.visible(m.Case, request.user).select_related("round"), pk=int(raw))
+        inspections.attachment_require_uploader(user=request.user, case=case)
+        return case
+
+    @extend_schema(
+        parameters=[OpenApiParameter("case", int, required=True, description="the case the file belongs to")],
+        request=s.AttachmentUploadSerializer, responses={201: s.AttachmentSerializer},
+    )
     def create(self, request):
-        upload = s.AttachmentUploadSerializer(data=request.data)
+        case = self._upload_case(request)
+        upload = s.AttachmentUploadSerializer(data=upload_data(request))
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
-        case = get_object_or_404(access.visible(m.Case, request.user).select_related("round"), pk=data["case"])
+        if data.get("case") not in (None, case.pk):
+            raise ValidationError({"case": ["与地址中的 ?case= 不一致。"]})
         attachment = inspections.attachment_create(user=request.user, case=case, purpose=data["purpose"],
                                                 upload=data["file"], item_codes=data["items"],
                                                 inspection_id=data.get("inspection"))
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 
-    # FileResponse sends the type guessed from the file's name; uploads are limited to the allowed extensions.
-    @extend_schema(responses={(200, media_type): OpenApiTypes.BINARY for media_type in _attachment_media_types()})
+    # The checked type of the file's extension; octet-stream for an extension the table does not know.
+    @extend_schema(responses={(200, ct): OpenApiTypes.BINARY
+                              for ct in sorted({*CONTENT_TYPES.values(), "application/octet-stream"})})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
+        """The file, always as a download with the type its content was checked against at upload,
+        so that no browser renders or sniffs it as something else."""
         attachment = self.get_object()
-        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name)
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name,
+                                content_type=content_type(attachment.original_name))
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)

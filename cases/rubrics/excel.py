@@ -13,17 +13,17 @@ import json
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any, BinaryIO
-from zipfile import BadZipFile
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell as WriteCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
 from cases.rubrics.document import RubricError, RubricSpec, rubric_from_dict, rule_to_dict
 from cases.rubrics.text import json_object
 from cases.validation import canonical
+from cases.workbooks import Row, WorkbookError, open_workbook
 
 ITEM_COLUMNS = (
     "section_code",
@@ -73,6 +73,7 @@ _TRUE = {"true", "yes", "y", "1", "是", "√", "x"}
 _FALSE = {"false", "no", "n", "0", "否", ""}
 
 Cell = Decimal | int | str | bool | None
+Sheet = tuple[str, list[Row]]  # a sheet's title and its rows, read within the import's bounds
 
 # ---------------------------------------------------------------------------------------
 # Writing
@@ -93,11 +94,17 @@ class _Writer:
         self.wb = Workbook()
         self.bold = Font(bold=True)
 
-    def put_row(self, ws: Worksheet, row: list[Cell]) -> None:
-        ws.append([_xl_value(v) for v in row])
-        for cell in ws[ws.max_row]:
+    def put_row(self, ws: Worksheet, row: list[Cell]) -> WriteCell:
+        """Append a row; returns its content cell (column E). Cells are built here rather than read back
+        through ``ws.max_row``, which scans every cell of the sheet: exporting 10,000 items took minutes."""
+        cells = []
+        for value in row:
+            cell = WriteCell(ws, value=_xl_value(value))
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never let a leading "=" become a formula
+            cells.append(cell)
+        ws.append(cells)
+        return cells[4] if len(cells) > 4 else cells[-1]
 
     def sheet(self, title: str, header: tuple[str, ...], widths: dict[int, int]) -> Worksheet:
         ws = self.wb.create_sheet(title)
@@ -128,7 +135,7 @@ class _Writer:
         for s in spec.sections:
             for item in s.items:
                 rules = json.dumps([rule_to_dict(r) for r in item.rules], ensure_ascii=False) if item.rules else None
-                self.put_row(
+                content = self.put_row(
                     ws,
                     [
                         s.code,
@@ -143,7 +150,7 @@ class _Writer:
                         rules,
                     ],
                 )
-                ws.cell(ws.max_row, 5).alignment = Alignment(wrap_text=True, vertical="top")
+                content.alignment = Alignment(wrap_text=True, vertical="top")
 
     def tables(self, spec: RubricSpec) -> None:
         rows: dict[str, list[list[Cell]]] = {
@@ -185,34 +192,34 @@ class _Cells:
 
     def __init__(
         self,
-        ws: Worksheet,
+        sheet: Sheet,
         header: tuple[str, ...],
         required: tuple[str, ...],
         errors: list[str],
     ) -> None:
-        self.ws = ws
+        self.title, self.values = sheet
         self.errors = errors
         self.columns: dict[str, int] = {}
-        first = [c.value for c in ws[1]] if ws.max_row >= 1 else []
+        first = self.values[0] if self.values else ()
         for idx, name in enumerate(first):
             if isinstance(name, str) and name.strip():
                 key = name.strip()
                 if key in self.columns:
-                    self.errors.append(f"{ws.title}: row 1: duplicate column {key!r}")
+                    self.errors.append(f"{self.title}: row 1: duplicate column {key!r}")
                 self.columns[key] = idx
         for name in required:
             if name not in self.columns:
-                self.errors.append(f"{ws.title}: row 1: missing column {name!r}")
+                self.errors.append(f"{self.title}: row 1: missing column {name!r}")
         for name in self.columns:
             if name not in header:
-                self.errors.append(f"{ws.title}: row 1: unknown column {name!r}")
+                self.errors.append(f"{self.title}: row 1: unknown column {name!r}")
 
     def where(self, row: int, name: str) -> str:
         idx = self.columns.get(name, 0)
-        return f"{self.ws.title}: row {row}, column {get_column_letter(idx + 1)} ({name})"
+        return f"{self.title}: row {row}, column {get_column_letter(idx + 1)} ({name})"
 
     def rows(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
-        for r, values in enumerate(self.ws.iter_rows(min_row=2, values_only=True), start=2):
+        for r, values in enumerate(self.values[1:], start=2):
             if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                 continue
             yield r, values
@@ -263,7 +270,7 @@ class _Reader:
             if name not in ("rubric", "items", *TABLES):
                 self.errors.append(f"unknown sheet {name!r}")
 
-    def meta(self, ws: Worksheet) -> None:
+    def meta(self, ws: Sheet) -> None:
         meta = _Cells(ws, ("key", "value"), ("key", "value"), self.errors)
         for r, values in meta.rows():
             key = meta.get(values, "key")
@@ -276,7 +283,7 @@ class _Reader:
             self.data[key] = meta.get(values, "value", text=key in ("code", "title", "source"))
             self.locations[key] = meta.where(r, "value")
 
-    def items(self, ws: Worksheet) -> None:
+    def items(self, ws: Sheet) -> None:
         cells = _Cells(ws, ITEM_COLUMNS, ITEM_COLUMNS[:6], self.errors)
         sections: list[dict[str, Any]] = []
         for r, values in cells.rows():
@@ -339,7 +346,7 @@ class _Reader:
                 self.errors.append(f"{cells.where(r, 'rules_json')}: invalid JSON: {exc}")
         return item
 
-    def table(self, ws: Worksheet, title: str) -> None:
+    def table(self, ws: Sheet, title: str) -> None:
         header = TABLES[title]
         table = _Cells(ws, header, TABLE_REQUIRED[title], self.errors)
         self.locations[title] = title
@@ -382,22 +389,22 @@ class _Reader:
 def load_rubric_xlsx(fileobj: BinaryIO | str) -> RubricSpec:
     """Load a rubric workbook written by :func:`rubric_to_xlsx` or by hand.
 
-    Errors name the sheet, row and column: ``items: row 5, column F (item_max): ...``.
+    Errors name the sheet, row and column: ``items: row 5, column F (item_max): ...``. The read is
+    bounded in bytes, rows, columns, cells and seconds (:mod:`cases.workbooks`).
     """
-    try:
-        wb = load_workbook(fileobj, read_only=False, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError, BadZipFile) as exc:
-        raise RubricError([f"not a readable .xlsx workbook: {exc}"]) from None
-
     reader = _Reader()
-    reader.check_sheets(wb.sheetnames)
-    if reader.errors:
-        raise RubricError(reader.errors)
-    reader.meta(wb["rubric"])
-    reader.items(wb["items"])
-    for title in TABLES:
-        if title in wb.sheetnames:
-            reader.table(wb[title], title)
+    try:
+        with open_workbook(fileobj) as wb:
+            reader.check_sheets(wb.sheetnames)
+            if reader.errors:
+                raise RubricError(reader.errors)
+            reader.meta(("rubric", wb.rows("rubric")))
+            reader.items(("items", wb.rows("items")))
+            for title in TABLES:
+                if title in wb.sheetnames:
+                    reader.table((title, wb.rows(title)), title)
+    except WorkbookError as exc:
+        raise RubricError(exc.messages) from None
     # Structural problems (sheets, columns, cells) are reported before the fields are validated.
     if reader.errors:
         raise RubricError(reader.errors)

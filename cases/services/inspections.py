@@ -17,6 +17,7 @@ from cases import models as m
 from cases.errors import Conflict
 from cases.services.audit import audit
 from cases.services.common import parse_points, require_office
+from cases.uploads import content_problems, mebibytes
 
 
 def _require_inspector(user: m.User, case: m.Case) -> None:
@@ -227,15 +228,24 @@ def _require_uploader(user: m.User, case: m.Case, purpose: str) -> None:
         raise ValidationError({"purpose": ["未知的附件用途。"]})
 
 
-def _file_problems(name: str, size: int) -> list[str]:
+def attachment_require_uploader(*, user: m.User, case: m.Case) -> None:
+    """Whether the user may upload to the case at all (its unit's staff, or its group during the
+    inspection): checked before the upload's body is read, so nobody else gets to send one. The
+    purpose-specific check follows in attachment_create."""
+    if not (access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF) or access.can_record_inspection(user, case)):
+        raise PermissionDenied("无权向该单位上传附件。")
+
+
+def _file_problems(upload: "UploadedFile[bytes]", name: str, size: int) -> list[str]:
     extension = PurePath(name).suffix.lower().lstrip(".")
     if extension not in settings.UPLOAD_ALLOWED_EXTENSIONS:
         return [f"不支持的文件类型 .{extension}（允许：{', '.join(settings.UPLOAD_ALLOWED_EXTENSIONS)}）。"]
     if size == 0:
         return ["文件为空。"]
     if size > settings.UPLOAD_MAX_BYTES:
-        return [f"文件超过 {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB 上限。"]
-    return []
+        return [f"文件超过 {mebibytes(settings.UPLOAD_MAX_BYTES)} 上限。"]
+    # An HTML page named report.pdf must not be stored (and later served) as a PDF.
+    return content_problems(name, upload)
 
 
 @transaction.atomic
@@ -247,7 +257,7 @@ def attachment_create(*, user: m.User, case: m.Case, purpose: str, upload: "Uplo
     # An upload always has a name and a size; the stubs allow None for files in general.
     name, size = upload.name or "", upload.size or 0
     errors = {}
-    file_problems = _file_problems(name, size)
+    file_problems = _file_problems(upload, name, size)
     if file_problems:
         errors["file"] = file_problems
     items = list(case.round.rubric.items.filter(code__in=item_codes))

@@ -16,7 +16,7 @@ PDF = b"%PDF-1.4 evidence of the leading group meeting"
 
 def upload(api, user, case, *, name="会议记录.pdf", content=PDF, purpose="evidence", items=("S1.1", "S2.2")):
     return api(user).post(
-        "/api/v1/attachments/",
+        f"/api/v1/attachments/?case={case.pk}",
         {"case": case.pk, "purpose": purpose, "file": SimpleUploadedFile(name, content), "items": list(items)},
         format="multipart",
     )
@@ -59,7 +59,7 @@ def test_outsiders_can_neither_see_nor_download(api, settings, tmp_path):
 
 @pytest.mark.parametrize(
     "name, content, field",
-    [("script.exe", PDF, "file"), ("empty.pdf", b"", "file"), ("big.pdf", b"x" * 2048, "file")],
+    [("script.exe", PDF, "file"), ("empty.pdf", b"", "file"), ("fake.pdf", b"<html>" * 100, "file")],
 )
 def test_bad_files_are_refused_and_nothing_is_stored(api, settings, tmp_path, name, content, field):
     settings.MEDIA_ROOT = tmp_path
@@ -84,7 +84,7 @@ def test_unknown_item_and_wrong_role_are_refused(api, settings, tmp_path):
     other = make_round(units=1, experts=1, launch=True)
     foreign = inspections.inspection_record_create(user=other.groups[0].leader, case=other.cases[0],
                                                      method="听汇报", date="2026-07-01")
-    response = api(r.groups[0].leader).post("/api/v1/attachments/", {
+    response = api(r.groups[0].leader).post(f"/api/v1/attachments/?case={r.cases[0].pk}", {
         "case": r.cases[0].pk, "purpose": "inspection", "file": SimpleUploadedFile("a.pdf", PDF),
         "items": [], "inspection": foreign.pk}, format="multipart")
     assert response.status_code == 400 and response.json()["errors"] == {"inspection": ["检查记录不属于该单位。"]}
