@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
@@ -10,6 +11,11 @@ from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from notifications import api as notification_api
 from workflow.api import views as workflow_api
+
+# The admin speaks the product's name, not Django's (translated like every other label).
+admin.site.site_header = _("考评工作平台管理后台")
+admin.site.site_title = _("考评工作平台")
+admin.site.index_title = _("配置与数据")
 
 router = DefaultRouter()
 # Tasks first: URLs are matched in order, and the inbox is the most requested endpoint.

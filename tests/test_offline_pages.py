@@ -63,3 +63,19 @@ def test_forbidden_page_is_ours_and_chinese():
     html = page.content.decode()
     assert "无权访问" in html
     assert 'class="brand"' in html  # the product's own layout, not the engine's English page
+
+
+@pytest.mark.django_db
+def test_error_pages_speak_english_when_chosen():
+    client = Client()
+    client.force_login(UserFactory())
+    client.cookies["django_language"] = "en"
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert "Page not found (404)" in page.content.decode()
+
+
+def test_admin_names_the_product():
+    from django.contrib import admin
+
+    assert str(admin.site.site_header) == "考评工作平台管理后台"
