@@ -39,6 +39,21 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["org_role", "is_active", "is_staff"]
     search_fields = ["username", "display_name", "mobile"]
 
+    # The office manages people and their unit memberships, but not privileges: who is staff, a
+    # superuser, in which permission group, or holds an organisation role (office, leader, auditor) is
+    # the administrator's (a superuser's) call, and a privileged account — including its password —
+    # cannot be changed by the office at all, or separation of duties would be one password reset away.
+    PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions", "org_role")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else fields + self.PRIVILEGE_FIELDS
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser and (obj.is_superuser or obj.is_staff or obj.org_role):
+            return False
+        return super().has_change_permission(request, obj)
+
 
 @admin.register(m.Unit)
 class UnitAdmin(admin.ModelAdmin):

@@ -99,7 +99,7 @@ OFFICE_ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
         "unit": ("view", "add", "change"), "unitmembership": ("view", "add", "change", "delete"),
         "rubric": ("view",), "rubricitem": ("view",), "round": ("view", "add", "change"),
         "group": ("view", "add", "change"), "groupmember": ("view", "add", "change", "delete"),
-        "case": ("view",), "auditentry": ("view",), "user": ("view", "add"),
+        "case": ("view",), "auditentry": ("view",), "user": ("view", "add", "change"),
     },
     "workflow": {"workdayoverride": ("view", "add", "change", "delete"), "calendaryear": ("view", "add", "change")},
     "notifications": {"notification": ("view",), "delivery": ("view",), "digest": ("view",),
