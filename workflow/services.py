@@ -160,23 +160,35 @@ def can_act(user: m.User, task: Task) -> bool:
     return task.status == STATUS.NEW and _eligible(user, task)
 
 
+def _refusal(user: m.User, task: Task) -> Exception | None:
+    """Why `user` may not take up the task now (None: they may — its owner, or of its role while open)."""
+    if task.status == STATUS.ASSIGNED and task.owner_id == user.pk:
+        return None
+    if task.status == STATUS.NEW:
+        return None if _eligible(user, task) else PermissionDenied("您无权办理此任务。")
+    if task.status == STATUS.ASSIGNED:
+        return Conflict("该任务已由他人认领办理。") if _eligible(user, task) else PermissionDenied("该任务不是您的任务。")
+    return Conflict("该任务已经办理完毕。")
+
+
+def require_may_act(*, user: m.User, task_id: int) -> None:
+    """Raise what an action on the task would answer `user` if they may not act on it. For callers
+    that must refuse a stranger before judging the request's body (no lock: nothing is changed)."""
+    refusal = _refusal(user, Task.objects.get(pk=task_id))
+    if refusal is not None:
+        raise refusal
+
+
 def _take(activation: ViewActivation, user: m.User) -> None:
     """Make `user` the owner of the task, claiming it if it is still open to their role."""
     task = activation.task
-    if task.status == STATUS.ASSIGNED and task.owner_id == user.pk:
-        return
+    refusal = _refusal(user, task)
+    if refusal is not None:
+        raise refusal
     if task.status == STATUS.NEW:
-        if not _eligible(user, task):
-            raise PermissionDenied("您无权办理此任务。")
         activation.assign(user)
         task.assigned = timezone.now()
         task.save(update_fields=["assigned"])
-        return
-    if task.status == STATUS.ASSIGNED:
-        if _eligible(user, task):
-            raise Conflict("该任务已由他人认领办理。")
-        raise PermissionDenied("该任务不是您的任务。")
-    raise Conflict("该任务已经办理完毕。")
 
 
 def draft_claim(*, user: m.User, case_id: int, node: Any) -> None:

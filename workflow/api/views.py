@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
@@ -126,6 +126,16 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
             self.get_object()
             raise
 
+    def _body_after_permission(self, request, pk, check_body) -> None:
+        """Judge the body only for someone who may act: a stranger's bad body gets the stranger's
+        answer (403/409, or 404 from `_explained_to_viewers`), not a field list. The check of who may
+        act runs only when the body is bad, so a good request costs nothing more."""
+        try:
+            check_body()
+        except ValidationError:
+            services.require_may_act(user=request.user, task_id=self._task_id(pk))
+            raise
+
     def _task_id(self, pk) -> int:
         try:
             return int(pk)
@@ -136,7 +146,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
         with self._explained_to_viewers():
-            refuse_body(request.data)
+            self._body_after_permission(request, pk, lambda: refuse_body(request.data))
             task = services.task_claim(user=request.user, task_id=self._task_id(pk))
         return self._respond(task.pk)
 
@@ -144,14 +154,14 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def unclaim(self, request, pk=None):
         with self._explained_to_viewers():
-            refuse_body(request.data)
+            self._body_after_permission(request, pk, lambda: refuse_body(request.data))
             task = services.task_unclaim(user=request.user, task_id=self._task_id(pk))
         return self._respond(task.pk)
 
     def _act(self, request, pk, name):
         body = TaskActionSerializer(data=request.data)
         with self._explained_to_viewers():
-            body.is_valid(raise_exception=True)
+            self._body_after_permission(request, pk, lambda: body.is_valid(raise_exception=True))
             task = services.task_act(user=request.user, task_id=self._task_id(pk), action=name,
                                      data=body.validated_data)
         return self._respond(task.pk)
