@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LOGINS_WITH_WORK = ["leader", "g1_leader", "g1_expert1", "u01_head", "u14_staff"]
+LOGINS_WITH_WORK = ["leader", "g1_leader", "g1_expert1", "u01_head", "u06_staff", "u14_staff"]
 # Separation of duties in the demo: nobody is a superuser; the office reaches the admin as staff with
 # model permissions, and cannot take the leader's 领导审定 task.
 INBOXES = """
@@ -49,7 +49,7 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
         result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
-    assert "u01_staff" in result.stdout and "demo12345" in result.stdout
+    assert "u06_staff" in result.stdout and "demo12345" in result.stdout
 
     db = sqlite3.connect(tmp_path / "demo.sqlite3")
     statuses = dict(db.execute("SELECT status, count(*) FROM cases_case GROUP BY status").fetchall())
