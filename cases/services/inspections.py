@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import PurePath
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -126,7 +127,10 @@ def require_corrector(user: m.User, case: m.Case) -> None:
         raise Conflict("评审已完成，不能再修改。")
 
 
-def _locked(model: type[m.InspectionRecord] | type[m.Finding], pk: int) -> "m.InspectionRecord | m.Finding":
+Corrected = TypeVar("Corrected", m.InspectionRecord, m.Finding)
+
+
+def _locked(model: type[Corrected], pk: int) -> Corrected:
     """The row, locked for the rest of the transaction (a concurrent edit or delete waits; one that
     finds it gone gets a 409)."""
     row = model.objects.select_for_update(of=("self",)).filter(pk=pk).order_by().first()
@@ -149,41 +153,53 @@ FINDING_FIELDS = ("source", "description", "item", "severity", "deduction_kind",
                   "requires_rectification", "veto")
 
 
-@transaction.atomic
-def inspection_record_update(*, user: m.User, record: m.InspectionRecord, **changes: object) -> m.InspectionRecord:
-    """Correct an inspection record (only the fields given); audited with the values before and after."""
-    unknown = set(changes) - set(RECORD_FIELDS)
+def _refuse_unknown(changes: dict[str, object], fields: tuple[str, ...]) -> None:
+    unknown = set(changes) - set(fields)
     if unknown:
         raise ValidationError({name: ["未知字段。"] for name in sorted(unknown)})
-    require_corrector(user, record.case)
-    locked = _locked(m.InspectionRecord, record.pk)
-    before = _snapshot(locked, RECORD_FIELDS)
+
+
+def _correct(*, user: m.User, row: Corrected, fields: tuple[str, ...], changes: dict[str, object],
+             action: str) -> Corrected:
+    """Lock the row, apply `changes`, validate, save, and audit the values before and after."""
+    locked = _locked(type(row), row.pk)
+    before = _snapshot(locked, fields)
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.full_clean()
     locked.save(update_fields=list(changes) or None)
-    audit(actor=user, action="inspection.update", obj=locked, before=before,
-          after=_snapshot(locked, RECORD_FIELDS), round_id=record.case.round_id)
-    return locked  # type: ignore[return-value]
+    audit(actor=user, action=action, obj=locked, before=before, after=_snapshot(locked, fields),
+          round_id=row.case.round_id)
+    return locked
+
+
+def _withdraw(*, user: m.User, row: Corrected, fields: tuple[str, ...], action: str) -> None:
+    """Delete the row under its lock; the audit entry keeps what it said."""
+    locked = _locked(type(row), row.pk)
+    audit(actor=user, action=action, obj=locked, before=_snapshot(locked, fields), round_id=row.case.round_id)
+    locked.delete()
+
+
+@transaction.atomic
+def inspection_record_update(*, user: m.User, record: m.InspectionRecord, **changes: object) -> m.InspectionRecord:
+    """Correct an inspection record (only the fields given); audited with the values before and after."""
+    _refuse_unknown(changes, RECORD_FIELDS)
+    require_corrector(user, record.case)
+    return _correct(user=user, row=record, fields=RECORD_FIELDS, changes=changes, action="inspection.update")
 
 
 @transaction.atomic
 def inspection_record_delete(*, user: m.User, record: m.InspectionRecord) -> None:
     """Withdraw a wrong inspection record; the audit entry keeps what it said."""
     require_corrector(user, record.case)
-    locked = _locked(m.InspectionRecord, record.pk)
-    before = _snapshot(locked, RECORD_FIELDS)
-    audit(actor=user, action="inspection.delete", obj=locked, before=before, round_id=record.case.round_id)
-    locked.delete()
+    _withdraw(user=user, row=record, fields=RECORD_FIELDS, action="inspection.delete")
 
 
 @transaction.atomic
 def finding_update(*, user: m.User, finding: m.Finding, **changes: object) -> m.Finding:
     """Correct a finding (only the fields given; an amount by the one parser); audited with the
     values before and after."""
-    unknown = set(changes) - set(FINDING_FIELDS)
-    if unknown:
-        raise ValidationError({name: ["未知字段。"] for name in sorted(unknown)})
+    _refuse_unknown(changes, FINDING_FIELDS)
     case = finding.case
     require_corrector(user, case)
     item = changes.get("item")
@@ -191,25 +207,14 @@ def finding_update(*, user: m.User, finding: m.Finding, **changes: object) -> m.
         raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
     if "deduction_amount" in changes:
         changes["deduction_amount"] = parse_points(changes["deduction_amount"], "deduction_amount")
-    locked = _locked(m.Finding, finding.pk)
-    before = _snapshot(locked, FINDING_FIELDS)
-    for name, value in changes.items():
-        setattr(locked, name, value)
-    locked.full_clean()
-    locked.save(update_fields=list(changes) or None)
-    audit(actor=user, action="finding.update", obj=locked, before=before, after=_snapshot(locked, FINDING_FIELDS),
-          round_id=case.round_id)
-    return locked  # type: ignore[return-value]
+    return _correct(user=user, row=finding, fields=FINDING_FIELDS, changes=changes, action="finding.update")
 
 
 @transaction.atomic
 def finding_delete(*, user: m.User, finding: m.Finding) -> None:
     """Withdraw a wrong finding; the audit entry keeps what it said."""
     require_corrector(user, finding.case)
-    locked = _locked(m.Finding, finding.pk)
-    before = _snapshot(locked, FINDING_FIELDS)
-    audit(actor=user, action="finding.delete", obj=locked, before=before, round_id=finding.case.round_id)
-    locked.delete()
+    _withdraw(user=user, row=finding, fields=FINDING_FIELDS, action="finding.delete")
 
 
 # --- attachments ------------------------------------------------------------------------------

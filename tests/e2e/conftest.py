@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from cases import models as m
 from cases.rubrics.services import rubric_create
@@ -95,3 +96,11 @@ def page(page):
     page.problems = problems
     yield page
     assert problems == [], problems
+
+
+def login(page, base, username):
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("header")).to_contain_text(username)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from viewflow.workflow.models import Task
 
 from cases import models as m
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, login
 from workflow import services
 from workflow.flows import CaseFlow
 
@@ -22,14 +22,6 @@ def shot(page, name):
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
-
-
-def login(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("header")).to_contain_text(username)
 
 
 def test_office_pages_admin_and_api_docs_work_under_the_policy(page, live_server, launched_round):

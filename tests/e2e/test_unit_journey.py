@@ -6,17 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from cases import models as m
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, base, username):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("header")).to_contain_text(username)
 
 
 def test_unit_submits_and_head_signs_off(page, live_server, launched_round):
