@@ -43,3 +43,20 @@ def test_audit_page_names_actions_objects_and_changes(client):
     # no raw codes, no "type #id", no Python dicts in what a reader sees
     assert "逾期提交 否" in cells
     assert not [c for c in cells if re.search(r"[a-z_]+\.[a-z_]+|#\d+|\{'|': |\b[a-z_]{3,}\b", c)], cells
+
+
+def test_computed_results_read_as_units_with_their_scores(client):
+    r = make_round(units=2, experts=1, launch=True)
+    first, second = r.case(0), r.case(1)
+    audit(actor=r.office, action="round.results_computed", obj=first.round,
+          before={str(first.pk): None, str(second.pk): ["90.00", 2, "良好"]},
+          after={str(first.pk): ["99.50", 1, "好"], str(second.pk): ["91.00", 2, None]}, round_id=first.round_id)
+
+    client.force_login(r.office)
+    text = " | ".join(visible_cells(client.get("/audit/").content.decode()))
+    assert "计算考评结果" in text
+    assert f"{first.unit.name} 总分 99.50，第 1 名，等次 好" in text
+    assert f"{second.unit.name} 总分 91.00，第 2 名，等次 —" in text
+    assert f"{second.unit.name} 总分 90.00，第 2 名，等次 良好" in text
+    for case in (first, second):  # no line labelled with a bare case id
+        assert not re.search(rf"(?<![\w-]){case.pk} (总分|—)", text), text

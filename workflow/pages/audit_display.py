@@ -168,6 +168,27 @@ def _referenced(model: type[models.Model], value: Any) -> Any:
     return found if isinstance(value, list) else found[0]
 
 
+def _result_lines(data: Any) -> list[tuple[str, str]]:
+    """The results a compile stored or replaced ({case id: [total, rank, grade]}) as one line per unit."""
+    if not isinstance(data, dict) or not data:
+        return []
+    ids = [int(k) for k in data if str(k).isdigit()]
+    units = dict(m.Case.objects.filter(pk__in=ids).values_list("pk", "unit__name"))
+    lines = []
+    for key, value in data.items():
+        unit = units.get(int(key), key) if str(key).isdigit() else key
+        if isinstance(value, list) and len(value) == 3:
+            total, rank, grade = value
+            value = _("总分 %(total)s，第 %(rank)s 名，等次 %(grade)s") % {
+                "total": total, "rank": rank if rank is not None else "—", "grade": grade or "—"}
+        lines.append((str(unit), "—" if value is None else str(value)))
+    return lines
+
+
+# Actions whose before/after are not fields of their object.
+SPECIAL_CHANGES = {"round.results_computed": _result_lines}
+
+
 def describe(entries: Iterable[m.AuditEntry]) -> list[dict[str, Any]]:
     """The page's rows for a page of entries: a few queries per object type, not one per entry."""
     entries = list(entries)
@@ -184,7 +205,7 @@ def describe(entries: Iterable[m.AuditEntry]) -> list[dict[str, Any]]:
             "action": action_label(e.action),
             "kind": kind,
             "object": names[e.object_type].get(e.object_id) or f"{kind} {e.object_id}",
-            "before": changes(model, e.before),
-            "after": changes(model, e.after),
+            "before": SPECIAL_CHANGES[e.action](e.before) if e.action in SPECIAL_CHANGES else changes(model, e.before),
+            "after": SPECIAL_CHANGES[e.action](e.after) if e.action in SPECIAL_CHANGES else changes(model, e.after),
         })
     return rows
