@@ -24,6 +24,11 @@ __all__ = ["Dialect", "DocumentError", "Validator", "canonical", "decimal_text",
 # Amounts: at most 2 decimals everywhere; the exchange format also bounds the integer digits so
 # that sums over millions of values stay exact at the engine's precision.
 MAX_INTEGER_DIGITS = 12
+# What a stored rubric can hold: points are DecimalField(max_digits=8, decimal_places=2), codes at most
+# 32 characters (a rubric's own code 64). Refused here, with the path, rather than by the database (a 500).
+MAX_POINTS = Decimal("999999.99")
+MAX_CODE_LENGTH = 32
+_CODE = re.compile(r"\S+")
 _NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _DECIMAL_STRING = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 
@@ -165,6 +170,16 @@ class Validator:
             return None
         return value
 
+    def code(self, value: object, path: str, *, max_length: int = MAX_CODE_LENGTH) -> str | None:
+        """A required identifier: no spaces or line breaks (it names files and headers), bounded."""
+        text = self.text(value, path)
+        if text is None:
+            return None
+        if not _CODE.fullmatch(text) or len(text) > max_length:
+            self.error(path, f"must be at most {max_length} characters without spaces or line breaks")
+            return None
+        return text
+
     def element_text(self, value: object, path: str) -> str | None:
         """A non-blank string in a list, where no mapping reports it missing."""
         if value is None:
@@ -234,6 +249,9 @@ class Validator:
         ok = True
         if value < 0:
             self.error(path, f"must not be negative (got {value})")
+            ok = False
+        if value > MAX_POINTS:
+            self.error(path, f"must not be above {MAX_POINTS} (got {value})")
             ok = False
         try:
             two_places = value == value.quantize(Decimal("0.01"))

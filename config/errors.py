@@ -15,7 +15,7 @@ from django.views import defaults
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return request.path_info.startswith("/api/")
 
 
 def _json(detail: str, status: int) -> JsonResponse:

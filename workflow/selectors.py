@@ -90,13 +90,17 @@ def flow_svg(flow_class: type, process_pk: int | None = None) -> str:
     """The flow's diagram as SVG, with a process's current position when given."""
     grid = chart.calc_layout_data(flow_class)
     if process_pk:
-        # Each step as its latest task stands. viewflow's calc_cell_status keeps an earlier DONE over a
-        # later NEW task, so a step reopened by a return (open, unclaimed) was drawn as finished.
+        # A step with an open task is drawn open (a step reopened by a return, or one expert's sheet of
+        # several still out); otherwise as its latest task stands. viewflow's calc_cell_status keeps an
+        # earlier DONE over a later NEW task, so both cases were drawn as finished.
         tasks = Task.objects.filter(process_id=process_pk).order_by("created", "pk").values_list("flow_task", "status")
-        latest = dict(tasks)
+        shown: dict[Any, str] = {}
+        for node, status in tasks:
+            if shown.get(node) not in OPEN:
+                shown[node] = status
         for node in grid.nodes:
-            if node in latest:
-                grid[node].status = latest[node]
+            if node in shown:
+                grid[node].status = shown[node]
     return str(chart.grid_to_svg(grid))
 
 

@@ -155,9 +155,7 @@ def _eligible(user: m.User, task: Task) -> bool:
 def can_act(user: m.User, task: Task) -> bool:
     """Whether the user may act on the open task now: its owner, or one of its role's members while
     nobody has claimed it. (Seeing a task — office, leader, auditor — is not acting on it.)"""
-    if task.status == STATUS.ASSIGNED:
-        return bool(task.owner_id == user.pk)
-    return task.status == STATUS.NEW and _eligible(user, task)
+    return task.status in (STATUS.NEW, STATUS.ASSIGNED) and _refusal(user, task) is None
 
 
 def _refusal(user: m.User, task: Task) -> Exception | None:

@@ -219,7 +219,7 @@ def read_sections(v: Validator, raw: object, path: str, shape: TreeShape, item_c
             read.maxima.append(None)
             continue
         mark = v.mark()
-        code = _text(v, data, "code", spath)
+        code = v.code(data.get("code"), f"{spath}.code") if v.present(data, "code") else None
         v.unique(code, section_codes, f"{spath}.code", "section")
         title = _text(v, data, "title", spath, required="title" in shape.section_required)
         smax = v.decimal(data["max"], f"{spath}.max") if v.present(data, "max") else None
@@ -249,7 +249,7 @@ def _item(
     if data is None:
         return None
     mark = v.mark()
-    code = _text(v, data, "code", path)
+    code = v.code(data.get("code"), f"{path}.code") if v.present(data, "code") else None
     v.unique(code, item_codes, f"{path}.code", "item")
     text = _text(v, data, shape.item_text, path, required=shape.item_text in shape.item_required)
     imax = v.decimal(data["max"], f"{path}.max") if v.present(data, "max") else None
@@ -344,7 +344,7 @@ def rubric_from_dict(data: object) -> RubricSpec:
     doc = v.mapping(data, "", _DOCUMENT_REQUIRED, _DOCUMENT_OPTIONAL)
     if doc is None:
         raise RubricError(v.errors)
-    code = v.text(doc.get("code"), "code")
+    code = v.code(doc.get("code"), "code", max_length=64)
     title = v.text(doc.get("title"), "title")
     version = v.integer(doc.get("version"), "version", minimum=1)
     source = v.text(doc.get("source"), "source", required=False)
@@ -396,7 +396,7 @@ def _catalogue(v: Validator, raw: object) -> tuple[DeductionSpec, ...]:
         d = v.mapping(raw_row, path, ("code", "kind", "amount", "per"), ("note", "veto"))
         if d is None:
             continue
-        code = v.text(d.get("code"), f"{path}.code")
+        code = v.code(d.get("code"), f"{path}.code")
         v.unique(code, codes, f"{path}.code", "deduction")
         kind = v.text(d.get("kind"), f"{path}.kind")
         amount = v.decimal(d.get("amount"), f"{path}.amount")
@@ -422,7 +422,7 @@ def _components(v: Validator, raw: object) -> tuple[ComponentSpec, ...]:
         d = v.mapping(raw_row, path, ("code", "title"), ("max", "weight", "note"))
         if d is None:
             continue
-        code = v.text(d.get("code"), f"{path}.code")
+        code = v.code(d.get("code"), f"{path}.code")
         v.unique(code, codes, f"{path}.code", "component")
         title = v.text(d.get("title"), f"{path}.title")
         cmax = cweight = None

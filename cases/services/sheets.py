@@ -75,9 +75,12 @@ def _clean_row(n: int, row: object, rubric_items: dict[str, m.RubricItem], seen:
         errors.append(f"{where}.deduction: 扣分不能超过该项分值 {item.max_points}。")
     if item is not None and bonus is not None and bonus > item.bonus_cap:
         errors.append(f"{where}.bonus: 加分不能超过该项加分上限 {item.bonus_cap}。")
+    reason = row.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        errors.append(f"{where}.reason: 必须是文本。")
     if len(errors) > before or item is None or deduction is None or bonus is None:
         return None
-    reason = str(row.get("reason", "")).strip()
+    reason = (reason or "").strip()
     return {"item": item, "deduction": deduction, "bonus": bonus, "reason": reason}
 
 

@@ -360,10 +360,12 @@ def test_a_sheet_with_several_problems_gets_all_of_them(world, as_):
         {"item": "S1.1", "deduction": "99", "bonus": "x", "reason": "r"},
         {"item": "S9.9", "deduction": "1"},
         {"item": "S1.2", "deduction": "1.005", "bonus": "-1"},
+        {"item": "S2.1", "deduction": "1", "reason": {"text": "not a string"}},  # was stored as its repr
     ]}
     messages = refused(as_("expert0").put(f"{API}/score-sheets/{sheet_of(world)}/items/", rows, format="json"),
                        "items")["errors"]["items"]
-    for where in ("items[0].deduction", "items[0].bonus", "items[1].item", "items[2].deduction", "items[2].bonus"):
+    for where in ("items[0].deduction", "items[0].bonus", "items[1].item", "items[2].deduction", "items[2].bonus",
+                  "items[3].reason"):
         assert any(msg.startswith(where) for msg in messages), (where, messages)
     # At submit, the rows' problems and the sheet's (a deduction without its reason) together.
     submit = {"items": [{"item": "S1.1", "deduction": "99", "reason": "r"}, {"item": "S1.2", "deduction": "1"}],

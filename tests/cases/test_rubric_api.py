@@ -113,3 +113,32 @@ def test_an_unknown_export_format_is_a_field_error(api):
         response = api(office).get(f"/api/v1/rubrics/{rubric.pk}/export/", {"as": bad})
         assert response.status_code == 400
         assert list(response.json()["errors"]) == ["as"]
+
+
+def test_values_the_database_cannot_hold_are_field_errors_not_a_crash(api):
+    """An amount past DecimalField(8, 2) or a code past its column reached the INSERT and answered 500."""
+    office = make_user("office-bounds", org_role=m.OrgRole.OFFICE)
+    text = (_yaml().decode()
+            .replace("total_max: 10", "total_max: 100000010")
+            .replace("max: 10\n", "max: 100000010\n")
+            .replace("code: S1\n", f"code: S{'x' * 40}\n")
+            .replace("code: S1.2,", '"code": "S1 2",'))
+    refused = api(office).post("/api/v1/rubrics/import/", {"file": SimpleUploadedFile("big.yaml", text.encode())},
+                               format="multipart")
+    assert refused.status_code == 400, refused.content
+    messages = " ".join(refused.json()["errors"]["file"])
+    assert "sections[0].max" in messages and "above 999999.99" in messages
+    assert "sections[0].code" in messages and "sections[0].items[1].code" in messages
+    assert m.Rubric.objects.count() == 0
+
+
+def test_an_export_names_its_file_safely(api):
+    from cases.rubrics.services import rubric_create
+
+    office = make_user("office-export-name", org_role=m.OrgRole.OFFICE)
+    rubric = rubric_create(spec={"code": 'a"b', "title": "t", "sections": [
+        {"code": "1", "title": "组织领导", "max": "10", "items": [{"code": "1.1", "content": "有领导小组", "max": "10"}]}]})
+    response = api(office).get(f"/api/v1/rubrics/{rubric.pk}/export/?as=json")
+    assert response.status_code == 200
+    # The quote is escaped inside the quoted name; before, it ended the name early.
+    assert response["Content-Disposition"].startswith('attachment; filename="a\\"b')

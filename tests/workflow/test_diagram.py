@@ -5,6 +5,7 @@ Content-Security-Policy would block (the diagram lost its colours under it)."""
 import re
 
 import pytest
+from viewflow.workflow.models import Task
 
 from tests.factories import act, advance_case, make_round
 from workflow.flows import CaseFlow
@@ -42,3 +43,14 @@ def test_branch_labels_are_chinese_and_nothing_is_inline():
     assert "<style" not in svg and "style=" not in svg  # blocked by the page's policy: a stylesheet instead
     assert '<?xml-stylesheet type="text/css" href="/static/css/diagram.css"?>' in svg
     assert "<title>开始</title>" in svg and "<title>结束</title>" in svg
+
+
+def test_a_parallel_step_with_a_sheet_still_out_is_drawn_open():
+    r = make_round(units=1, experts=2, launch=True)
+    case = advance_case(r, 0, upto="score")
+    # The expert of the later score task submits; the earlier one's sheet stays open. Drawing the step
+    # by its latest task showed it finished.
+    later = Task.objects.filter(process=case_process(case.pk), flow_task=CaseFlow.score).order_by("pk").last()
+    act(r, later.owner, "score", case, items=[{"item": "S1.1", "deduction": "1", "reason": "缺"}])
+    steps = classes(flow_svg(CaseFlow, case_process(case.pk).pk))
+    assert "current" in steps["score"].split() and "done" not in steps["score"].split()

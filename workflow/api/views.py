@@ -20,6 +20,7 @@ from cases import access
 from cases import models as m
 from cases.api.fields import refuse_body
 from cases.api.serializers import RoundSerializer
+from cases.services.common import require_office
 from workflow import selectors, services
 from workflow.api.serializers import (
     ExtendSerializer,
@@ -200,7 +201,7 @@ class TaskViewSet(viewsets.ReadOnlyModelViewSet):
 def round_launch(request, pk: int):
     """Launch a drafted round: one case process per unit, the round process, rubric frozen."""
     get_object_or_404(access.visible(m.Round, request.user), pk=pk)
-    deadlines.require_office(request.user)  # before the body: others get 403
+    require_office(request.user)  # before the body: others get 403
     refuse_body(request.data)
     round = services.round_launch(user=request.user, round_id=pk)
     return Response(RoundSerializer(round).data)
@@ -295,6 +296,6 @@ def round_dashboard(request, pk: int):
 def round_urge(request, pk: int):
     """一键催办: remind every owner of an overdue task at once (office; at most once an hour per round)."""
     get_object_or_404(access.visible(m.Round, request.user), pk=pk)
-    deadlines.require_office(request.user)  # before the body: others get 403
+    require_office(request.user)  # before the body: others get 403
     refuse_body(request.data)
     return Response({"notifications": dashboard.round_urge_overdue(user=request.user, round_id=pk)})

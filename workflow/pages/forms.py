@@ -160,10 +160,13 @@ class FindingForm(forms.Form):
     def fields_for_service(self, case: m.Case) -> dict[str, Any]:
         data = self.cleaned_data
         code = data["item"]
+        item = case.round.rubric.items.filter(code=code).first() if code else None
+        if code and item is None:  # named, as the API does, not saved without its item
+            raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
         return {
             "source": data["source"],
             "description": data["description"],
-            "item": case.round.rubric.items.filter(code=code).first() if code else None,
+            "item": item,
             "severity": data["severity"] or m.Severity.LOW,
             "deduction_amount": data["deduction_amount"],
             "requires_rectification": bool(data["requires_rectification"]),

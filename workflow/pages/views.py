@@ -24,6 +24,7 @@ from cases.errors import Conflict
 from cases.scoring import results, round_config
 from cases.services import inspections, submissions
 from cases.services import sheets as sheet_services
+from cases.uploads import mebibytes
 from workflow import selectors, services
 from workflow.deadlines import dashboard
 from workflow.deadlines.rules import phase_due, traffic_light
@@ -247,7 +248,7 @@ def _case_context(user, case: m.Case) -> dict:
         "attachments": access.visible(m.Attachment, user).filter(case=case).prefetch_related("items")
         .order_by("uploaded_at", "pk"),
         "upload_extensions": ", ".join(f".{e}" for e in settings.UPLOAD_ALLOWED_EXTENSIONS),
-        "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+        "upload_max": mebibytes(settings.UPLOAD_MAX_BYTES),
         "methods": m.InspectionMethod.choices,
         "sources": m.FindingSource.choices,
         "severities": m.Severity.choices,
@@ -292,9 +293,7 @@ def task_attachment(request, pk):
         return redirect("ui:task", pk=task.pk)
     if task.flow_task is not CaseFlow.prepare or not services.can_act(request.user, task):
         raise PermissionDenied(_("只有本单位填报员可以在准备阶段上传佐证材料。"))
-    case = _case_of(request, task)
-    if not access.is_unit_member(request.user, case.unit_id, m.UnitRole.STAFF):
-        raise PermissionDenied(_("只有本单位填报员可以上传佐证材料。"))
+    case = _case_of(request, task)  # acting on the prepare task is the unit staff's role (can_act above)
     try:
         form = _valid(forms.EvidenceForm(request.POST, request.FILES))
         attachment = inspections.attachment_create(
