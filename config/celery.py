@@ -16,6 +16,8 @@ app.conf.beat_schedule = {
     "workflow-deadline-sweep": {"task": "workflow.tasks.sweep_deadlines", "schedule": 300.0},
     # The outbox sweep: sends what no kick announced (broker down at commit time, a worker lost mid-send).
     "notifications-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
+    # Documents whose render request was lost (broker down at commit, worker killed mid-render).
+    "notifications-documents": {"task": "notifications.tasks.sweep_documents", "schedule": 120.0},
     # Daily digest emails, 08:00 in CELERY_TIMEZONE (Asia/Shanghai).
     "notifications-digest": {"task": "notifications.tasks.send_daily_digests", "schedule": crontab(hour=8, minute=0)},
 }

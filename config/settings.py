@@ -225,6 +225,23 @@ NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 8)
 NOTIFICATIONS_RETRY_BASE_SECONDS = env_int("NOTIFICATIONS_RETRY_BASE_SECONDS", 60)
 NOTIFICATIONS_RETRY_MAX_SECONDS = env_int("NOTIFICATIONS_RETRY_MAX_SECONDS", 4 * 3600)
 
+# Official documents (notifications.documents): font families per role, first choice first. The free
+# Debian fonts are the default; a site with licensed 仿宋_GB2312 / 方正小标宋 installs them and names them
+# first, e.g. DOCUMENT_FONT_BODY="FangSong_GB2312,Noto Serif CJK SC". A character no listed font has is
+# an error, never a box.
+DOCUMENT_FONTS = {
+    "body": env_list("DOCUMENT_FONT_BODY", "FangSong_GB2312,仿宋_GB2312,Noto Serif CJK SC"),
+    "title": env_list("DOCUMENT_FONT_TITLE", "FZXiaoBiaoSong-B05S,方正小标宋简体,Noto Serif CJK SC"),
+    "heading": env_list("DOCUMENT_FONT_HEADING", "SimHei,黑体,Noto Sans CJK SC"),
+    "kai": env_list("DOCUMENT_FONT_KAI", "KaiTi_GB2312,楷体_GB2312,AR PL UKai CN,Noto Serif CJK SC"),
+}
+# The issuing organ made on a fresh installation (then edited in the admin: 发文机关, with a seal image).
+DOCUMENT_ISSUER = {
+    "name": env_str("DOCUMENT_ISSUER_NAME", "绩效考评工作领导小组办公室"),
+    "mark": env_str("DOCUMENT_ISSUER_MARK", "绩效考评工作领导小组办公室文件"),
+    "code": env_str("DOCUMENT_ISSUER_CODE", "考评办"),
+}
+
 # Production hardening; `manage.py check --deploy` passes with DEBUG=0 and HTTPS settings.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)

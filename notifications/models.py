@@ -129,3 +129,12 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return f"{self.user}"
+
+
+# Official documents live in their own module; Django finds their models through this one.
+from notifications.documents.models import (  # noqa: E402,F401
+    Document,
+    DocumentBatch,
+    DocumentCounter,
+    Issuer,
+)

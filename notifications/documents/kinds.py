@@ -1,0 +1,183 @@
+"""The kinds of official document: for each, one template and one small function.
+
+A kind's function takes the round (and the unit, for a letter to one unit) and returns `Content`: the
+text parts the office may edit before issue (title, addressees, body paragraphs, cc) and the data
+tables, which always come from the round as it stands (`cases.reports`). To add a kind: a template in
+`templates/documents/pdf/`, a function here, an entry in `KINDS` and a `DocumentKind` choice.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from cases import models as m
+from cases import reports
+from notifications.documents.models import DocumentKind
+
+Tables = dict[str, Any]
+NUMERALS = "一二三四五六七八九十"
+
+
+@dataclass
+class Content:
+    title: str
+    addressees: str
+    body: list[str]
+    attachments: list[str] = field(default_factory=list)  # 附件 titles, in order
+    cc: str = ""
+    tables: Tables = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    build: Callable[[m.Round, m.Unit | None, Mapping[str, Any]], Content]
+    # Numbered kinds take the issuer's next 发文字号 on issue; letters to one unit and internal
+    # working papers carry none (they are identified by round and unit).
+    numbered: bool
+    # Who reads an issued one: everyone in the round, the addressed unit (and its group's leaders), or
+    # only the office, leaders and auditors (see `cases.access.document_q`).
+    audience: str  # "round" | "unit" | "internal"
+    per_unit: bool = False
+
+    @property
+    def template(self) -> str:
+        return f"documents/pdf/{self.code}.html"
+
+
+def _day(value: datetime | date | None) -> str:
+    """A date in the Arabic-numeral form of official documents: 2026年3月5日 (no leading zeros)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localdate(value)
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def _subject(round: m.Round) -> str:
+    return round.title.removeprefix("关于").removeprefix("开展").removesuffix("的通知")
+
+
+def launch_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    groups = reports.round_groups(round)
+    units = sum(len(g.units) for g in groups)
+    phases = reports.round_phases(round)
+    methods = "、".join(str(label) for _, label in m.InspectionMethod.choices)
+    body = [
+        f"根据年度工作安排，决定开展{_subject(round)}。现将有关事项通知如下。",
+        "一、考评对象和分组",
+        f"本次考评对象为{units}个单位，分{len(groups)}个考评组进行，分组情况见附件。",
+        "二、时间安排",
+        *(f"（{NUMERALS[i]}）{label.removesuffix('截止')}：{_day(due)}前完成。" for i, (label, due) in enumerate(phases)),
+        "三、考评方式",
+        f"考评组采取{methods}等方式进行，对照考评细则逐项评分，结果经审定后通报。",
+        "四、有关要求",
+        f"（一）各单位于{_day(round.prepare_due)}前通过系统报送自评报告（不超过{round.report_char_limit}字）和佐证材料，"
+        "经单位负责人审定后提交。",
+        "（二）各单位要如实提供材料，不得弄虚作假；逾期未报送的，按考评细则扣分。",
+        "（三）考评工作中遇到的问题，请及时与所在考评组联络员联系。",
+    ]
+    return Content(
+        title=f"关于开展{_subject(round)}的通知", addressees="各被考评单位：", body=body,
+        attachments=[f"{_subject(round)}分组情况"], tables={"groups": groups},
+    )
+
+
+def results_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    tables = reports.round_ranking(round)
+    units = sum(len(t.rows) for t in tables)
+    body = [
+        f"按照工作安排，{_subject(round)}已经完成。经考评组考评、考核办审核、领导审定，现将结果通报如下。",
+        "一、总体情况",
+        f"本次共考评{units}个单位。各单位得分、名次、等次及与上一轮次相比的名次变化见附件。",
+        "二、有关要求",
+        "各单位要认真对照考评反馈意见，查找不足，抓好整改，整改情况按要求报送。",
+    ]
+    return Content(
+        title=f"关于{_subject(round)}结果的通报", addressees="各被考评单位：", body=body,
+        attachments=[f"{_subject(round)}结果"], tables={"tables": tables, "by_category": any(t.category for t in tables)},
+    )
+
+
+def committee_version(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    view = reports.round_committee_view(round)
+    lenient = [g.group for g in view.group_means if g.flagged]
+    body = [
+        f"{_subject(round)}结果（审议稿）如下，提请审议。",
+        "一、得分构成",
+        "各单位专家评分、扣分、加分、总分及计分明细见附件1。",
+        "二、各组评分宽严比较",
+        f"全部单位平均分{view.overall_mean if view.overall_mean is not None else '—'}分。"
+        + (f"{'、'.join(lenient)}平均分与总体平均分相差较大，请予关注。" if lenient else "各组平均分与总体平均分相差均在正常范围内。"),
+        "三、需关注事项",
+        f"共{len(view.flagged)}个单位存在评分差异大、组长调整、一票否决或低分等情况，详见附件2。" if view.flagged
+        else "未发现需特别关注的情况。",
+    ]
+    return Content(
+        title=f"{_subject(round)}结果（党委会审议稿）", addressees="", body=body,
+        attachments=["得分构成明细", "各组评分宽严比较及需关注事项"], tables={"view": view},
+    )
+
+
+def feedback_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    assert unit is not None
+    case = m.Case.objects.select_related("round__rubric", "unit", "group").get(round=round, unit=unit)
+    feedback = reports.case_feedback(case)
+    due = _day(timezone.localdate() + timedelta(days=int((round.config or {}).get("rectification_days", 30))))
+    result = feedback.result
+    summary = (
+        f"你单位得分{result.total}分，名次第{result.rank}名" + (f"，等次为“{result.grade}”" if result.grade else "") + "。"
+        if result else "你单位的考评结果尚未汇总。"
+    )
+    to_fix = [f for f in feedback.findings if f.requires_rectification]
+    body = [
+        f"根据{_subject(round)}安排，{feedback.group}对你单位进行了考评。现将考评意见反馈如下。",
+        "一、考评得分",
+        summary + "各部分得分见附件。",
+        "二、发现的问题",
+        f"考评中发现问题{len(feedback.findings)}个，详见附件。" if feedback.findings else "考评中未发现需要指出的问题。",
+        "三、整改要求",
+        f"对需整改的{len(to_fix)}个问题，请于{due}前完成整改，并将整改情况报考核办。" if to_fix
+        else "请对照考评意见，巩固提升工作成效。",
+    ]
+    return Content(
+        title=f"关于{unit.name}{_subject(round)}的反馈意见", addressees=f"{unit.name}：", body=body,
+        attachments=[f"{unit.name}考评得分及问题清单"], tables={"feedback": feedback, "rectification_due": due},
+    )
+
+
+def reminder_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    rows = list(data.get("overdue", []))
+    units = sorted({row["unit"] for row in rows})
+    body = [
+        f"截至{_day(timezone.localdate())}，{_subject(round)}中仍有{len(units)}个单位的{len(rows)}项工作逾期未完成（见附件）。",
+        "请有关单位高度重视，抓紧办理，于3个工作日内完成。逾期仍未完成的，按考评细则扣分，并将情况报告领导。",
+    ]
+    return Content(
+        title=f"关于催办{_subject(round)}有关工作的通知", addressees="、".join(units) + "：" if units else "各有关单位：",
+        body=body, attachments=["逾期未完成事项清单"], tables={"overdue": rows},
+    )
+
+
+KINDS: dict[str, Kind] = {
+    DocumentKind.LAUNCH_NOTICE: Kind(DocumentKind.LAUNCH_NOTICE, launch_notice, numbered=True, audience="round"),
+    DocumentKind.RESULTS_NOTICE: Kind(DocumentKind.RESULTS_NOTICE, results_notice, numbered=True, audience="round"),
+    DocumentKind.COMMITTEE_VERSION: Kind(
+        DocumentKind.COMMITTEE_VERSION, committee_version, numbered=False, audience="internal"
+    ),
+    DocumentKind.FEEDBACK_LETTER: Kind(
+        DocumentKind.FEEDBACK_LETTER, feedback_letter, numbered=False, audience="unit", per_unit=True
+    ),
+    DocumentKind.REMINDER_LETTER: Kind(DocumentKind.REMINDER_LETTER, reminder_letter, numbered=True, audience="round"),
+}
+
+# Data a kind needs from a layer above (the reminder letter's overdue list comes from `workflow`):
+# registered by that layer when it starts, so imports still run one way.
+DATA_PROVIDERS: dict[str, Callable[[m.Round], dict[str, Any]]] = {}
+
+
+def register_data_provider(kind: str, provider: Callable[[m.Round], dict[str, Any]]) -> None:
+    DATA_PROVIDERS[kind] = provider

@@ -1,0 +1,145 @@
+"""HTML → PDF with WeasyPrint, in the worker only.
+
+WeasyPrint is imported on the first render of a worker process (about a second) and kept; workers are
+recycled (`--max-tasks-per-child`) because large documents can leave a lot of memory behind. Every
+character must exist in one of the configured fonts: a missing glyph raises `MissingGlyph` naming the
+characters before anything is drawn, and WeasyPrint's own `.notdef` warning raises too — an official
+document never shows a box.
+"""
+
+import functools
+import html
+import logging
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("body", "title", "heading", "kai")
+
+
+class RenderError(Exception):
+    """A document could not be rendered; the message says why, in the office's language."""
+
+
+class MissingGlyph(RenderError):
+    pass
+
+
+@dataclass(frozen=True)
+class Rendered:
+    pdf: bytes
+    pages: int
+
+
+def font_stacks() -> dict[str, list[str]]:
+    """Font families per role, first choice first (settings.DOCUMENT_FONTS)."""
+    return {role: list(settings.DOCUMENT_FONTS[role]) for role in ROLES}
+
+
+def css_font_families() -> dict[str, str]:
+    return {role: ", ".join(f'"{family}"' for family in stack) for role, stack in font_stacks().items()}
+
+
+@functools.cache
+def _installed_fonts() -> dict[str, list[tuple[str, int]]]:
+    """Family name (every language's name fontconfig knows) → [(file, index in a collection)]."""
+    out = subprocess.run(["fc-list", "--format", "%{family}\t%{file}\t%{index}\n"], capture_output=True, text=True,
+                         check=False).stdout
+    fonts: dict[str, list[tuple[str, int]]] = {}
+    for line in out.splitlines():
+        try:
+            families, path, index = line.split("\t")
+        except ValueError:
+            continue
+        for family in families.split(","):
+            fonts.setdefault(family.strip().lower(), []).append((path, int(index or 0)))
+    return fonts
+
+
+@functools.cache
+def _coverage(path: str, index: int) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=index, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def configured_coverage() -> frozenset[int]:
+    """Every code point some configured font has (fonts not installed on this machine are skipped)."""
+    covered: set[int] = set()
+    for stack in font_stacks().values():
+        for family in stack:
+            for path, index in _installed_fonts().get(family.lower(), []):
+                covered |= _coverage(path, index)
+    return frozenset(covered)
+
+
+_TAGS = re.compile(r"<style.*?</style>|<[^>]+>", re.S)
+
+
+def missing_characters(document_html: str) -> list[str]:
+    text = html.unescape(_TAGS.sub("", document_html))
+    covered = configured_coverage()
+    return sorted({ch for ch in text if not ch.isspace() and ord(ch) not in covered})
+
+
+class _NotdefWatch(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if ".notdef" in message:
+            self.messages.append(message)
+
+
+@contextmanager
+def _watch_notdef() -> Iterator[_NotdefWatch]:
+    watch = _NotdefWatch()
+    weasy_logger = logging.getLogger("weasyprint")
+    weasy_logger.addHandler(watch)
+    try:
+        yield watch
+    finally:
+        weasy_logger.removeHandler(watch)
+
+
+def _fetch_local(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Documents may load files from the media folder (a seal image) and nothing else: no network."""
+    parsed = urlparse(url)
+    media = Path(settings.MEDIA_ROOT).resolve()
+    path = Path(unquote(parsed.path)).resolve()
+    if parsed.scheme != "file" or not path.is_relative_to(media):
+        raise RenderError(f"文件中引用了不允许的地址：{url}")
+    return {"string": path.read_bytes(), "mime_type": "image/png" if path.suffix.lower() == ".png" else None}
+
+
+@functools.cache
+def _weasyprint() -> Any:
+    import weasyprint  # once per worker process
+
+    return weasyprint
+
+
+def render_pdf(document_html: str) -> Rendered:
+    """The PDF of one document; raises RenderError (a missing glyph among them)."""
+    missing = missing_characters(document_html)
+    if missing:
+        raise MissingGlyph("以下字符在配置的字体中不存在：" + "".join(missing[:20]))
+    weasyprint = _weasyprint()
+    with _watch_notdef() as watch:
+        document = weasyprint.HTML(string=document_html, url_fetcher=_fetch_local).render()
+        pdf = document.write_pdf()
+    if watch.messages:
+        raise MissingGlyph("生成时出现缺字：" + watch.messages[0])
+    return Rendered(pdf=pdf, pages=len(document.pages))

@@ -1,0 +1,422 @@
+"""Official documents: draft, edit, preview, issue, correct, and a round's letters in bulk.
+
+The requests (`*_request`, `draft_*`, `batch_*`) run in the web process and only change rows; the PDFs
+are made by the worker (`preview_render`, `issue_render`, run by `notifications.tasks.render_document`).
+Issuing holds the issuer's number counter locked while it renders, so numbers are consecutive and
+unique; the counter moves only when the PDF is stored, in the same transaction, so a failed render
+consumes no number.
+"""
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from cases import models as m
+from cases.errors import Conflict
+from cases.services.audit import audit
+from cases.services.common import require_office
+from notifications.documents import kinds as k
+from notifications.documents import render
+from notifications.documents.models import (
+    Document,
+    DocumentBatch,
+    DocumentCounter,
+    DocumentKind,
+    DocumentStatus,
+    Issuer,
+    RenderStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_PARAGRAPHS = 200
+MAX_PARAGRAPH_CHARS = 3000
+
+# Heading levels of GB/T 9704 (一、 （一） 1. （1）) told apart by their numbering.
+_LEVELS = (
+    ("h1", re.compile(r"^[一二三四五六七八九十]+、")),
+    ("h2", re.compile(r"^（[一二三四五六七八九十]+）")),
+    ("h3", re.compile(r"^\d+[.．]")),
+    ("h4", re.compile(r"^（\d+）")),
+)
+
+
+def paragraph_level(text: str) -> str:
+    for level, pattern in _LEVELS:
+        if pattern.match(text):
+            return level
+    return "body"
+
+
+def kind_of(document: Document) -> k.Kind:
+    return k.KINDS[document.kind]
+
+
+def issuer_default() -> Issuer:
+    """The default issuing organ; made from settings.DOCUMENT_ISSUER on a fresh installation."""
+    issuer = Issuer.objects.filter(is_default=True).first() or Issuer.objects.order_by("pk").first()
+    if issuer is None:
+        issuer, _ = Issuer.objects.get_or_create(code=settings.DOCUMENT_ISSUER["code"], defaults={
+            "name": settings.DOCUMENT_ISSUER["name"], "mark": settings.DOCUMENT_ISSUER["mark"], "is_default": True,
+        })
+    return issuer
+
+
+def mark_size(mark: str) -> str:
+    """The 发文机关标志's size in pt: as large as fits the type area's width on one line, at most 48 pt."""
+    return f"{min(48.0, 156 / 25.4 * 72 * 0.96 / max(len(mark), 1)):.1f}"
+
+
+def day_text(value: date) -> str:
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def doc_number_text(issuer: Issuer, year: int, number: int | None) -> str:
+    """机关代字〔YYYY〕N号: Arabic numerals, 六角括号, no leading zeros; a blank number on a 样稿."""
+    shown = str(number) if number is not None else "\u3000"
+    return f"{issuer.code}〔{year}〕{shown}号"
+
+
+def _content(document: Document) -> k.Content:
+    return kind_of(document).build(document.round, document.unit, document.data)
+
+
+def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> str:
+    """The document's HTML: its stored text parts, the round's tables as they are now, the layout."""
+    on = on or timezone.localdate()
+    kind = kind_of(document)
+    content = _content(document)
+    seal = document.issuer.seal
+    return render_to_string(kind.template, {
+        "title": document.title,
+        "addressees": document.addressees,
+        "paragraphs": [{"text": p, "level": paragraph_level(p)} for p in document.body],
+        "attachments": content.attachments,
+        "tables": content.tables,
+        "cc": document.cc,
+        "issuer": document.issuer,
+        "doc_number": doc_number_text(document.issuer, on.year, number) if kind.numbered else "",
+        "show_mark": kind.audience != "internal",
+        "mark_size": mark_size(document.issuer.mark),
+        "issue_date": day_text(on),
+        "print_date": day_text(on),
+        "seal": f"file://{seal.path}" if seal and not preview else "",
+        "preview": preview,
+        "fonts": render.css_font_families(),
+    })
+
+
+# --- drafts ---------------------------------------------------------------------------------------
+
+
+def _check_target(round: m.Round, kind: k.Kind, unit: m.Unit | None) -> None:
+    if kind.per_unit:
+        if unit is None:
+            raise ValidationError({"unit": ["此类公文须指定单位。"]})
+        if not m.Case.objects.filter(round=round, unit=unit).exists():
+            raise ValidationError({"unit": ["该单位不在本轮次的考评对象中。"]})
+    elif unit is not None:
+        raise ValidationError({"unit": ["此类公文面向整个轮次，不能指定单位。"]})
+    if kind.code in (DocumentKind.RESULTS_NOTICE, DocumentKind.COMMITTEE_VERSION) and not round.results.exists():
+        raise ValidationError({"round": ["本轮次尚未汇总结果。"]})
+
+
+def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None = None,
+                 batch: DocumentBatch | None = None) -> Document:
+    """A new draft with the kind's default text, ready to edit and preview."""
+    require_office(user)
+    if kind not in k.KINDS:
+        raise ValidationError({"kind": [f"未知的公文类型：{kind}。"]})
+    spec = k.KINDS[kind]
+    _check_target(round, spec, unit)
+    provider = k.DATA_PROVIDERS.get(kind)
+    data = provider(round) if provider else {}
+    content = spec.build(round, unit, data)
+    with transaction.atomic():
+        document = Document.objects.create(
+            round=round, unit=unit, kind=kind, issuer=issuer_default(), title=content.title,
+            addressees=content.addressees, body=content.body, cc=content.cc, data=data, batch=batch,
+            created_by=user,
+        )
+        audit(actor=user, action="document.draft", obj=document, round_id=round.pk,
+              after={"kind": kind, "unit": unit.pk if unit else None, "title": document.title})
+    return document
+
+
+def _text_errors(field: str, value: str, limit: int) -> list[str]:
+    errors = []
+    if len(value) > limit:
+        errors.append(f"不能超过 {limit} 个字符。")
+    missing = render.missing_characters(value)
+    if missing:
+        errors.append("含有字体中不存在的字符：" + "".join(missing[:20]))
+    return errors
+
+
+def draft_update(*, user: m.User, document: Document, changes: dict[str, Any]) -> Document:
+    """Edit the text parts of a draft (title, addressees, body paragraphs, cc); every bad field is named."""
+    require_office(user)
+    errors: dict[str, list[str]] = {}
+    for field, limit in (("title", 255), ("addressees", 500), ("cc", 500)):
+        if field in changes:
+            found = _text_errors(field, changes[field], limit)
+            if field == "title" and not changes[field].strip():
+                found.insert(0, "不能为空。")
+            if found:
+                errors[field] = found
+    if "body" in changes:
+        body = changes["body"]
+        if len(body) > MAX_PARAGRAPHS:
+            errors["body"] = [f"段落不能超过 {MAX_PARAGRAPHS} 个。"]
+        for i, paragraph in enumerate(body):
+            found = _text_errors("body", paragraph, MAX_PARAGRAPH_CHARS)
+            if found:
+                errors[f"body.{i}"] = found
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.status != DocumentStatus.DRAFT:
+            raise Conflict("只有草稿可以修改；已印发的公文请起草更正版本。")
+        before = {f: getattr(locked, f) for f in changes}
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.updated = timezone.now()
+        locked.render_status = RenderStatus.NONE  # the preview no longer shows the text
+        locked.save()
+        audit(actor=user, action="document.edit", obj=locked, round_id=locked.round_id, before=before, after=changes)
+    return locked
+
+
+def correction_create(*, user: m.User, document: Document) -> Document:
+    """A new draft version replacing an issued document; the issued one stays as it is until the
+    correction is issued (then it is marked superseded)."""
+    require_office(user)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.status != DocumentStatus.ISSUED:
+            raise Conflict("只有已印发的公文可以更正。")
+        if Document.objects.filter(replaces=locked).exists():
+            raise Conflict("这份公文已有更正版本。")
+        correction = Document.objects.create(
+            round=locked.round, unit=locked.unit, kind=locked.kind, issuer=locked.issuer, version=locked.version + 1,
+            replaces=locked, title=locked.title, addressees=locked.addressees, body=locked.body, cc=locked.cc,
+            data=locked.data, created_by=user,
+        )
+        audit(actor=user, action="document.correct", obj=correction, round_id=locked.round_id,
+              after={"replaces": locked.pk, "version": correction.version})
+    return correction
+
+
+# --- requests to the worker -------------------------------------------------------------------------
+
+
+def _enqueue(document_ids: Sequence[int], mode: str) -> None:
+    from notifications import tasks  # the worker's task module imports this one: call time, on purpose
+
+    transaction.on_commit(lambda: tasks.render_documents_kick(list(document_ids), mode), robust=True)
+
+
+def preview_request(*, user: m.User, document: Document) -> Document:
+    require_office(user)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.status != DocumentStatus.DRAFT:
+            raise Conflict("只有草稿可以生成样稿。")
+        locked.render_status = RenderStatus.QUEUED
+        locked.render_error = ""
+        locked.save(update_fields=["render_status", "render_error"])
+        _enqueue([locked.pk], "preview")
+    return locked
+
+
+def issue_request(*, user: m.User, document: Document) -> Document:
+    """Draft → issuing; the worker numbers, renders and stores it. Issuing twice is a conflict."""
+    require_office(user)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.status != DocumentStatus.DRAFT:
+            raise Conflict("这份公文已印发或正在印发。")
+        locked.status = DocumentStatus.ISSUING
+        locked.issued_by = user
+        locked.render_status = RenderStatus.QUEUED
+        locked.render_error = ""
+        locked.save(update_fields=["status", "issued_by", "render_status", "render_error"])
+        audit(actor=user, action="document.issue_request", obj=locked, round_id=locked.round_id)
+        _enqueue([locked.pk], "issue")
+    return locked
+
+
+def batch_feedback_letters(*, user: m.User, round: m.Round) -> DocumentBatch:
+    """Every unit's feedback letter of the round, drafted and sent to be issued in one action. Units
+    that have an issued or issuing letter already are left out; their open drafts are taken along."""
+    require_office(user)
+    if not round.results.exists():
+        raise ValidationError({"round": ["本轮次尚未汇总结果。"]})
+    with transaction.atomic():
+        batch = DocumentBatch.objects.create(round=round, kind=DocumentKind.FEEDBACK_LETTER, created_by=user)
+        letters = Document.objects.filter(round=round, kind=DocumentKind.FEEDBACK_LETTER)
+        done = set(letters.exclude(status=DocumentStatus.DRAFT).values_list("unit_id", flat=True))
+        drafts = {d.unit_id: d for d in letters.filter(status=DocumentStatus.DRAFT, replaces__isnull=True)}
+        ids = []
+        for case in round.cases.select_related("unit").order_by("group__number", "unit__sort_order", "unit__code"):
+            if case.unit_id in done:
+                continue
+            document = drafts.get(case.unit_id) or draft_create(
+                user=user, round=round, kind=DocumentKind.FEEDBACK_LETTER, unit=case.unit
+            )
+            ids.append(document.pk)
+        Document.objects.filter(pk__in=ids).update(
+            batch=batch, status=DocumentStatus.ISSUING, issued_by=user, render_status=RenderStatus.QUEUED,
+            render_error="",
+        )
+        audit(actor=user, action="document.batch", obj=batch, round_id=round.pk, after={"documents": len(ids)})
+        _enqueue(ids, "issue")
+    return batch
+
+
+def batch_retry(*, user: m.User, batch: DocumentBatch) -> int:
+    """Send the batch's failed letters to be issued again; returns how many."""
+    require_office(user)
+    with transaction.atomic():
+        failed = list(batch.documents.select_for_update().filter(
+            status=DocumentStatus.DRAFT, render_status=RenderStatus.FAILED
+        ).values_list("pk", flat=True))
+        Document.objects.filter(pk__in=failed).update(
+            status=DocumentStatus.ISSUING, issued_by=user, render_status=RenderStatus.QUEUED, render_error=""
+        )
+        audit(actor=user, action="document.batch_retry", obj=batch, round_id=batch.round_id, after={"documents": len(failed)})
+        _enqueue(failed, "issue")
+    return len(failed)
+
+
+def batch_progress(batch: DocumentBatch) -> dict[str, Any]:
+    rows = list(batch.documents.values("pk", "status", "render_status", "render_error", "unit__name"))
+    issued = sum(1 for r in rows if r["status"] == DocumentStatus.ISSUED)
+    failed = [
+        {"document": r["pk"], "unit": r["unit__name"], "error": r["render_error"]}
+        for r in rows if r["status"] == DocumentStatus.DRAFT and r["render_status"] == RenderStatus.FAILED
+    ]
+    return {"total": len(rows), "done": issued, "failed": failed, "pending": len(rows) - issued - len(failed)}
+
+
+# --- the worker -------------------------------------------------------------------------------------
+
+
+def preview_render(document_id: int) -> None:
+    """Render a draft's watermarked 样稿 (no number, no seal)."""
+    document = Document.objects.select_related("round", "unit", "issuer").get(pk=document_id)
+    if document.status != DocumentStatus.DRAFT:
+        return
+    stamp = document.updated
+    try:
+        rendered = render.render_pdf(html_of(document, preview=True))
+    except render.RenderError as exc:
+        Document.objects.filter(pk=document_id, updated=stamp).update(render_status=RenderStatus.FAILED,
+                                                                       render_error=str(exc))
+        return
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document_id)
+        if locked.updated != stamp or locked.status != DocumentStatus.DRAFT:
+            return  # edited or issued meanwhile: this preview shows old text
+        locked.preview.save(f"preview-{locked.pk}.pdf", ContentFile(rendered.pdf), save=False)
+        locked.pages = rendered.pages
+        locked.render_status = RenderStatus.DONE
+        locked.save(update_fields=["preview", "pages", "render_status"])
+
+
+def _counter(issuer: Issuer, year: int) -> DocumentCounter:
+    """The issuer's counter for the year, locked until the transaction ends (created on first use;
+    ON CONFLICT DO NOTHING lets two first issues of a year meet on one row)."""
+    DocumentCounter.objects.bulk_create([DocumentCounter(issuer=issuer, year=year)], ignore_conflicts=True)
+    return DocumentCounter.objects.select_for_update().get(issuer=issuer, year=year)
+
+
+def issue_render(document_id: int) -> bool:
+    """Number, render and store an issuing document (idempotent: anything else is left alone).
+    Returns whether it was issued. A failed render puts it back to draft with the error."""
+    try:
+        with transaction.atomic():
+            document = Document.objects.select_for_update().select_related("round", "unit", "issuer").get(pk=document_id)
+            if document.status != DocumentStatus.ISSUING:
+                return False
+            today = timezone.localdate()
+            counter = _counter(document.issuer, today.year) if kind_of(document).numbered else None
+            number = counter.last + 1 if counter else None
+            rendered = render.render_pdf(html_of(document, preview=False, number=number, on=today))
+            if counter:
+                counter.last = number
+                counter.save(update_fields=["last"])
+                document.number, document.doc_number = number, doc_number_text(document.issuer, today.year, number)
+            document.year = today.year
+            document.issue_date = today
+            document.issued_at = timezone.now()
+            document.sha256 = hashlib.sha256(rendered.pdf).hexdigest()
+            document.pages = rendered.pages
+            document.status = DocumentStatus.ISSUED
+            document.render_status = RenderStatus.DONE
+            document.pdf.save(f"{document.kind}-{document.pk}-{document.sha256[:12]}.pdf", ContentFile(rendered.pdf),
+                              save=False)
+            document.save()
+            if document.replaces_id:
+                Document.objects.filter(pk=document.replaces_id).update(status=DocumentStatus.SUPERSEDED)
+            audit(actor=document.issued_by, action="document.issue", obj=document, round_id=document.round_id,
+                  after={"doc_number": document.doc_number, "sha256": document.sha256, "pages": document.pages,
+                         "replaces": document.replaces_id})
+            _notify_issued(document)
+        return True
+    except render.RenderError as exc:
+        Document.objects.filter(pk=document_id, status=DocumentStatus.ISSUING).update(
+            status=DocumentStatus.DRAFT, render_status=RenderStatus.FAILED, render_error=str(exc)
+        )
+        logger.warning("Document %s not issued: %s", document_id, exc)
+        return False
+
+
+def pending(older_than_seconds: int = 120) -> dict[str, list[int]]:
+    """Documents a lost kick left waiting (broker down at commit, worker killed): for the sweep."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    waiting = Document.objects.filter(render_status=RenderStatus.QUEUED).filter(Q(updated__lt=cutoff) | Q(batch__created__lt=cutoff))
+    return {
+        "issue": list(waiting.filter(status=DocumentStatus.ISSUING).values_list("pk", flat=True)[:1000]),
+        "preview": list(waiting.filter(status=DocumentStatus.DRAFT).values_list("pk", flat=True)[:1000]),
+    }
+
+
+# --- who is told -------------------------------------------------------------------------------------
+
+
+def _recipient_ids(document: Document) -> Iterable[int]:
+    audience = kind_of(document).audience
+    if audience == "internal":
+        return m.User.objects.filter(org_role=m.OrgRole.LEADER, is_active=True).values_list("pk", flat=True)
+    if audience == "unit":
+        units: Any = [document.unit_id]
+    elif document.kind == DocumentKind.REMINDER_LETTER:
+        units = {row["unit_id"] for row in document.data.get("overdue", [])}
+    else:
+        units = m.Case.objects.filter(round=document.round_id).values("unit_id")
+    return set(m.UnitMembership.objects.filter(unit_id__in=units, user__is_active=True).values_list("user_id", flat=True))
+
+
+def _notify_issued(document: Document) -> None:
+    from notifications.services import notifications_create_many
+
+    label = document.doc_number or document.get_kind_display()
+    notifications_create_many(
+        {"recipient_id": pk, "event": "document_issued", "subject": f"公文印发：{document.title}",
+         "body": f"{label}《{document.title}》已印发，请登录系统查阅下载。", "link": f"/documents/{document.pk}/",
+         "dedupe_key": f"document:{document.pk}:{pk}"}
+        for pk in _recipient_ids(document)
+    )
