@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 . scripts/_venv.sh
 # A CJK font (without one every 汉字 in pages and PDFs is a box) and harfbuzz-subset (PDFs with
 # Chinese text in ~0.2 s instead of ~15 s).
-debian_packages fonts-noto-cjk libharfbuzz-subset0
+debian_packages fonts-noto-cjk fonts-arphic-ukai libharfbuzz-subset0 poppler-utils
 venv_setup requirements.txt
 
 PORT="${PORT:-8000}"
