@@ -101,6 +101,10 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs
     if model is m.Case:
         return qs.filter(_case_q(user))
+    if model._meta.label == "notifications.Document":  # a layer above: known by name, not imported
+        return qs.filter(document_q(user))
+    if model._meta.label == "notifications.DocumentBatch":  # the office's bulk actions
+        return qs.none()
     if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment, m.SpecialBonus):
         return qs.filter(case__in=_visible_case_ids(user))
     if model is m.Result:
@@ -246,3 +250,19 @@ class RolePermissionBackend:
         if perm in ROLE_PERMISSIONS:
             return has_role_permission(user_obj, perm, obj)
         return False
+
+
+def document_q(user) -> Q:
+    """Issued official documents (`notifications.Document`) a unit-side or group-side person may read:
+    round-wide ones (notices, 通报) of rounds their unit or group takes part in; a letter to one unit
+    by that unit and by the leaders and liaisons of its group; internal working papers and drafts by
+    nobody below the office, leaders and auditors (who see everything)."""
+    my_units = unit_ids(user)
+    in_round = Q(round_id__in=m.Case.objects.filter(unit_id__in=my_units).values("round_id")) | Q(
+        round_id__in=m.Group.objects.filter(pk__in=group_ids(user)).values("round_id")
+    )
+    led_cases = m.Case.objects.filter(group_id__in=group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON]))
+    own_letter = Q(unit_id__in=my_units) | Q(
+        unit_id__in=led_cases.filter(round_id=OuterRef("round_id")).values("unit_id")
+    )
+    return Q(status__in=["issued", "superseded"]) & ((Q(audience="round") & in_round) | (Q(audience="unit") & own_letter))

@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from notifications import api as notification_api
+from notifications.documents import api as document_api
 from workflow.api import views as workflow_api
 
 # The admin speaks the product's name, not Django's (translated like every other label).
@@ -34,6 +35,8 @@ router.register("results", case_views.ResultViewSet, basename="result")
 router.register("special-bonuses", case_views.SpecialBonusViewSet, basename="special-bonus")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
 router.register("notifications", notification_api.NotificationViewSet, basename="notification")
+router.register("documents", document_api.DocumentViewSet, basename="document")
+router.register("document-batches", document_api.DocumentBatchViewSet, basename="document-batch")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("rounds/<int:pk>/launch/", workflow_api.round_launch, name="round-launch"),
@@ -60,6 +63,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; the file lives with the other static files.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("notifications/", include("notifications.urls")),
+    path("documents/", include("notifications.documents.urls")),
     path("", include("workflow.pages.urls")),
 ]
 

@@ -1,12 +1,13 @@
 """Admin for operators: read the outbox (what failed and why) and send failed items again. Rows
 change only through the services; messages are never edited here."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from cases.admin import ReadOnlyAdmin
 from notifications import services
-from notifications.models import Delivery, Digest, Notification, NotificationPreference
+from notifications.models import Delivery, Digest, Document, Issuer, Notification, NotificationPreference
 
 
 @admin.register(Notification)
@@ -51,3 +52,45 @@ class DigestAdmin(OutboxAdmin):
 class NotificationPreferenceAdmin(ReadOnlyAdmin):
     list_display = ["user", "email_enabled", "sms_enabled", "daily_digest", "updated"]
     list_select_related = ["user"]
+
+
+class IssuerForm(forms.ModelForm):
+    class Meta:
+        model = Issuer
+        fields = ["name", "mark", "code", "seal", "is_default"]
+
+    def clean_seal(self):
+        """A seal is a PNG (checked by its content, not its name) of reasonable size."""
+        seal = self.cleaned_data.get("seal")
+        if seal and hasattr(seal, "read"):
+            head = seal.read(8)
+            seal.seek(0)
+            if head != b"\x89PNG\r\n\x1a\n":
+                raise forms.ValidationError(_("印章图片必须是 PNG 文件。"))
+            if seal.size > 2 * 1024 * 1024:
+                raise forms.ValidationError(_("印章图片不能超过 2 MB。"))
+        return seal
+
+
+@admin.register(Issuer)
+class IssuerAdmin(admin.ModelAdmin):
+    """The issuing organs: mark, 机关代字 (one number series per year) and the seal image. The code of an
+    organ that has issued documents cannot change: its numbers would no longer match its series."""
+
+    form = IssuerForm
+    list_display = ["name", "mark", "code", "is_default"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.counters.exists():
+            return ["code"]
+        return []
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnlyAdmin):
+    """Documents are drafted and issued on the documents pages; here they can only be read."""
+
+    list_display = ["created", "kind", "title", "doc_number", "status", "round", "unit"]
+    list_filter = ["kind", "status"]
+    search_fields = ["title", "doc_number"]
+    list_select_related = ["round", "unit"]

@@ -68,6 +68,14 @@ class RenderStatus(models.TextChoices):
     FAILED = "failed", _("生成失败")
 
 
+class Audience(models.TextChoices):
+    """Who reads an issued document (the rule is `cases.access.document_q`)."""
+
+    ROUND = "round", _("本轮次全部单位")
+    UNIT = "unit", _("受文单位")
+    INTERNAL = "internal", _("内部（考核办、领导、纪检监督）")
+
+
 class DocumentBatch(models.Model):
     """One bulk action (a round's feedback letters): its documents carry the batch; progress is counted
     from them (issued / failed / waiting)."""
@@ -93,6 +101,7 @@ class Document(models.Model):
     )
     kind = models.CharField(_("类型"), max_length=32, choices=DocumentKind.choices)
     issuer = models.ForeignKey(Issuer, verbose_name=_("发文机关"), on_delete=models.PROTECT, related_name="documents")
+    audience = models.CharField(_("阅知范围"), max_length=8, choices=Audience.choices)
     status = models.CharField(_("状态"), max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.DRAFT)
     version = models.PositiveIntegerField(_("版本"), default=1)
     replaces = models.OneToOneField(

@@ -145,7 +145,7 @@ def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None
     content = spec.build(round, unit, data)
     with transaction.atomic():
         document = Document.objects.create(
-            round=round, unit=unit, kind=kind, issuer=issuer_default(), title=content.title,
+            round=round, unit=unit, kind=kind, issuer=issuer_default(), audience=spec.audience, title=content.title,
             addressees=content.addressees, body=content.body, cc=content.cc, data=data, batch=batch,
             created_by=user,
         )
@@ -210,7 +210,8 @@ def correction_create(*, user: m.User, document: Document) -> Document:
         if Document.objects.filter(replaces=locked).exists():
             raise Conflict("这份公文已有更正版本。")
         correction = Document.objects.create(
-            round=locked.round, unit=locked.unit, kind=locked.kind, issuer=locked.issuer, version=locked.version + 1,
+            round=locked.round, unit=locked.unit, kind=locked.kind, issuer=locked.issuer, audience=locked.audience,
+            version=locked.version + 1,
             replaces=locked, title=locked.title, addressees=locked.addressees, body=locked.body, cc=locked.cc,
             data=locked.data, created_by=user,
         )
@@ -348,7 +349,8 @@ def issue_render(document_id: int) -> bool:
     Returns whether it was issued. A failed render puts it back to draft with the error."""
     try:
         with transaction.atomic():
-            document = Document.objects.select_for_update().select_related("round", "unit", "issuer").get(pk=document_id)
+            document = Document.objects.select_for_update(of=("self",)).select_related("round", "unit", "issuer").get(
+                pk=document_id)
             if document.status != DocumentStatus.ISSUING:
                 return False
             today = timezone.localdate()
