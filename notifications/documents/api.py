@@ -24,7 +24,7 @@ class DocumentSerializer(serializers.ModelSerializer):
     unit_name = serializers.CharField(source="unit.name", default=None, read_only=True)
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
-    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    replaced_by: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     has_pdf = serializers.SerializerMethodField()
     has_preview = serializers.SerializerMethodField()
 
