@@ -1,5 +1,6 @@
 """The README's first command on the embedded default: migrate and load the demo on a new SQLite file."""
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -53,9 +54,16 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
 
     db = sqlite3.connect(tmp_path / "demo.sqlite3")
     statuses = dict(db.execute("SELECT status, count(*) FROM cases_case GROUP BY status").fetchall())
-    # Seed 000: 50 units in the half-year round, 3 in the finished pilot round; cases at every step.
-    assert sum(statuses.values()) == 53
+    # Seed 000: 50 units in the half-year round, 3 + 2 in the two pilot rounds; cases at every step.
+    assert sum(statuses.values()) == 55
     assert {"prepare", "sign_off", "inspect", "score", "review", "done"} <= set(statuses)
+    # Issued documents of every kind, stored as PDFs with their checksum, and a draft.
+    issued = db.execute("SELECT kind, pdf, sha256 FROM notifications_document WHERE status = 'issued'").fetchall()
+    assert {kind for kind, _, _ in issued} == {"launch_notice", "results_notice", "committee_version",
+                                               "feedback_letter", "reminder_letter"}
+    for _, pdf, sha256 in issued:
+        assert hashlib.sha256((tmp_path / "uploads" / pdf).read_bytes()).hexdigest() == sha256
+    assert db.execute("SELECT count(*) FROM notifications_document WHERE status = 'draft'").fetchone() == (1,)
     waiting_for_leader = db.execute(
         "SELECT u.username FROM viewflow_task t JOIN cases_user u ON u.id = t.owner_id"
         " WHERE t.flow_task LIKE '%RoundFlow.approve' AND t.status = 'ASSIGNED'").fetchall()

@@ -4,12 +4,15 @@ Two rounds: the half-year round (seed 000) with cases spread over every step, so
 inbox has work, and a small finished round waiting for the leader's approval.
 """
 
+import math
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group as AuthGroup
 from django.contrib.auth.models import Permission
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +23,8 @@ from cases import models as m
 from cases.rubrics.services import rubric_import
 from cases.rubrics.text import load_rubric_yaml
 from cases.services import rounds as round_services
+from notifications.documents import services as documents
+from notifications.documents.models import DocumentKind, Issuer
 from workflow import services
 from workflow.deadlines import services as deadlines
 from workflow.flows import CaseFlow, RoundFlow
@@ -163,7 +168,13 @@ class Demo:
         people = self._groups(half_year, units)
         services.round_launch(user=self.office, round_id=half_year.pk)
         self._spread(half_year, people)
-        finished = self._finished_round(rubric, units, people, now)
+        # Two pilot rounds of 五型机关: the first approved (its results reported in documents of every
+        # kind), the second compiled and waiting for the leader's 审定.
+        finished = self._finished_round(rubric, units[0][:3], people, now, approve=True,
+                                        title=f"{now.year - 1}年度“五型机关”创建工作调研考核（试点）")
+        self._finished_round(rubric, units[0][3:5], people, now, approve=False,
+                             title=f"{now.year - 1}年度“五型机关”创建工作调研考核（第二批试点）")
+        self._documents(half_year, finished)
         return {"round": half_year, "finished_round": finished}
 
     def _units(self) -> list[list[m.Unit]]:
@@ -263,9 +274,11 @@ class Demo:
             deadlines.case_extend(user=self.office, case_id=case.pk, due=timezone.now() + timedelta(days=2),
                                   reason="第三、四组考评时间安排较晚，准备阶段相应顺延。")
 
-    def _finished_round(self, rubric, units, people, now) -> m.Round:
+    def _finished_round(self, rubric, units, people, now, *, title, approve) -> m.Round:
+        """A small round scored and compiled; approved by the leader when `approve` (its results can be
+        reported), else waiting for the leader's 审定."""
         round = round_services.round_create(
-            user=self.office, title=f"{now.year - 1}年度“五型机关”创建工作调研考核（试点）", kind=m.RoundKind.CREATION,
+            user=self.office, title=title, kind=m.RoundKind.CREATION,
             year=now.year - 1, rubric=rubric, prepare_due=now - timedelta(days=40), inspect_due=now - timedelta(days=30),
             review_due=now - timedelta(days=20), approve_due=now + timedelta(days=3), report_due=now + timedelta(days=10),
         )
@@ -274,14 +287,56 @@ class Demo:
             {"user": staff["leader"], "role": m.GroupRole.LEADER},
             *(round_services.GroupMemberSpec(user=e, role=m.GroupRole.EXPERT) for e in staff["experts"])]
         round_services.group_create(user=self.office, round=round, number=1, name="第一考核调研组", phone="3568226",
-                                    members=members, units=units[0][:3])
+                                    members=members, units=units)
         services.round_launch(user=self.office, round_id=round.pk)
         for case in round.cases.select_related("unit"):
             self._advance(case, staff, "done")
-        compile_task = Task.objects.get(process__flow_class=RoundFlow, process__artifact_object_id=round.pk,
-                                        flow_task=RoundFlow.compile, status__in=[STATUS.NEW, STATUS.ASSIGNED])
-        services.task_act(user=self.office, task_id=compile_task.pk, action="submit", data={})
+        services.task_act(user=self.office, task_id=self._round_task(round, RoundFlow.compile).pk, action="submit", data={})
+        if approve:
+            services.task_act(user=self.leader, task_id=self._round_task(round, RoundFlow.approve).pk, action="approve",
+                              data={"comment": "同意。"})
+        round.refresh_from_db()
         return round
+
+    @staticmethod
+    def _round_task(round: m.Round, node) -> Task:
+        return Task.objects.get(process__flow_class=RoundFlow, process__artifact_object_id=round.pk, flow_task=node,
+                                status__in=[STATUS.NEW, STATUS.ASSIGNED])
+
+    def _documents(self, running: m.Round, finished: m.Round) -> None:
+        """Issued documents of every kind (rendered here, as the worker would) and one draft."""
+        issuer = Issuer.objects.create(name="省直机关工委", mark="省直机关工委文件", code="省直工发", is_default=True)
+        issuer.seal.save("demo-seal.png", ContentFile(_seal_png()), save=True)
+        issued = [
+            documents.draft_create(user=self.office, round=running, kind=DocumentKind.LAUNCH_NOTICE),
+            documents.draft_create(user=self.office, round=running, kind=DocumentKind.REMINDER_LETTER),
+            documents.draft_create(user=self.office, round=finished, kind=DocumentKind.RESULTS_NOTICE),
+            documents.draft_create(user=self.office, round=finished, kind=DocumentKind.COMMITTEE_VERSION),
+            *(documents.draft_create(user=self.office, round=finished, kind=DocumentKind.FEEDBACK_LETTER, unit=case.unit)
+              for case in finished.cases.select_related("unit")),
+        ]
+        for document in issued:
+            documents.issue_request(user=self.office, document=document)
+            documents.issue_render(document.pk)
+        draft = documents.draft_create(user=self.office, round=running, kind=DocumentKind.REMINDER_LETTER)
+        documents.draft_update(user=self.office, document=draft, changes={
+            "body": [*draft.body, "请各考评组联络员逐一电话提醒，确保按时完成。"]})
+
+
+def _seal_png() -> bytes:
+    """A plain red ring with a star: the demo's seal image (an office uploads its own in the admin)."""
+    from PIL import Image, ImageDraw
+
+    size = 400
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((10, 10, size - 10, size - 10), outline=(230, 0, 18, 255), width=14)
+    points = [(size / 2 + r * math.sin(math.pi * k / 5), size / 2 - r * math.cos(math.pi * k / 5))
+              for k, r in zip(range(10), [80, 32] * 5, strict=True)]
+    draw.polygon(points, fill=(230, 0, 18, 255))
+    out = BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 LOGINS = [

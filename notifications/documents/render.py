@@ -114,14 +114,21 @@ def _watch_notdef() -> Iterator[_NotdefWatch]:
         weasy_logger.removeHandler(watch)
 
 
-def _fetch_local(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+def _media_only(url: str) -> None:
     """Documents may load files from the media folder (a seal image) and nothing else: no network."""
     parsed = urlparse(url)
     media = Path(settings.MEDIA_ROOT).resolve()
-    path = Path(unquote(parsed.path)).resolve()
-    if parsed.scheme != "file" or not path.is_relative_to(media):
+    if parsed.scheme != "file" or not Path(unquote(parsed.path)).resolve().is_relative_to(media):
         raise RenderError(f"文件中引用了不允许的地址：{url}")
-    return {"string": path.read_bytes(), "mime_type": "image/png" if path.suffix.lower() == ".png" else None}
+
+
+def _fetcher(weasyprint: Any) -> Any:
+    class MediaFetcher(weasyprint.urls.URLFetcher):  # type: ignore[name-defined,misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            _media_only(url)
+            return super().fetch(url, headers)
+
+    return MediaFetcher(allowed_protocols={"file"})
 
 
 @functools.cache
@@ -138,7 +145,7 @@ def render_pdf(document_html: str) -> Rendered:
         raise MissingGlyph("以下字符在配置的字体中不存在：" + "".join(missing[:20]))
     weasyprint = _weasyprint()
     with _watch_notdef() as watch:
-        document = weasyprint.HTML(string=document_html, url_fetcher=_fetch_local).render()
+        document = weasyprint.HTML(string=document_html, url_fetcher=_fetcher(weasyprint)).render()
         pdf = document.write_pdf()
     if watch.messages:
         raise MissingGlyph("生成时出现缺字：" + watch.messages[0])

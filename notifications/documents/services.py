@@ -40,6 +40,10 @@ from notifications.documents.models import (
 
 logger = logging.getLogger(__name__)
 
+# A 通报 of results and the letters to units state results: issued only once the leader has approved
+# them (drafts and 样稿 may be prepared before, for the approval meeting).
+AFTER_APPROVAL = {DocumentKind.RESULTS_NOTICE, DocumentKind.FEEDBACK_LETTER}
+
 MAX_PARAGRAPHS = 200
 MAX_PARAGRAPH_CHARS = 3000
 
@@ -249,6 +253,7 @@ def issue_request(*, user: m.User, document: Document) -> Document:
         locked = Document.objects.select_for_update().get(pk=document.pk)
         if locked.status != DocumentStatus.DRAFT:
             raise Conflict("这份公文已印发或正在印发。")
+        _require_approved(locked.round, locked.kind)
         locked.status = DocumentStatus.ISSUING
         locked.issued_by = user
         locked.render_status = RenderStatus.QUEUED
@@ -259,12 +264,16 @@ def issue_request(*, user: m.User, document: Document) -> Document:
     return locked
 
 
+def _require_approved(round: m.Round, kind: str) -> None:
+    if kind in AFTER_APPROVAL and round.results_frozen_at is None:
+        raise Conflict("本轮次结果尚未经领导审定，不能印发。")
+
+
 def batch_feedback_letters(*, user: m.User, round: m.Round) -> DocumentBatch:
     """Every unit's feedback letter of the round, drafted and sent to be issued in one action. Units
     that have an issued or issuing letter already are left out; their open drafts are taken along."""
     require_office(user)
-    if not round.results.exists():
-        raise ValidationError({"round": ["本轮次尚未汇总结果。"]})
+    _require_approved(round, DocumentKind.FEEDBACK_LETTER)
     with transaction.atomic():
         batch = DocumentBatch.objects.create(round=round, kind=DocumentKind.FEEDBACK_LETTER, created_by=user)
         letters = Document.objects.filter(round=round, kind=DocumentKind.FEEDBACK_LETTER)

@@ -22,6 +22,7 @@ def build():
     for i in range(3):
         advance_case(setup, i)
     results.round_compute_results(user=setup.office, round=setup.round)
+    results.round_freeze_results(round=setup.round)  # as the leader's approval does
     other = make_round(units=1, experts=1)
     return setup, other
 
@@ -139,6 +140,21 @@ def test_a_unit_of_another_round_and_results_before_results_are_refused(world, a
     assert response.status_code == 400 and set(response.json()["errors"]) == {"unit"}
     response = create(api, other.office, round=other.round.pk, kind="results_notice")
     assert response.status_code == 400 and set(response.json()["errors"]) == {"round"}
+
+
+def test_results_are_issued_only_once_approved(world, api):
+    setup, _ = world
+    client = api(setup.office)
+    notice = create(api, setup.office, round=setup.round.pk, kind="results_notice").json()
+    m.Round.objects.filter(pk=setup.round.pk).update(results_frozen_at=None)
+    try:
+        refused = client.post(f"/api/v1/documents/{notice['id']}/issue/")
+        assert refused.status_code == 409 and "审定" in refused.json()["detail"]
+        assert client.post("/api/v1/document-batches/", {"round": setup.round.pk}, format="json").status_code == 409
+        assert Document.objects.get(pk=notice["id"]).status == DocumentStatus.DRAFT
+        assert client.post(f"/api/v1/documents/{notice['id']}/preview/").status_code == 202  # a 样稿 is fine
+    finally:
+        results.round_freeze_results(round=setup.round)
 
 
 def test_bad_text_is_named_and_changes_nothing(world, api):
