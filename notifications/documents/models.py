@@ -92,6 +92,9 @@ class DocumentBatch(models.Model):
         verbose_name_plural = _("批量印发")
         ordering = ["-created", "-pk"]
 
+    def __str__(self):
+        return f"{self.round}·{self.get_kind_display()}"
+
 
 class Document(models.Model):
     round = models.ForeignKey("cases.Round", verbose_name=_("考评轮次"), on_delete=models.PROTECT, related_name="documents")

@@ -32,6 +32,13 @@ ACTIONS = {
     "deadline.extend_case": _("单位任务延期"),
     "deadline.extend_phase": _("阶段延期"),
     "deadline.extend_task": _("任务延期"),
+    "document.batch": _("批量印发反馈意见"),
+    "document.batch_retry": _("重试批量印发失败项"),
+    "document.correct": _("起草公文更正版本"),
+    "document.draft": _("起草公文"),
+    "document.edit": _("修改公文草稿"),
+    "document.issue": _("印发公文"),
+    "document.issue_request": _("提交印发公文"),
     "finding.create": _("记录问题"),
     "group.create": _("新建考评组"),
     "group.set_units": _("调整考评组单位"),
@@ -68,6 +75,9 @@ KEYS = {
     "level": _("级别"), "rubric": _("考评细则"), "username": _("用户名"), "ip_address": _("IP 地址"),
     "failures": _("失败次数"), "items": _("条目"), "total": _("总分"), "due": _("截止时间"),
     "late": _("逾期提交"), "name": _("文件名"), "notifications": _("通知数"), "title": _("标题"),
+    "documents": _("公文数"), "doc_number": _("发文字号"), "sha256": _("SHA-256 摘要"), "pages": _("页数"),
+    "replaces": _("更正的文件"), "version": _("版本"), "body": _("正文"), "addressees": _("主送机关"), "cc": _("抄送"),
+    "kind": _("类型"), "unit": _("单位"),
 }
 YES_NO = {True: _("是"), False: _("否")}
 # Keys whose values are primary keys of these models: shown by name.
