@@ -38,6 +38,7 @@ counts["_office"] = {
     "approve_owner": Task.objects.get(pk=approve.pk).owner.username,
     "admin_units": page.get("/admin/cases/unit/").status_code,
     "admin_rounds": page.get("/admin/cases/round/").status_code,
+    "admin_issuers": page.get("/admin/notifications/issuer/").status_code,
 }
 print(json.dumps(counts))
 """
@@ -80,5 +81,5 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
         # Work with an evident owner lands in 我的待办, not under 可认领.
         assert counts[name]["inbox"] > 0, (name, counts)
     assert counts["_office"] == {"superusers": 0, "claim_approve": 403, "approve": 403, "approve_owner": "leader",
-                                 "admin_units": 200, "admin_rounds": 200}
+                                 "admin_units": 200, "admin_rounds": 200, "admin_issuers": 200}
     assert counts["g1_expert1"]["inbox"] == 1  # the sheet left open for the demo's expert

@@ -108,7 +108,8 @@ OFFICE_ADMIN: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "workflow": {"workdayoverride": ("view", "add", "change", "delete"), "calendaryear": ("view", "add", "change")},
     "notifications": {"notification": ("view",), "delivery": ("view",), "digest": ("view",),
-                      "notificationpreference": ("view",)},
+                      "notificationpreference": ("view",), "issuer": ("view", "add", "change"),
+                      "document": ("view",)},
 }
 
 

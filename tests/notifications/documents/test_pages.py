@@ -3,6 +3,7 @@ its progress page; a unit sees only what it may read. Same services and access r
 
 import re
 
+import pytest
 from django.test import Client
 
 from cases.scoring import results
@@ -22,6 +23,7 @@ def build():
 
 
 world = module_world(build)
+pytestmark = pytest.mark.django_db
 
 
 def client_for(user) -> Client:
@@ -87,3 +89,26 @@ def test_bulk_progress_page_and_unit_view(world):
     assert unit.post("/documents/", {"draft-round": world.round.pk, "draft-kind": "launch_notice"}).status_code == 403
     assert unit.post(f"/documents/{own.pk}/", {"action": "correct"}).status_code == 403
     assert unit.get(response["Location"]).status_code == 403
+
+
+def test_office_uploads_a_seal_in_the_admin_png_only(world, tmp_path):
+    from notifications.documents.models import Issuer
+    from workflow.demo import _seal_png, office_admin_group
+
+    world.office.is_staff = True
+    world.office.save()
+    world.office.groups.add(office_admin_group())
+    office = client_for(world.office)
+    issuer = services.issuer_default()
+    url = f"/admin/notifications/issuer/{issuer.pk}/change/"
+    form = {"name": issuer.name, "mark": issuer.mark, "code": issuer.code, "is_default": "on"}
+    with open(tmp_path / "seal.png", "wb") as f:
+        f.write(b"GIF89a not a png")
+    with open(tmp_path / "seal.png", "rb") as f:
+        page = office.post(url, {**form, "seal": f})
+    assert page.status_code == 200 and "印章图片必须是 PNG 文件" in page.content.decode()
+    with open(tmp_path / "seal.png", "wb") as f:
+        f.write(_seal_png())
+    with open(tmp_path / "seal.png", "rb") as f:
+        assert office.post(url, {**form, "seal": f}).status_code == 302
+    assert Issuer.objects.get(pk=issuer.pk).seal.read(8) == b"\x89PNG\r\n\x1a\n"
