@@ -102,7 +102,7 @@ def round_phases(round: m.Round) -> list[Phase]:
     start: date | None = _local_day(round.launched_at) if round.launched_at else None
     for name in m.Round.DUE_FIELDS:
         due = _local_day(getattr(round, name))
-        label = str(m.Round._meta.get_field(name).verbose_name).removesuffix("截止")
+        label = str(getattr(m.Round._meta.get_field(name), "verbose_name", name)).removesuffix("截止")
         phases.append(Phase(label, start if start is not None and start <= due else None, due))
         start = due + timedelta(days=1)
     return phases
