@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import subprocess
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pdfplumber
@@ -38,6 +38,11 @@ RESULTS = [
 ]
 
 
+def _late_due():
+    day = timezone.localdate() - timedelta(days=3)
+    return timezone.make_aware(datetime.combine(day, time(12)))
+
+
 def build():
     units = [UnitFactory(category=c, name=f"文档单位{i + 1}", code=f"DOCU{i + 1}") for i, c in enumerate(CATEGORIES)]
     r = make_round(units=6, experts=2, groups=2, launch=True, unit_objs=units,
@@ -64,10 +69,10 @@ def build():
             bonus=Decimal("0"), total=total, rank=rank, grade=grade, movement=movement, veto=veto,
             sheet_scores=[[f"e{n}", s] for n, s in enumerate(sheets)],
         )
-    # Units 1 and 3 are late with their self-assessment: their prepare tasks fell due 3 days ago.
+    # Units 1 and 3 are late with their self-assessment: their prepare tasks fell due 3 days ago (at noon,
+    # so the count of days does not depend on the hour the tests run).
     late = [cases[r.units[i].pk].pk for i in (1, 3)]
-    TaskDeadline.objects.filter(round=r.round, case_id__in=late, task__status__in=OPEN).update(
-        due=timezone.now() - timedelta(days=3, hours=1))
+    TaskDeadline.objects.filter(round=r.round, case_id__in=late, task__status__in=OPEN).update(due=_late_due())
     return r
 
 
@@ -229,7 +234,7 @@ def test_reminder_letter(world, caplog):
     names = [world.units[i].name for i in (1, 3)]
     assert [row["unit"] for row in doc.data["overdue"]] == names
     row = doc.data["overdue"][0]
-    due = timezone.localdate(timezone.now() - timedelta(days=3, hours=1))
+    due = timezone.localdate() - timedelta(days=3)
     assert row["unit_id"] == world.units[1].pk and row["days"] == 3 and row["step"]
     assert row["due"] == f"{due.year}年{due.month}月{due.day}日"
     pdf = _pdf(doc, caplog, number=7)
@@ -240,6 +245,17 @@ def test_reminder_letter(world, caplog):
         for n, r in enumerate(doc.data["overdue"], 1)
     ]
     assert [r[3] for r in pdf.rows("序号")] == [str(world.staff[1]), str(world.staff[3])]
+
+
+def test_reminder_letter_without_overdue_work_and_for_many_units(world):
+    content = k.reminder_letter(world.round, None, {"overdue": []})
+    assert content.addressees == "各有关单位：" and "无逾期事项" in content.body[0] and content.tables["overdue"] == []
+    rows = [{"unit": f"单位{i}", "unit_id": i, "step": "准备", "assignee": "", "due": "2026年3月5日", "days": 1}
+            for i in range(k.ADDRESSEE_UNITS + 1)]
+    content = k.reminder_letter(world.round, None, {"overdue": rows})
+    assert content.addressees == "各有关单位：" and f"仍有{k.ADDRESSEE_UNITS + 1}个单位的" in content.body[0]
+    content = k.reminder_letter(world.round, None, {"overdue": rows[:2] + rows[:1]})
+    assert content.addressees == "单位0、单位1：" and "仍有2个单位的3项工作" in content.body[0]
 
 
 def test_reminder_letter_provider_is_registered():
