@@ -160,7 +160,7 @@ def test_ranking_by_category_in_the_official_order():
     ]
 
 
-def test_a_thousand_units_build_in_a_few_queries_and_well_under_a_second():
+def test_a_thousand_units_build_in_one_query_and_under_a_second():
     r = make_round(units=1)
     n = 1000
     units = m.Unit.objects.bulk_create([
@@ -178,11 +178,13 @@ def test_a_thousand_units_build_in_a_few_queries_and_well_under_a_second():
     r.round.config = {**r.round.config, "rank_by_category": True}
     r.round.save()
     for build in (k.results_notice, k.committee_version):
+        fresh = m.Round.objects.get(pk=r.round.pk)
         started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
-            content = build(r.round, None, {})
+            content = build(fresh, None, {})
         elapsed = time.perf_counter() - started
         print(f"{build.__name__}: {n} units, {len(queries)} queries, {elapsed * 1000:.0f} ms")
-        assert len(queries) <= 3, [q["sql"] for q in queries.captured_queries]
-        assert elapsed < 0.5, elapsed
+        # the results with their units and groups (and the rubric's total, for the committee's limits)
+        assert len(queries) <= 2, [q["sql"] for q in queries.captured_queries]
+        assert elapsed < 1.0, elapsed  # measured: ~0.1 s (results notice), ~0.1–0.25 s (committee version)
     assert sum(len(t.rows) for t in content.tables["view"].tables) == n
