@@ -17,7 +17,9 @@ from cases import models as m
 from cases.scoring import adapter, engine, results
 
 # A unit whose experts' sheet totals lie further apart than this share of the rubric's total is
-# flagged for the committee (one expert far off the others).
+# flagged for the committee (one expert far off the others). So is a unit with a sheet below the round's
+# `low_total_threshold` (the sheet's own threshold, which already asks the expert for a reason), one the
+# group leader overrode, one vetoed, and one that moved MOVEMENT_FLAG places or more.
 SPREAD_SHARE = Decimal("0.10")
 # A group whose mean panel score (the experts' marks, before the office's deductions and bonuses,
 # which are not the group's doing) lies further from the round's mean than this share of the
@@ -211,8 +213,10 @@ def _flags(r: m.Result, spread_limit: Decimal, threshold: Decimal | None) -> tup
         flags.append(f"组长将专家评分调整为{r.case.panel_override}")
     if r.veto:
         flags.append("一票否决")
-    if threshold is not None and r.total < threshold:
-        flags.append(f"总分低于{threshold}")
+    if threshold is not None and scores and min(scores) < threshold:
+        # The round's threshold is a sheet's (a sheet below it needs the expert's written reason).
+        low = [score for score in scores if score < threshold]
+        flags.append(f"{len(low)}份评分表低于{threshold}分（最低{min(low)}）")
     if r.movement is not None and abs(r.movement) >= MOVEMENT_FLAG:
         flags.append(f"名次{'上升' if r.movement > 0 else '下降'}{abs(r.movement)}位")
     return tuple(flags)
@@ -285,7 +289,12 @@ class Feedback:
 def rectification_due(round: m.Round) -> date:
     """When the unit's rectification is due: the round's 通报 due plus `rectification_days` (default 30).
     Fixed by the round, so a letter drafted today and issued next week gives the same day."""
-    days = int((round.config or {}).get("rectification_days", RECTIFICATION_DAYS))
+    try:
+        days = int((round.config or {}).get("rectification_days", RECTIFICATION_DAYS))
+    except (TypeError, ValueError):
+        days = RECTIFICATION_DAYS
+    if not 0 < days <= 366:
+        days = RECTIFICATION_DAYS
     return _local_day(round.report_due) + timedelta(days=days)
 
 

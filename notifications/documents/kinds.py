@@ -165,7 +165,7 @@ def committee_version(round: m.Round, unit: m.Unit | None, data: Mapping[str, An
         + (f"{'、'.join(leaning)}，其平均分与总体平均分相差超过{view.leniency_threshold}分，请予关注。" if leaning
            else f"各组平均分与总体平均分相差均在{view.leniency_threshold}分以内。"),
         "四、需关注事项",
-        f"共{len(view.flagged)}个单位存在专家评分差异大、组长调整评分、一票否决、低分或名次变化较大等情况，详见附件2。"
+        f"共{len(view.flagged)}个单位存在专家评分差异大、组长调整评分、一票否决、评分表得分偏低或名次变化较大等情况，详见附件2。"
         if view.flagged else "未发现需特别关注的情况。",
     ]
     return Content(

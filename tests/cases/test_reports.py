@@ -99,6 +99,9 @@ def test_case_feedback_sections_findings_and_due():
             for f in feedback.findings] == [("方案未备案", "S1.1", "严重", D("1.50"), 1, True)]
     assert feedback.to_rectify == feedback.findings
     assert feedback.rectification_due == timezone.localdate(r.round.report_due) + timedelta(days=30)
+    for days, expected in ((10, 10), ("x", 30), (0, 30)):
+        r.round.config = {**r.round.config, "rectification_days": days}
+        assert reports.rectification_due(r.round) == timezone.localdate(r.round.report_due) + timedelta(days=expected)
     no_sheets = make_round(units=1)
     empty = reports.case_feedback(no_sheets.case(0))
     assert [s.score for s in empty.sections] == [None, None] and empty.result is None and empty.findings == []
@@ -122,23 +125,23 @@ def test_committee_thresholds_are_strict_and_a_group_of_one_is_not_judged():
     _results(r, [
         (0, "14.00", "14.00", 1, None, ["14.00", "12.50"]),  # spread 1.50 = the limit: not flagged
         (1, "13.00", "12.00", 3, 5, ["13.76", "12.24"]),  # spread 1.52: flagged; up 5 places: flagged
-        (2, "10.00", "10.00", 5, -4, ["10.00"]),  # far below the mean, but a group of one; down 4 is not flagged
+        (2, "11.50", "10.00", 5, -4, ["11.50"]),  # far below the mean, but a group of one; down 4 is not flagged;
+        # its total 10.00 is below 11.50, but the threshold is a sheet's: its one sheet is at 11.50, not below
         (3, "13.50", "13.50", 2, 0, ["13.50", "13.50"]),
-        (4, "12.50", "11.00", 4, None, ["12.50", "12.50"]),  # total below the threshold 11.50
+        (4, "12.50", "12.50", 4, None, ["13.80", "11.40", "11.49"]),  # two sheets below 11.50; spread 2.40
     ], low_total_threshold="11.50")
     view = reports.round_committee_view(r.round)
-    # Panels: all (14 + 13 + 10 + 13.5 + 12.5) / 5 = 12.60; group 1 (14 + 13.5) / 2 = 13.75 (+1.15 > 0.45);
-    # group 2 (13 + 12.5) / 2 = 12.75 (+0.15); group 3 10.00 (−2.60, one unit).
-    assert view.overall_mean == D("12.60")
+    # Panels: all (14 + 13 + 11.5 + 13.5 + 12.5) / 5 = 12.90; group 1 (14 + 13.5) / 2 = 13.75 (+0.85 > 0.45);
+    # group 2 (13 + 12.5) / 2 = 12.75 (−0.15); group 3 11.50 (−1.40, but one unit).
+    assert view.overall_mean == D("12.90")
     assert [(g.group, g.units, g.mean, g.difference, g.flagged, g.leaning) for g in view.group_means] == [
-        ("第1组", 2, D("13.75"), D("1.15"), True, "偏宽"),
-        ("第2组", 2, D("12.75"), D("0.15"), False, ""),
-        ("第3组", 1, D("10.00"), D("-2.60"), False, ""),
+        ("第1组", 2, D("13.75"), D("0.85"), True, "偏宽"),
+        ("第2组", 2, D("12.75"), D("-0.15"), False, ""),
+        ("第3组", 1, D("11.50"), D("-1.40"), False, ""),
     ]
     assert {row.unit: row.flags for row in view.flagged} == {
         r.units[1].name: ("专家评分差异大（12.24至13.76，相差1.52）", "名次上升5位"),
-        r.units[2].name: ("总分低于11.50",),
-        r.units[4].name: ("总分低于11.50",),
+        r.units[4].name: ("专家评分差异大（11.40至13.80，相差2.40）", "2份评分表低于11.50分（最低11.40）"),
     }
 
 
