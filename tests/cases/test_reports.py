@@ -14,7 +14,7 @@ from cases import reports
 from cases.scoring.results import round_compute_results
 from notifications.documents import kinds as k
 from tests.cases.test_results import _scored_round
-from tests.factories import make_round
+from tests.factories import UnitFactory, act, advance_case, make_round
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +71,27 @@ def test_ranking_and_distribution_from_the_real_scoring():
     ]
     assert table.rows[1].sheet_scores == (D("13.00"), D("16.00"))
     assert reports.grade_distribution(r.round, [table]) == [("优秀", 1), ("良好", 1), ("达标", 1)]
+
+
+def test_real_scoring_ranked_within_categories():
+    party, government = m.UnitCategory.PARTY, m.UnitCategory.GOVERNMENT
+    units = [UnitFactory(category=c) for c in (government, party, government, party)]
+    grades = {"scheme": "thresholds", "bands": [["优秀", "14"], ["良好", "13"], ["达标", "0"]]}
+    r = make_round(units=4, experts=1, launch=True, unit_objs=units, config={"rank_by_category": True, "grades": grades})
+    for i, deduction in enumerate(["1", "2", "3", "0.5"]):  # totals 14, 13, 12, 14.50
+        case = advance_case(r, i, upto="score")
+        act(r, r.group_of(i).experts[0], "score", case, items=[{"item": "S1.1", "deduction": deduction, "reason": "缺"}])
+        act(r, r.group_of(i).leader, "review", case, "approve")
+    round_compute_results(user=r.office, round=r.round)
+    tables = reports.round_ranking(r.round)
+    assert [(t.category, [(row.unit, row.total, row.rank, row.grade) for row in t.rows]) for t in tables] == [
+        (party, [(units[3].name, D("14.50"), 1, "优秀"), (units[1].name, D("13.00"), 2, "良好")]),
+        (government, [(units[0].name, D("14.00"), 1, "优秀"), (units[2].name, D("12.00"), 2, "达标")]),
+    ]
+    assert reports.grade_distribution(r.round, tables) == [("优秀", 2), ("良好", 1), ("达标", 1)]
+    content = k.results_notice(r.round, None, {})
+    assert content.tables["by_category"] is True
+    assert "按单位类别分别排名（党委工作部门2个、政府工作部门2个）。其中，优秀2个、良好1个、达标1个。" in content.body[2]
 
 
 def test_committee_view_from_the_real_scoring():
