@@ -7,5 +7,7 @@ class WorkflowConfig(AppConfig):
 
     def ready(self):
         from workflow import signals
+        from workflow.deadlines import documents
 
         signals.connect()
+        documents.register()  # the reminder letter's overdue list (notifications cannot import workflow)

@@ -8,7 +8,7 @@ tables, which always come from the round as it stands (`cases.reports`). To add 
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -61,19 +61,51 @@ def _subject(round: m.Round) -> str:
     return round.title.removeprefix("关于").removeprefix("开展").removesuffix("的通知")
 
 
+def _span(phase: reports.Phase) -> str:
+    if phase.start is None:
+        return f"{_day(phase.due)}前"
+    if phase.start == phase.due:
+        return _day(phase.due)
+    end = f"{phase.due.month}月{phase.due.day}日" if phase.start.year == phase.due.year else _day(phase.due)
+    return f"{_day(phase.start)}至{end}"
+
+
+# What each phase asks of whom (the seed notices' 责任人 and 任务), by the phase's label.
+PHASE_WORK = {
+    "准备阶段": "各被考评单位形成自评报告，准备佐证材料，经单位负责人审定后通过系统报送",
+    "检查阶段": "各考评组到被考评单位开展现场考评",
+    "评审阶段": "各考评组专家对照考评细则逐项评分，考评组召开评审会，形成考评意见",
+    "审定阶段": "考核办汇总考评结果，报领导审定",
+    "通报阶段": "考核办通报考评结果，向各单位反馈考评意见",
+}
+
+
+METHOD_WORK = {
+    "听汇报": "各单位向考评组汇报工作完成情况，汇报时间原则上不超过20分钟",
+    "查资料": "考评组对照考评细则，对各单位报送的自评报告和佐证材料逐项核查",
+    "现场察访": "考评组检查机关纪律作风，对相关工作现场进行实地察访",
+    "座谈交流": "考评组通过座谈交流等方式，深入了解实际情况，听取意见建议",
+}
+# Beyond this many units a reminder is addressed to 各有关单位 (the list is in the annex).
+ADDRESSEE_UNITS = 10
+
+
 def launch_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
     groups = reports.round_groups(round)
     units = sum(len(g.units) for g in groups)
     phases = reports.round_phases(round)
-    methods = "、".join(str(label) for _, label in m.InspectionMethod.choices)
+    methods = [str(label) for _, label in m.InspectionMethod.choices]
     body = [
         f"根据年度工作安排，决定开展{_subject(round)}。现将有关事项通知如下。",
         "一、考评对象和分组",
-        f"本次考评对象为{units}个单位，分{len(groups)}个考评组进行，分组情况见附件。",
+        f"本次考评对象为{units}个单位，分{len(groups)}个考评组进行。各考评组设组长"
+        + ("、副组长" if any(g.deputies for g in groups) else "") + "和联络员，分组情况见附件。",
         "二、时间安排",
-        *(f"（{NUMERALS[i]}）{label.removesuffix('截止')}：{_day(due)}前完成。" for i, (label, due) in enumerate(phases)),
+        *(f"（{NUMERALS[i]}）{p.label}（{_span(p)}）。{PHASE_WORK.get(p.label, '')}。".replace("。。", "。")
+          for i, p in enumerate(phases)),
         "三、考评方式",
-        f"考评组采取{methods}等方式进行，对照考评细则逐项评分，结果经审定后通报。",
+        f"考评组主要采取{'、'.join(methods)}等方式进行，对照考评细则逐项评分，结果经审定后通报。",
+        *(f"（{NUMERALS[i]}）{label}。{METHOD_WORK.get(label, '')}".rstrip("。") + "。" for i, label in enumerate(methods)),
         "四、有关要求",
         f"（一）各单位于{_day(round.prepare_due)}前通过系统报送自评报告（不超过{round.report_char_limit}字）和佐证材料，"
         "经单位负责人审定后提交。",
@@ -82,39 +114,59 @@ def launch_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) 
     ]
     return Content(
         title=f"关于开展{_subject(round)}的通知", addressees="各被考评单位：", body=body,
-        attachments=[f"{_subject(round)}分组情况"], tables={"groups": groups},
+        attachments=[f"{_subject(round)}分组情况"],
+        tables={"groups": groups, "deputies": any(g.deputies for g in groups)},
     )
+
+
+def _distribution(counts: list[tuple[str, int]]) -> str:
+    return "、".join(f"{grade}{n}个" for grade, n in counts)
 
 
 def results_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
     tables = reports.round_ranking(round)
     units = sum(len(t.rows) for t in tables)
+    by_category = any(t.category for t in tables)
+    counts = reports.grade_distribution(round, tables)
+    overview = f"本次共考评{units}个单位"
+    if by_category:
+        overview += "，按单位类别分别排名（" + "、".join(f"{t.category}{len(t.rows)}个" for t in tables) + "）"
+    overview += f"。其中，{_distribution(counts)}。" if counts else "。"
+    vetoed = [r.unit for t in tables for r in t.rows if r.veto]
     body = [
         f"按照工作安排，{_subject(round)}已经完成。经考评组考评、考核办审核、领导审定，现将结果通报如下。",
         "一、总体情况",
-        f"本次共考评{units}个单位。各单位得分、名次、等次及与上一轮次相比的名次变化见附件。",
+        overview,
+        *([f"{'、'.join(vetoed)}因存在一票否决情形，排在其他单位之后。"] if vetoed else []),
+        "各单位得分、名次、等次及与上一轮次相比的名次变化见附件。",
         "二、有关要求",
         "各单位要认真对照考评反馈意见，查找不足，抓好整改，整改情况按要求报送。",
     ]
     return Content(
         title=f"关于{_subject(round)}结果的通报", addressees="各被考评单位：", body=body,
-        attachments=[f"{_subject(round)}结果"], tables={"tables": tables, "by_category": any(t.category for t in tables)},
+        attachments=[f"{_subject(round)}结果"], tables={"tables": tables, "by_category": by_category},
     )
 
 
 def committee_version(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
     view = reports.round_committee_view(round)
-    lenient = [g.group for g in view.group_means if g.flagged]
+    leaning = [f"{g.group}{g.leaning}" for g in view.group_means if g.flagged]
+    units = sum(len(t.rows) for t in view.tables)
+    overall = view.overall_mean if view.overall_mean is not None else "—"
     body = [
         f"{_subject(round)}结果（审议稿）如下，提请审议。",
-        "一、得分构成",
-        "各单位专家评分、扣分、加分、总分及计分明细见附件1。",
-        "二、各组评分宽严比较",
-        f"全部单位平均分{view.overall_mean if view.overall_mean is not None else '—'}分。"
-        + (f"{'、'.join(lenient)}平均分与总体平均分相差较大，请予关注。" if lenient else "各组平均分与总体平均分相差均在正常范围内。"),
-        "三、需关注事项",
-        f"共{len(view.flagged)}个单位存在评分差异大、组长调整、一票否决或低分等情况，详见附件2。" if view.flagged
-        else "未发现需特别关注的情况。",
+        "一、总体情况",
+        f"本次共考评{units}个单位，全部单位平均总分{view.overall_total_mean if view.overall_total_mean is not None else '—'}分"
+        + (f"。拟定等次：{_distribution(view.grade_distribution)}。" if view.grade_distribution else "。"),
+        "二、得分构成",
+        "各单位专家评分、扣分、加分、总分及各评分表得分见附件1。",
+        "三、各组评分宽严比较",
+        f"全部单位专家评分平均{overall}分。"
+        + (f"{'、'.join(leaning)}，其平均分与总体平均分相差超过{view.leniency_threshold}分，请予关注。" if leaning
+           else f"各组平均分与总体平均分相差均在{view.leniency_threshold}分以内。"),
+        "四、需关注事项",
+        f"共{len(view.flagged)}个单位存在专家评分差异大、组长调整评分、一票否决、评分表得分偏低或名次变化较大等情况，详见附件2。"
+        if view.flagged else "未发现需特别关注的情况。",
     ]
     return Content(
         title=f"{_subject(round)}结果（党委会审议稿）", addressees="", body=body,
@@ -126,13 +178,14 @@ def feedback_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]
     assert unit is not None
     case = m.Case.objects.select_related("round__rubric", "unit", "group").get(round=round, unit=unit)
     feedback = reports.case_feedback(case)
-    due = _day(timezone.localdate() + timedelta(days=int((round.config or {}).get("rectification_days", 30))))
+    due = _day(feedback.rectification_due)
     result = feedback.result
     summary = (
-        f"你单位得分{result.total}分，名次第{result.rank}名" + (f"，等次为“{result.grade}”" if result.grade else "") + "。"
+        f"你单位得分{result.total}分，" + (f"在{result.category}中" if result.category else "")
+        + f"名次第{result.rank}名" + (f"，等次为“{result.grade}”" if result.grade else "") + "。"
         if result else "你单位的考评结果尚未汇总。"
     )
-    to_fix = [f for f in feedback.findings if f.requires_rectification]
+    to_fix = feedback.to_rectify
     body = [
         f"根据{_subject(round)}安排，{feedback.group}对你单位进行了考评。现将考评意见反馈如下。",
         "一、考评得分",
@@ -140,8 +193,10 @@ def feedback_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]
         "二、发现的问题",
         f"考评中发现问题{len(feedback.findings)}个，详见附件。" if feedback.findings else "考评中未发现需要指出的问题。",
         "三、整改要求",
-        f"对需整改的{len(to_fix)}个问题，请于{due}前完成整改，并将整改情况报考核办。" if to_fix
-        else "请对照考评意见，巩固提升工作成效。",
+        *([f"（一）对需整改的{len(to_fix)}个问题，请逐项制定整改措施，明确责任人和完成时限，于{due}前完成整改。",
+           "（二）整改完成后，请将整改情况报告及佐证材料通过系统报送考核办。",
+           "（三）考核办将对整改情况进行跟踪督查，整改不到位的，在下一轮次考评中扣分。"] if to_fix
+          else ["请对照考评意见，巩固提升工作成效。"]),
     ]
     return Content(
         title=f"关于{unit.name}{_subject(round)}的反馈意见", addressees=f"{unit.name}：", body=body,
@@ -151,13 +206,14 @@ def feedback_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]
 
 def reminder_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
     rows = list(data.get("overdue", []))
-    units = sorted({row["unit"] for row in rows})
+    units = list(dict.fromkeys(row["unit"] for row in rows if row.get("unit")))  # in the rows' (official) order
     body = [
         f"截至{_day(timezone.localdate())}，{_subject(round)}中仍有{len(units)}个单位的{len(rows)}项工作逾期未完成（见附件）。",
         "请有关单位高度重视，抓紧办理，于3个工作日内完成。逾期仍未完成的，按考评细则扣分，并将情况报告领导。",
-    ]
+    ] if rows else [f"截至{_day(timezone.localdate())}，{_subject(round)}各项工作均在规定时间内办理，无逾期事项。"]
+    addressees = "、".join(units) + "：" if 0 < len(units) <= ADDRESSEE_UNITS else "各有关单位："
     return Content(
-        title=f"关于催办{_subject(round)}有关工作的通知", addressees="、".join(units) + "：" if units else "各有关单位：",
+        title=f"关于催办{_subject(round)}有关工作的通知", addressees=addressees,
         body=body, attachments=["逾期未完成事项清单"], tables={"overdue": rows},
     )
 
