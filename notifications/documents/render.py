@@ -131,14 +131,59 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
+# --- the 版记 on an even last page -----------------------------------------------------------------
+# base.html draws the 版记 on a page of its own (named page "banji", no page number) that starts on a left,
+# even page ("break-before: left" inserts a blank, unnumbered page when the text ends on an even page), with
+# a "banji-end" marker where the text ends. When the text ends on an even page with room under it for the
+# 版记 and a blank line, the 版记 belongs on that page: a second layout rewrites the wrapper to
+# "banji-page inline" with a padding that pushes the 版记 to the bottom of the type area.
+
+_BANJI_PAGE = 'class="banji-page"'
+MIN_GAP = 28.95  # pt: at least one blank line between the text and a 版记 on the same page
+
+
+def _boxes_with_class(document: Any, name: str) -> Iterator[tuple[int, Any]]:
+    for number, page in enumerate(document.pages):
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is not None and name in (element.get("class") or "").split() and box.element_tag == "div":
+                yield number, box
+                break
+
+
+def banji_padding(document: Any) -> float | None:
+    """The padding that moves the 版记 under the text on the text's last page, or None to keep it on its own
+    page (the text ends on an odd page, or on an even page without room)."""
+    ends = list(_boxes_with_class(document, "banji-end"))
+    banji = list(_boxes_with_class(document, "banji"))
+    if not ends or not banji:
+        return None
+    end_page, end = ends[-1]
+    if end_page % 2 == 0:  # 0-based: the text ends on an odd page, the 版记 already has the next (even) one
+        return None
+    page_box = document.pages[end_page]._page_box
+    bottom = page_box.content_box_y() + page_box.height
+    room = bottom - 1 - end.position_y - banji[-1][1].margin_height()
+    return room if room >= MIN_GAP else None
+
+
+def _layout(document_html: str) -> Any:
+    return _weasyprint().HTML(string=document_html, url_fetcher=_fetch_local).render()
+
+
 def render_pdf(document_html: str) -> Rendered:
     """The PDF of one document; raises RenderError (a missing glyph among them)."""
     missing = missing_characters(document_html)
     if missing:
         raise MissingGlyph("以下字符在配置的字体中不存在：" + "".join(missing[:20]))
-    weasyprint = _weasyprint()
     with _watch_notdef() as watch:
-        document = weasyprint.HTML(string=document_html, url_fetcher=_fetch_local).render()
+        document = _layout(document_html)
+        padding = banji_padding(document) if _BANJI_PAGE in document_html else None
+        if padding is not None:
+            inline = _layout(document_html.replace(
+                _BANJI_PAGE, f'class="banji-page inline" style="padding-top: {padding:.2f}pt"', 1))
+            if len(inline.pages) == len(document.pages) - 2:  # the 版记 fitted where measured
+                document = inline
         pdf = document.write_pdf()
     if watch.messages:
         raise MissingGlyph("生成时出现缺字：" + watch.messages[0])

@@ -1,0 +1,270 @@
+"""GB/T 9704-2012 text layout done in Python: body lines justified to the 28 × 22 grid.
+
+WeasyPrint (Pango) stretches only spaces when it justifies, and Chinese text has none, so a justified
+paragraph would end ragged. Instead each paragraph is broken into lines here: the characters' advances
+are read from the very fonts WeasyPrint will use (fontTools, the first configured family of the role that
+has the character), lines are filled on the grid pitch (156 mm / 28), line breaks obey the 避头尾 rules
+(no line starts with ，。、；：？！）》」』 …, none ends with （《「『“ …, ——/…… and short Latin/digit runs
+are not split), and every line but a paragraph's last gets its own letter-spacing so that its last
+character ends exactly on the right edge of the type area. The template draws each line as one
+non-wrapping block; the PDF's text stays clean (letter-spacing is glyph positioning, no inserted spaces).
+
+The same font metrics give the vertical offsets that put the first line's glyphs (their ideographic
+em box) exactly 37 mm below the page's top edge, the issuing-organ mark 35 mm below that, and the page
+number 7 mm under the type area.
+"""
+
+import functools
+import subprocess
+from dataclasses import dataclass, field
+
+from notifications.documents.render import font_stacks
+
+MM = 72 / 25.4
+TYPE_WIDTH = 156 * MM  # pt
+TYPE_HEIGHT = 225 * MM
+GRID_CHARS = 28
+GRID_LINES = 22
+BODY_SIZE = 16.0  # 3号
+LINE_HEIGHT = 28.95  # 22 lines in 225 mm
+PITCH = TYPE_WIDTH / GRID_CHARS  # a grid cell: 15.79 pt
+SPACING = PITCH - BODY_SIZE  # letter-spacing that puts full-width characters on the grid
+MAX_SQUEEZE = 1.3  # pt below SPACING a line may be squeezed (a closing mark pulled in)
+MAX_STRETCH = 1.3  # pt above SPACING a line may be stretched (a character pushed out)
+EM_TOP = 0.88  # the ideographic em box's top above the baseline, fraction of the size (when the font says nothing)
+
+# 行首禁则 and 行尾禁则 (GB/T 15834: 点号 and the closing half of paired marks never start a line; the opening
+# half never ends one), with their half-width Latin cousins.
+NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉〗〙〛｝］’”…‥·•・％‰℃々〃ゝゞ,.;:?!)]}%")
+NO_LINE_END = frozenset("（《「『【〔〈〖〘〚｛［‘“([{")
+UNSPLIT_PAIRS = frozenset("—…")  # ——  …… are one mark of two cells
+LATIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,-+/:%@_&")
+LATIN_KEEP_WIDTH = 3 * PITCH  # Latin/digit runs up to this width are not split
+
+
+@dataclass(frozen=True)
+class Face:
+    path: str
+    index: int
+    units_per_em: int
+    ascent: float  # what Pango uses for the line box (hhea), fraction of the size
+    descent: float  # positive
+    em_top: float  # ideographic em box top above the baseline, fraction of the size
+    advances: dict[int, float] = field(repr=False, hash=False, compare=False)  # code point → fraction of the size
+
+    def em_top_in_line(self, size: float, line_height: float) -> float:
+        """Distance from the top of a line box to the glyphs' em-box top (CSS half-leading model)."""
+        half_leading = (line_height - (self.ascent + self.descent) * size) / 2
+        return half_leading + (self.ascent - self.em_top) * size
+
+
+@functools.cache
+def _face_file(family: str) -> tuple[str, int] | None:
+    """The regular-weight file of an installed family (fc-list; weight 80 is Regular/Book)."""
+    out = subprocess.run(["fc-list", f":family={family}", "--format", "%{file}\t%{index}\t%{weight}\n"],
+                         capture_output=True, text=True, check=False).stdout
+    found: list[tuple[float, str, int]] = []
+    for line in out.splitlines():
+        try:
+            path, index, weight = line.split("\t")
+            found.append((abs(float(weight.strip("[]").split()[0]) - 80), path, int(index or 0)))
+        except (ValueError, IndexError):
+            continue
+    if not found:
+        return None
+    _, path, index = min(found)
+    return path, index
+
+
+@functools.cache
+def _face(path: str, index: int) -> Face:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=index, lazy=True) as font:
+        upm = font["head"].unitsPerEm
+        hhea = font["hhea"]
+        os2 = font["OS/2"] if "OS/2" in font else None
+        em_top = EM_TOP
+        if os2 is not None and os2.sTypoAscender - os2.sTypoDescender == upm:
+            em_top = os2.sTypoAscender / upm  # the typo box is the ideographic em box (Noto CJK: 880/-120)
+        hmtx = font["hmtx"]
+        advances = {cp: hmtx[name][0] / upm for cp, name in font.getBestCmap().items()}
+        return Face(path=path, index=index, units_per_em=upm, ascent=hhea.ascent / upm,
+                    descent=-hhea.descent / upm, em_top=em_top, advances=advances)
+
+
+def faces(role: str) -> list[Face]:
+    """The installed faces of a role's font stack, first choice first."""
+    out = []
+    for family in font_stacks()[role]:
+        found = _face_file(family)
+        if found:
+            out.append(_face(*found))
+    return out
+
+
+def primary_face(role: str) -> Face:
+    stack = faces(role)
+    if not stack:
+        raise LookupError(f"no font of the {role!r} stack is installed")
+    return stack[0]
+
+
+def advance(ch: str, role: str) -> float:
+    """A character's advance in the role's fonts, as a fraction of the size (1.0 when no font has it:
+    rendering refuses such a character anyway)."""
+    for face in faces(role):
+        width = face.advances.get(ord(ch))
+        if width is not None:
+            return width
+    return 1.0
+
+
+# --- lines -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    text: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Line:
+    runs: list[Run]
+    spacing: float  # letter-spacing, pt
+    indent: float  # pt
+    last: bool  # a paragraph's last line: on the grid, not stretched
+
+    @property
+    def text(self) -> str:
+        return "".join(run.text for run in self.runs)
+
+
+def _break_allowed(chars: list[str], i: int, *, keep_latin: bool) -> bool:
+    """May a line end before chars[i]?"""
+    before, after = chars[i - 1], chars[i]
+    if after in NO_LINE_START or before in NO_LINE_END:
+        return False
+    if before == after and before in UNSPLIT_PAIRS:
+        return False
+    if keep_latin and before in LATIN and after in LATIN:
+        return False
+    return True
+
+
+def _latin_run_width(chars: list[str], widths: list[float], i: int) -> float:
+    """Width of the Latin/digit run chars[i] sits in."""
+    start, end = i, i
+    while start > 0 and chars[start - 1] in LATIN:
+        start -= 1
+    while end + 1 < len(chars) and chars[end + 1] in LATIN:
+        end += 1
+    return sum(widths[start:end + 1])
+
+
+def _spacing(widths: list[float], start: int, stop: int, available: float) -> float:
+    count = stop - start
+    if count < 2:
+        return SPACING
+    return (available - sum(widths[start:stop])) / (count - 1)
+
+
+def _choose_break(chars: list[str], widths: list[float], start: int, natural: int, available: float) -> int:
+    """Where the line that starts at `start` ends (exclusive), the natural end being `natural`."""
+    def allowed(i: int, keep_latin: bool) -> bool:
+        if keep_latin and chars[i - 1] in LATIN and chars[i] in LATIN:
+            keep_latin = _latin_run_width(chars, widths, i) <= LATIN_KEEP_WIDTH
+        return _break_allowed(chars, i, keep_latin=keep_latin)
+
+    for keep_latin in (True, False):
+        candidates = []
+        for stop in range(natural, max(start + 1, natural - 4), -1):  # push characters to the next line
+            if allowed(stop, keep_latin):
+                candidates.append(stop)
+                break
+        for stop in range(natural + 1, min(len(chars), natural + 3)):  # or squeeze closing marks in
+            if allowed(stop, keep_latin):
+                candidates.append(stop)
+                break
+        fitting = [stop for stop in candidates
+                   if -MAX_SQUEEZE <= _spacing(widths, start, stop, available) - SPACING <= MAX_STRETCH]
+        if fitting:
+            return min(fitting, key=lambda stop: abs(_spacing(widths, start, stop, available) - SPACING))
+    return natural
+
+
+def break_lines(runs: list[Run], *, indent_cells: float = 2, size: float = BODY_SIZE) -> list[Line]:
+    """A paragraph's lines on the grid: all but the last exactly as wide as the type area."""
+    chars: list[str] = []
+    roles: list[str] = []
+    for run in runs:
+        chars.extend(run.text)
+        roles.extend(run.role for _ in run.text)
+    widths = [advance(ch, role) * size for ch, role in zip(chars, roles)]
+    lines: list[Line] = []
+    start, first = 0, True
+    while start < len(chars):
+        while start < len(chars) and chars[start] == " ":
+            start += 1  # a space never starts a line
+        if start >= len(chars):
+            break
+        indent = indent_cells * PITCH if first else 0.0
+        available = TYPE_WIDTH - indent
+        stop, used = start, 0.0
+        while stop < len(chars) and used + widths[stop] <= available + 0.5:
+            used += widths[stop] + SPACING
+            stop += 1
+        stop = max(stop, start + 1)
+        last = stop >= len(chars)
+        if not last:
+            stop = _choose_break(chars, widths, start, stop, available)
+        end = stop
+        while end > start + 1 and chars[end - 1] == " ":
+            end -= 1  # nor ends one
+        spacing = SPACING if last else _spacing(widths, start, end, available)
+        lines.append(Line(runs=_runs(chars, roles, start, end), spacing=round(spacing, 4), indent=indent, last=last))
+        start, first = stop, False
+    return lines
+
+
+def _runs(chars: list[str], roles: list[str], start: int, end: int) -> list[Run]:
+    out: list[Run] = []
+    for i in range(start, end):
+        if out and out[-1].role == roles[i]:
+            out[-1] = Run(out[-1].text + chars[i], roles[i])
+        else:
+            out.append(Run(chars[i], roles[i]))
+    return out
+
+
+# --- vertical geometry --------------------------------------------------------------------------------
+
+
+def geometry(mark_size: float) -> dict[str, float]:
+    """Offsets (pt) the stylesheet needs so that glyphs, not boxes, sit where the standard says."""
+    body = primary_face("body")
+    title = primary_face("title")
+    first_line = body.em_top_in_line(BODY_SIZE, LINE_HEIGHT)  # the page box starts this far above the glyphs
+    mark_line = mark_size * 1.2
+    number_line = 14.0
+    half_leading = (LINE_HEIGHT - (body.ascent + body.descent) * BODY_SIZE) / 2
+    docno_below = half_leading + (body.descent - (1 - body.em_top)) * BODY_SIZE  # line box bottom under the em box
+    return {
+        "first_line": first_line,
+        "area_height": TYPE_HEIGHT,
+        "area_width": TYPE_WIDTH,
+        # the red rule 4 mm under the document number's glyphs
+        "rule_gap": 4 * MM - docno_below,
+        "margin_top": 37 * MM - first_line,
+        "margin_bottom": 35 * MM + first_line,
+        "pitch": PITCH,
+        "spacing": SPACING,
+        "line": LINE_HEIGHT,
+        "mark_line": mark_line,
+        # the mark's em box 35 mm below the type area's top (which is first_line below the page box's top)
+        "mark_top": 35 * MM + first_line - title.em_top_in_line(mark_size, mark_line),
+        # the page number's em box 7 mm below the type area (whose bottom is first_line below the box's)
+        "number_top": 7 * MM + first_line - body.em_top_in_line(14.0, number_line),
+        "number_line": number_line,
+    }
