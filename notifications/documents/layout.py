@@ -66,19 +66,19 @@ def _face_file(family: str) -> tuple[str, int] | None:
     found: list[tuple[float, str, int]] = []
     for line in out.splitlines():
         try:
-            path, index, weight = line.split("\t")
-            found.append((abs(float(weight.strip("[]").split()[0]) - 80), path, int(index or 0)))
+            file, number, weight = line.split("\t")
+            found.append((abs(float(weight.strip("[]").split()[0]) - 80), file, int(number or 0)))
         except (ValueError, IndexError):
             continue
     if not found:
         return None
-    _, path, index = min(found)
-    return path, index
+    _, best_file, best_index = min(found)
+    return best_file, best_index
 
 
 @functools.cache
 def _face(path: str, index: int) -> Face:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
     with TTFont(path, fontNumber=index, lazy=True) as font:
         upm = font["head"].unitsPerEm

@@ -67,7 +67,7 @@ def _installed_fonts() -> dict[str, list[tuple[str, int]]]:
 
 @functools.cache
 def _coverage(path: str, index: int) -> frozenset[int]:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
     with TTFont(path, fontNumber=index, lazy=True) as font:
         return frozenset(font.getBestCmap())

@@ -27,8 +27,7 @@ from cases.errors import Conflict
 from cases.services.audit import audit
 from cases.services.common import require_office
 from notifications.documents import kinds as k
-from notifications.documents import layout
-from notifications.documents import render
+from notifications.documents import layout, render
 from notifications.documents.models import (
     Document,
     DocumentBatch,
