@@ -113,8 +113,8 @@ def _lines(runs: list[layout.Run], indent_cells: float) -> list[dict[str, Any]]:
             for line in layout.break_lines(runs, indent_cells=indent_cells)]
 
 
-def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> str:
-    """The document's HTML: its stored text parts, the round's tables as they are now, the layout.
+def context_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> dict[str, Any]:
+    """The template context of a document (html_of's): text parts, the round's tables, the layout.
     Body paragraphs and the addressees come already broken into lines justified to the grid (layout.py)."""
     on = on or timezone.localdate()
     kind = kind_of(document)
@@ -125,7 +125,7 @@ def html_of(document: Document, *, preview: bool, number: int | None = None, on:
     for text in document.body:
         level = paragraph_level(text)
         paragraphs.append({"text": text, "level": level, "lines": _lines(paragraph_runs(text, level), 2)})
-    return render_to_string(kind.template, {
+    return {
         "title": document.title,
         "addressees": document.addressees,
         "addressee_lines": _lines([layout.Run(document.addressees, "body")], 0) if document.addressees else [],
@@ -143,7 +143,13 @@ def html_of(document: Document, *, preview: bool, number: int | None = None, on:
         "preview": preview,
         "fonts": render.css_font_families(),
         "grid": {name: f"{value:.3f}" for name, value in layout.geometry(float(size)).items()},
-    })
+    }
+
+
+def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> str:
+    """The document's HTML: its stored text parts, the round's tables as they are now, the layout."""
+    context = context_of(document, preview=preview, number=number, on=on)
+    return render_to_string(kind_of(document).template, context)
 
 
 # --- drafts ---------------------------------------------------------------------------------------
