@@ -163,6 +163,16 @@ def _latin_run_width(chars: list[str], widths: list[float], i: int) -> float:
     return sum(widths[start:end + 1])
 
 
+def quantized(spacing: float, size: float = BODY_SIZE) -> float:
+    """The letter-spacing to ask for so that WeasyPrint 70 draws `spacing` as closely as it can: it writes each
+    glyph's adjustment as whole thousandths of an em, truncated towards zero (draw/text.py, `int(kerning)`),
+    so ask for the nearest whole thousandth plus half a thousandth away from zero (exact after truncation)."""
+    thousandths = round(spacing * 1000 / size)
+    if thousandths == 0:
+        return 0.0
+    return (thousandths + (0.5 if thousandths > 0 else -0.5)) * size / 1000
+
+
 def _spacing(widths: list[float], start: int, stop: int, available: float) -> float:
     count = stop - start
     if count < 2:
@@ -222,7 +232,7 @@ def break_lines(runs: list[Run], *, indent_cells: float = 2, size: float = BODY_
         end = stop
         while end > start + 1 and chars[end - 1] == " ":
             end -= 1  # nor ends one
-        spacing = SPACING if last else _spacing(widths, start, end, available)
+        spacing = quantized(SPACING if last else _spacing(widths, start, end, available), size)
         lines.append(Line(runs=_runs(chars, roles, start, end), spacing=round(spacing, 4), indent=indent, last=last))
         start, first = stop, False
     return lines
@@ -259,7 +269,7 @@ def geometry(mark_size: float) -> dict[str, float]:
         "margin_top": 37 * MM - first_line,
         "margin_bottom": 35 * MM + first_line,
         "pitch": PITCH,
-        "spacing": SPACING,
+        "spacing": quantized(SPACING),
         "line": LINE_HEIGHT,
         "mark_line": mark_line,
         # the mark's em box 35 mm below the type area's top (which is first_line below the page box's top)

@@ -140,6 +140,7 @@ def _weasyprint() -> Any:
 
 _BANJI_PAGE = 'class="banji-page"'
 MIN_GAP = 28.95  # pt: at least one blank line between the text and a 版记 on the same page
+PX = 0.75  # pt per CSS px (WeasyPrint's layout unit)
 
 
 def _boxes_with_class(document: Any, name: str) -> Iterator[tuple[int, Any]]:
@@ -163,7 +164,7 @@ def banji_padding(document: Any) -> float | None:
         return None
     page_box = document.pages[end_page]._page_box
     bottom = page_box.content_box_y() + page_box.height
-    room = bottom - 1 - end.position_y - banji[-1][1].margin_height()
+    room = (bottom - end.position_y - banji[-1][1].margin_height()) * PX - 1
     return room if room >= MIN_GAP else None
 
 

@@ -109,7 +109,7 @@ def paragraph_runs(text: str, level: str) -> list[layout.Run]:
 
 
 def _lines(runs: list[layout.Run], indent_cells: float) -> list[dict[str, Any]]:
-    return [{"runs": line.runs, "spacing": f"{line.spacing:.3f}", "indent": f"{line.indent:.3f}", "last": line.last}
+    return [{"runs": line.runs, "spacing": f"{line.spacing:.4f}", "indent": f"{line.indent:.3f}", "last": line.last}
             for line in layout.break_lines(runs, indent_cells=indent_cells)]
 
 
