@@ -39,6 +39,7 @@ EM_TOP = 0.88  # the ideographic em box's top above the baseline, fraction of th
 NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉〗〙〛｝］’”…‥·•・％‰℃々〃ゝゞ,.;:?!)]}%")
 NO_LINE_END = frozenset("（《「『【〔〈〖〘〚｛［‘“([{")
 UNSPLIT_PAIRS = frozenset("—…")  # ——  …… are one mark of two cells
+LIGATED_PAIRS = ("——",)
 LATIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,-+/:%@_&")
 LATIN_KEEP_WIDTH = 3 * PITCH  # Latin/digit runs up to this width are not split
 
@@ -52,6 +53,7 @@ class Face:
     descent: float  # positive
     em_top: float  # ideographic em box top above the baseline, fraction of the size
     advances: dict[int, float] = field(repr=False, hash=False, compare=False)  # code point → fraction of the size
+    ligatures: frozenset[str] = frozenset()  # pairs drawn as one glyph (Noto CJK's ——): one letter-spacing, not two
 
     def em_top_in_line(self, size: float, line_height: float) -> float:
         """Distance from the top of a line box to the glyphs' em-box top (CSS half-leading model)."""
@@ -89,20 +91,22 @@ def _face(path: str, index: int) -> Face:
         if os2 is not None and os2.sTypoAscender - os2.sTypoDescender == upm:
             em_top = os2.sTypoAscender / upm  # the typo box is the ideographic em box (Noto CJK: 880/-120)
         hmtx = font["hmtx"]
-        simplified = _simplified_chinese_forms(font)
-        advances = {cp: hmtx[simplified.get(name, name)][0] / upm for cp, name in font.getBestCmap().items()}
+        cmap = font.getBestCmap()
+        simplified = _simplified_chinese_forms(font, "locl")
+        advances = {cp: hmtx[simplified.get(name, name)][0] / upm for cp, name in cmap.items()}
+        ligatures = frozenset(pair for pair in LIGATED_PAIRS if _ligated(font, cmap, pair))
         return Face(path=path, index=index, units_per_em=upm, ascent=hhea.ascent / upm,
-                    descent=-hhea.descent / upm, em_top=em_top, advances=advances)
+                    descent=-hhea.descent / upm, em_top=em_top, advances=advances, ligatures=ligatures)
 
 
-def _simplified_chinese_forms(font: Any) -> dict[str, str]:
-    """The glyphs HarfBuzz substitutes for text tagged zh-CN: the font's 'locl' single substitutions for
-    Han script, language ZHS (in Noto CJK they make — a full em, where the default glyph is 0.89 em)."""
+def _han_lookups(font: Any, tags: tuple[str, ...]) -> list[Any]:
+    """The GSUB lookups (extension subtables unwrapped: [(type, subtable)]) of some features for Han
+    script, language ZHS, as HarfBuzz applies them to text tagged zh-CN."""
     if "GSUB" not in font:
-        return {}
+        return []
     table = font["GSUB"].table
     if not table.ScriptList or not table.FeatureList or not table.LookupList:
-        return {}
+        return []
     lookups: list[int] = []
     for script in table.ScriptList.ScriptRecord:
         if script.ScriptTag != "hani":
@@ -115,16 +119,37 @@ def _simplified_chinese_forms(font: Any) -> dict[str, str]:
             continue
         for index in langsys.FeatureIndex:
             feature = table.FeatureList.FeatureRecord[index]
-            if feature.FeatureTag == "locl":
+            if feature.FeatureTag in tags:
                 lookups.extend(feature.Feature.LookupListIndex)
-    forms: dict[str, str] = {}
-    for index in sorted(lookups):
+    out = []
+    for index in sorted(set(lookups)):
         lookup = table.LookupList.Lookup[index]
         for subtable in lookup.SubTable:
             if lookup.LookupType == 7:
                 subtable = subtable.ExtSubTable
-            forms.update(getattr(subtable, "mapping", None) or {})
+            out.append(subtable)
+    return out
+
+
+def _simplified_chinese_forms(font: Any, tag: str) -> dict[str, str]:
+    """The glyphs HarfBuzz substitutes for text tagged zh-CN: the font's 'locl' single substitutions for
+    Han script, language ZHS (in Noto CJK they make — a full em, where the default glyph is 0.89 em)."""
+    forms: dict[str, str] = {}
+    for subtable in _han_lookups(font, (tag,)):
+        forms.update(getattr(subtable, "mapping", None) or {})
     return forms
+
+
+def _ligated(font: Any, cmap: dict[int, str], pair: str) -> bool:
+    """Does the font draw `pair` as one glyph (a ccmp/liga ligature)?"""
+    first, second = (cmap.get(ord(ch)) for ch in pair)
+    if first is None or second is None:
+        return False
+    for subtable in _han_lookups(font, ("ccmp", "liga")):
+        for ligature in (getattr(subtable, "ligatures", None) or {}).get(first, []):
+            if list(ligature.Component) == [second]:
+                return True
+    return False
 
 
 def faces(role: str) -> list[Face]:
@@ -177,7 +202,7 @@ class Line:
 
 def _break_allowed(chars: list[str], i: int, *, keep_latin: bool) -> bool:
     """May a line end before chars[i]?"""
-    before, after = chars[i - 1], chars[i]
+    before, after = chars[i - 1][-1], chars[i][0]
     if after in NO_LINE_START or before in NO_LINE_END:
         return False
     if before == after and before in UNSPLIT_PAIRS:
@@ -240,12 +265,17 @@ def _choose_break(chars: list[str], widths: list[float], start: int, natural: in
 
 def break_lines(runs: list[Run], *, indent_cells: float = 2, size: float = BODY_SIZE) -> list[Line]:
     """A paragraph's lines on the grid: all but the last exactly as wide as the type area."""
-    chars: list[str] = []
+    chars: list[str] = []  # clusters: one character, or a pair the font draws as one glyph
     roles: list[str] = []
     for run in runs:
-        chars.extend(run.text)
-        roles.extend(run.role for _ in run.text)
-    widths = [advance(ch, role) * size for ch, role in zip(chars, roles)]
+        ligatures = faces(run.role)[0].ligatures if faces(run.role) else frozenset()
+        i = 0
+        while i < len(run.text):
+            step = 2 if run.text[i:i + 2] in ligatures else 1
+            chars.append(run.text[i:i + step])
+            roles.append(run.role)
+            i += step
+    widths = [sum(advance(ch, role) for ch in cluster) * size for cluster, role in zip(chars, roles)]
     lines: list[Line] = []
     start, first = 0, True
     while start < len(chars):
@@ -280,6 +310,32 @@ def _runs(chars: list[str], roles: list[str], start: int, end: int) -> list[Run]
         else:
             out.append(Run(chars[i], roles[i]))
     return out
+
+
+def text_width(text: str, role: str = "body", size: float = BODY_SIZE) -> float:
+    """A one-line text's width on the grid's letter-spacing (the last character's trailing spacing left out)."""
+    if not text:
+        return 0.0
+    return sum(advance(ch, role) * size for ch in text) + (len(text) - 1) * quantized(SPACING, size)
+
+
+def signature(organ: str, day: str, *, sealed: bool) -> dict[str, float]:
+    """Right indents (pt) of the 发文机关署名 and the 成文日期 (GB/T 9704 7.3.5). With a seal: the date 4
+    cells from the right, the organ centred over it. Without: the organ 2 cells from the right, the date
+    starting 2 cells right of the organ's first character — unless that runs it past 2 cells from the right,
+    then the date 2 cells from the right and the organ moved left to keep the 2-cell step."""
+    organ_width, day_width = text_width(organ), text_width(day)
+    if sealed:
+        day_right = 4 * PITCH
+        organ_right = max(0.0, day_right + (day_width - organ_width) / 2)
+    else:
+        organ_right = 2 * PITCH
+        day_right = organ_right + organ_width - 2 * PITCH - day_width
+        if day_right < 2 * PITCH:
+            day_right = 2 * PITCH
+            organ_right = day_right + day_width + 2 * PITCH - organ_width
+    return {"organ_right": organ_right, "date_right": day_right,
+            "centre_right": day_right + day_width / 2}  # the seal is centred on the date
 
 
 # --- vertical geometry --------------------------------------------------------------------------------

@@ -114,14 +114,30 @@ def _watch_notdef() -> Iterator[_NotdefWatch]:
         weasy_logger.removeHandler(watch)
 
 
-def _fetch_local(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+def _local_file(url: str) -> tuple[bytes, str]:
     """Documents may load files from the media folder (a seal image) and nothing else: no network."""
     parsed = urlparse(url)
     media = Path(settings.MEDIA_ROOT).resolve()
     path = Path(unquote(parsed.path)).resolve()
     if parsed.scheme != "file" or not path.is_relative_to(media):
         raise RenderError(f"文件中引用了不允许的地址：{url}")
-    return {"string": path.read_bytes(), "mime_type": "image/png" if path.suffix.lower() == ".png" else None}
+    if not path.is_file():
+        raise RenderError(f"文件中引用的图片不存在：{path.name}")
+    return path.read_bytes(), "image/png" if path.suffix.lower() == ".png" else "application/octet-stream"
+
+
+@functools.cache
+def _fetcher_class() -> Any:
+    """WeasyPrint 70 wants a URLFetcher (a plain function fails its assertion); with fail_on_errors a refused
+    or missing file stops the render (FatalURLFetchingError) instead of a document without its seal."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class MediaFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            body, content_type = _local_file(url)
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
+
+    return MediaFetcher
 
 
 @functools.cache
@@ -169,7 +185,15 @@ def banji_padding(document: Any) -> float | None:
 
 
 def _layout(document_html: str) -> Any:
-    return _weasyprint().HTML(string=document_html, url_fetcher=_fetch_local).render()
+    weasyprint = _weasyprint()
+    from weasyprint.urls import FatalURLFetchingError
+
+    fetcher = _fetcher_class()(fail_on_errors=True)
+    try:
+        return weasyprint.HTML(string=document_html, url_fetcher=fetcher).render()
+    except FatalURLFetchingError as exc:
+        cause = exc.__cause__
+        raise RenderError(str(cause) if isinstance(cause, RenderError) else f"文件中的图片无法读取：{exc}") from exc
 
 
 def render_pdf(document_html: str) -> Rendered:

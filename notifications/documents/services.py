@@ -120,6 +120,7 @@ def context_of(document: Document, *, preview: bool, number: int | None = None, 
     kind = kind_of(document)
     content = _content(document)
     seal = document.issuer.seal
+    seal_url = f"file://{seal.path}" if seal and not preview else ""
     size = mark_size(document.issuer.mark)
     paragraphs = []
     for text in document.body:
@@ -139,7 +140,9 @@ def context_of(document: Document, *, preview: bool, number: int | None = None, 
         "mark_size": size,
         "issue_date": day_text(on),
         "print_date": day_text(on),
-        "seal": f"file://{seal.path}" if seal and not preview else "",
+        "seal": seal_url,
+        "signature": {name: f"{value:.3f}" for name, value in layout.signature(
+            document.issuer.name, day_text(on), sealed=bool(seal_url)).items()},
         "preview": preview,
         "fonts": render.css_font_families(),
         "grid": {name: f"{value:.3f}" for name, value in layout.geometry(float(size)).items()},
