@@ -130,7 +130,7 @@ def _local_file(url: str) -> tuple[bytes, str]:
 def _fetcher_class() -> Any:
     """WeasyPrint 70 wants a URLFetcher (a plain function fails its assertion); with fail_on_errors a refused
     or missing file stops the render (FatalURLFetchingError) instead of a document without its seal."""
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
+    from weasyprint.urls import URLFetcher, URLFetcherResponse  # type: ignore[import-untyped]
 
     class MediaFetcher(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
@@ -186,7 +186,7 @@ def banji_padding(document: Any) -> float | None:
 
 def _layout(document_html: str) -> Any:
     weasyprint = _weasyprint()
-    from weasyprint.urls import FatalURLFetchingError
+    from weasyprint.urls import FatalURLFetchingError  # type: ignore[import-untyped]
 
     fetcher = _fetcher_class()(fail_on_errors=True)
     try:
