@@ -53,6 +53,7 @@ class Face:
     descent: float  # positive
     em_top: float  # ideographic em box top above the baseline, fraction of the size
     advances: dict[int, float] = field(repr=False, hash=False, compare=False)  # code point → fraction of the size
+    latin_advances: dict[int, float] = field(default_factory=dict, repr=False, hash=False, compare=False)  # in a Latin run
     ligatures: frozenset[str] = frozenset()  # pairs drawn as one glyph (Noto CJK's ——): one letter-spacing, not two
 
     def em_top_in_line(self, size: float, line_height: float) -> float:
@@ -92,16 +93,19 @@ def _face(path: str, index: int) -> Face:
             em_top = os2.sTypoAscender / upm  # the typo box is the ideographic em box (Noto CJK: 880/-120)
         hmtx = font["hmtx"]
         cmap = font.getBestCmap()
-        simplified = _simplified_chinese_forms(font, "locl")
-        advances = {cp: hmtx[simplified.get(name, name)][0] / upm for cp, name in cmap.items()}
+        han = _simplified_chinese_forms(font, "hani")
+        advances = {cp: hmtx[han.get(name, name)][0] / upm for cp, name in cmap.items()}
+        latin = _simplified_chinese_forms(font, "latn")
+        latin_advances = {cp: hmtx[latin.get(name, name)][0] / upm for cp, name in cmap.items() if cp < 0x3000}
         ligatures = frozenset(pair for pair in LIGATED_PAIRS if _ligated(font, cmap, pair))
         return Face(path=path, index=index, units_per_em=upm, ascent=hhea.ascent / upm,
-                    descent=-hhea.descent / upm, em_top=em_top, advances=advances, ligatures=ligatures)
+                    descent=-hhea.descent / upm, em_top=em_top, advances=advances,
+                    latin_advances=latin_advances, ligatures=ligatures)
 
 
-def _han_lookups(font: Any, tags: tuple[str, ...]) -> list[Any]:
-    """The GSUB lookups (extension subtables unwrapped: [(type, subtable)]) of some features for Han
-    script, language ZHS, as HarfBuzz applies them to text tagged zh-CN."""
+def _han_lookups(font: Any, tags: tuple[str, ...], script_tag: str = "hani", language: str | None = "ZHS ") -> list[Any]:
+    """The GSUB subtables (extension subtables unwrapped) of some features for a script (Han unless told)
+    and a language (ZHS unless told; None: the script's default), as HarfBuzz applies them."""
     if "GSUB" not in font:
         return []
     table = font["GSUB"].table
@@ -109,11 +113,11 @@ def _han_lookups(font: Any, tags: tuple[str, ...]) -> list[Any]:
         return []
     lookups: list[int] = []
     for script in table.ScriptList.ScriptRecord:
-        if script.ScriptTag != "hani":
+        if script.ScriptTag != script_tag:
             continue
         langsys = script.Script.DefaultLangSys
         for record in script.Script.LangSysRecord:
-            if record.LangSysTag == "ZHS ":
+            if language is not None and record.LangSysTag == language:
                 langsys = record.LangSys
         if langsys is None:
             continue
@@ -131,11 +135,13 @@ def _han_lookups(font: Any, tags: tuple[str, ...]) -> list[Any]:
     return out
 
 
-def _simplified_chinese_forms(font: Any, tag: str) -> dict[str, str]:
-    """The glyphs HarfBuzz substitutes for text tagged zh-CN: the font's 'locl' single substitutions for
-    Han script, language ZHS (in Noto CJK they make — a full em, where the default glyph is 0.89 em)."""
+def _simplified_chinese_forms(font: Any, script_tag: str) -> dict[str, str]:
+    """The glyphs HarfBuzz substitutes for text tagged zh-CN: the font's 'locl' single substitutions. Han
+    runs are shaped as language ZHS (in Noto CJK — is then a full em, the default glyph 0.89 em); Pango
+    gives Latin runs the script's default language, whose locl makes digits after a letter wider (1: 0.549
+    em, not 0.471)."""
     forms: dict[str, str] = {}
-    for subtable in _han_lookups(font, (tag,)):
+    for subtable in _han_lookups(font, ("locl",), script_tag, "ZHS " if script_tag == "hani" else None):
         forms.update(getattr(subtable, "mapping", None) or {})
     return forms
 
@@ -169,11 +175,12 @@ def primary_face(role: str) -> Face:
     return stack[0]
 
 
-def advance(ch: str, role: str) -> float:
+def advance(ch: str, role: str, latin_run: bool = False) -> float:
     """A character's advance in the role's fonts, as a fraction of the size (1.0 when no font has it:
-    rendering refuses such a character anyway)."""
+    rendering refuses such a character anyway); `latin_run`: it follows a Latin letter (Pango shapes it
+    as Latin script then)."""
     for face in faces(role):
-        width = face.advances.get(ord(ch))
+        width = (face.latin_advances if latin_run else face.advances).get(ord(ch))
         if width is not None:
             return width
     return 1.0
@@ -202,7 +209,12 @@ class Line:
 
 def _break_allowed(chars: list[str], i: int, *, keep_latin: bool) -> bool:
     """May a line end before chars[i]?"""
-    before, after = chars[i - 1][-1], chars[i][0]
+    b, a = i - 1, i
+    while b > 0 and chars[b] == " ":
+        b -= 1  # spaces at a break vanish: the rules apply to what is left on either side
+    while a < len(chars) - 1 and chars[a] == " ":
+        a += 1
+    before, after = chars[b][-1], chars[a][0]
     if after in NO_LINE_START or before in NO_LINE_END:
         return False
     if before == after and before in UNSPLIT_PAIRS:
@@ -240,26 +252,33 @@ def _spacing(widths: list[float], start: int, stop: int, available: float) -> fl
 
 
 def _choose_break(chars: list[str], widths: list[float], start: int, natural: int, available: float) -> int:
-    """Where the line that starts at `start` ends (exclusive), the natural end being `natural`."""
+    """Where the line that starts at `start` ends (exclusive), the natural end being `natural`: the allowed
+    break nearest to it, pushing characters to the next line or squeezing closing marks in, whichever
+    changes the spacing least — first keeping short Latin/digit runs whole, then not; then, for runs of
+    marks no limit can absorb, any break the 避头尾 rules allow; the natural end only when none does."""
     def allowed(i: int, keep_latin: bool) -> bool:
+        if i >= len(chars):
+            return True  # the paragraph's end
         if keep_latin and chars[i - 1] in LATIN and chars[i] in LATIN:
             keep_latin = _latin_run_width(chars, widths, i) <= LATIN_KEEP_WIDTH
         return _break_allowed(chars, i, keep_latin=keep_latin)
 
-    for keep_latin in (True, False):
+    def deviation(stop: int) -> float:
+        return _spacing(widths, start, stop, available) - SPACING
+
+    for keep_latin, back, ahead, limited in ((True, 4, 2, True), (False, 4, 2, True), (False, 8, 3, False)):
         candidates = []
-        for stop in range(natural, max(start + 1, natural - 4), -1):  # push characters to the next line
+        for stop in range(natural, max(start + 1, natural - back), -1):  # push characters to the next line
             if allowed(stop, keep_latin):
                 candidates.append(stop)
                 break
-        for stop in range(natural + 1, min(len(chars), natural + 3)):  # or squeeze closing marks in
+        for stop in range(natural + 1, min(len(chars), natural + ahead) + 1):  # or squeeze closing marks in
             if allowed(stop, keep_latin):
                 candidates.append(stop)
                 break
-        fitting = [stop for stop in candidates
-                   if -MAX_SQUEEZE <= _spacing(widths, start, stop, available) - SPACING <= MAX_STRETCH]
+        fitting = [stop for stop in candidates if not limited or -MAX_SQUEEZE <= deviation(stop) <= MAX_STRETCH]
         if fitting:
-            return min(fitting, key=lambda stop: abs(_spacing(widths, start, stop, available) - SPACING))
+            return min(fitting, key=lambda stop: abs(deviation(stop)))
     return natural
 
 
@@ -275,7 +294,9 @@ def break_lines(runs: list[Run], *, indent_cells: float = 2, size: float = BODY_
             chars.append(run.text[i:i + step])
             roles.append(run.role)
             i += step
-    widths = [sum(advance(ch, role) for ch in cluster) * size for cluster, role in zip(chars, roles)]
+    latin = _latin_runs(chars)
+    widths = [sum(advance(ch, role, in_latin) for ch in cluster) * size
+              for cluster, role, in_latin in zip(chars, roles, latin)]
     lines: list[Line] = []
     start, first = 0, True
     while start < len(chars):
@@ -302,6 +323,28 @@ def break_lines(runs: list[Run], *, indent_cells: float = 2, size: float = BODY_
     return lines
 
 
+def _latin_runs(chars: list[str]) -> list[bool]:
+    """Which characters Pango shapes as Latin script: letters, and the digits, spaces and marks (script
+    Common) that follow a letter before the next Han character (Common takes the preceding run's script;
+    at the start of a paragraph, the next one's)."""
+    strong: list[bool | None] = []
+    for cluster in chars:
+        ch = cluster[0]
+        if ch.isascii() and ch.isalpha():
+            strong.append(True)
+        elif ch.isalpha():  # 汉字 (and any other letter the fonts have): not Latin
+            strong.append(False)
+        else:
+            strong.append(None)
+    out: list[bool] = []
+    current: bool | None = next((s for s in strong if s is not None), False)
+    for value in strong:
+        if value is not None:
+            current = value
+        out.append(bool(current))
+    return out
+
+
 def _runs(chars: list[str], roles: list[str], start: int, end: int) -> list[Run]:
     out: list[Run] = []
     for i in range(start, end):
@@ -316,7 +359,9 @@ def text_width(text: str, role: str = "body", size: float = BODY_SIZE) -> float:
     """A one-line text's width on the grid's letter-spacing (the last character's trailing spacing left out)."""
     if not text:
         return 0.0
-    return sum(advance(ch, role) * size for ch in text) + (len(text) - 1) * quantized(SPACING, size)
+    latin = _latin_runs(list(text))
+    return sum(advance(ch, role, in_latin) * size for ch, in_latin in zip(text, latin)) + (
+        len(text) - 1) * quantized(SPACING, size)
 
 
 def signature(organ: str, day: str, *, sealed: bool) -> dict[str, float]:
