@@ -433,3 +433,25 @@ def test_pages_look_like_the_reference_images(world, name):
         mean, changed = pc.difference(path, REFERENCE / path.name)
         assert mean <= 0.5 and changed <= 0.002, f"{path.name}: mean difference {mean:.3f}, {changed:.2%} of pixels changed"
 
+
+
+def test_internal_version_without_red_head_and_with_two_attachments(world):
+    """The committee version is internal: no 发文机关标志, no number, no red; its two attachments are listed
+    附件：1. … with the second number under the first, and each starts a page with 附件N."""
+    document = ds.draft_create(user=world.setup.office, round=world.setup.round, kind="committee_version")
+    pages = pc.checked(render.render_pdf(ds.html_of(document, preview=False, on=DAY)).pdf)
+    assert not any(pc.is_red(c["non_stroking_color"]) for page in pages for c in page.chars)
+    assert not any(pc.is_red(r["non_stroking_color"]) for page in pages for r in page.rects)
+    lines = [line for page in pages for line in page.body_lines()]
+    first = next(line for line in lines if line.text.startswith("附件：1."))
+    second = lines[lines.index(first) + 1]
+    assert first.text == "附件：1.得分构成明细" and second.text == "2.各组评分宽严比较及需关注事项"
+    assert first.x0 == pytest.approx(pc.LEFT + 2 * pc.PITCH, abs=1)
+    assert second.x0 == pytest.approx(first.chars[3]["x0"], abs=0.5)  # "2" under "1"
+    labels = [(page.number, page.body_lines()[0]) for page in pages if page.body_lines() and
+              page.body_lines()[0].text in ("附件1", "附件2")]
+    assert [line.text for _, line in labels] == ["附件1", "附件2"]
+    for _, label in labels:
+        assert label.x0 == pytest.approx(pc.LEFT, abs=0.5)
+        assert label.baseline - 0.88 * 16 == pytest.approx(pc.TOP, abs=0.5)
+    assert len(pages) % 2 == 0
