@@ -67,7 +67,7 @@ def _installed_fonts() -> dict[str, list[tuple[str, int]]]:
 
 @functools.cache
 def _coverage(path: str, index: int) -> frozenset[int]:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
     with TTFont(path, fontNumber=index, lazy=True) as font:
         return frozenset(font.getBestCmap())
@@ -114,21 +114,30 @@ def _watch_notdef() -> Iterator[_NotdefWatch]:
         weasy_logger.removeHandler(watch)
 
 
-def _media_only(url: str) -> None:
+def _local_file(url: str) -> tuple[bytes, str]:
     """Documents may load files from the media folder (a seal image) and nothing else: no network."""
     parsed = urlparse(url)
     media = Path(settings.MEDIA_ROOT).resolve()
-    if parsed.scheme != "file" or not Path(unquote(parsed.path)).resolve().is_relative_to(media):
+    path = Path(unquote(parsed.path)).resolve()
+    if parsed.scheme != "file" or not path.is_relative_to(media):
         raise RenderError(f"文件中引用了不允许的地址：{url}")
+    if not path.is_file():
+        raise RenderError(f"文件中引用的图片不存在：{path.name}")
+    return path.read_bytes(), "image/png" if path.suffix.lower() == ".png" else "application/octet-stream"
 
 
-def _fetcher(weasyprint: Any) -> Any:
-    class MediaFetcher(weasyprint.urls.URLFetcher):  # type: ignore[name-defined,misc]
+@functools.cache
+def _fetcher_class() -> Any:
+    """WeasyPrint 70 wants a URLFetcher (a plain function fails its assertion); with fail_on_errors a refused
+    or missing file stops the render (FatalURLFetchingError) instead of a document without its seal."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse  # type: ignore[import-untyped]
+
+    class MediaFetcher(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
-            _media_only(url)
-            return super().fetch(url, headers)
+            body, content_type = _local_file(url)
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
 
-    return MediaFetcher(allowed_protocols={"file"})
+    return MediaFetcher
 
 
 @functools.cache
@@ -138,14 +147,68 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
+# --- the 版记 on an even last page -----------------------------------------------------------------
+# base.html draws the 版记 on a page of its own (named page "banji", no page number) that starts on a left,
+# even page ("break-before: left" inserts a blank, unnumbered page when the text ends on an even page), with
+# a "banji-end" marker where the text ends. When the text ends on an even page with room under it for the
+# 版记 and a blank line, the 版记 belongs on that page: a second layout rewrites the wrapper to
+# "banji-page inline" with a padding that pushes the 版记 to the bottom of the type area.
+
+_BANJI_PAGE = 'class="banji-page"'
+MIN_GAP = 28.95  # pt: at least one blank line between the text and a 版记 on the same page
+PX = 0.75  # pt per CSS px (WeasyPrint's layout unit)
+
+
+def _boxes_with_class(document: Any, name: str) -> Iterator[tuple[int, Any]]:
+    for number, page in enumerate(document.pages):
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is not None and name in (element.get("class") or "").split() and box.element_tag == "div":
+                yield number, box
+                break
+
+
+def banji_padding(document: Any) -> float | None:
+    """The padding that moves the 版记 under the text on the text's last page, or None to keep it on its own
+    page (the text ends on an odd page, or on an even page without room)."""
+    ends = list(_boxes_with_class(document, "banji-end"))
+    banji = list(_boxes_with_class(document, "banji"))
+    if not ends or not banji:
+        return None
+    end_page, end = ends[-1]
+    if end_page % 2 == 0:  # 0-based: the text ends on an odd page, the 版记 already has the next (even) one
+        return None
+    page_box = document.pages[end_page]._page_box
+    bottom = page_box.content_box_y() + page_box.height
+    room = (bottom - end.position_y - banji[-1][1].margin_height()) * PX - 1
+    return room if room >= MIN_GAP else None
+
+
+def _layout(document_html: str) -> Any:
+    weasyprint = _weasyprint()
+    from weasyprint.urls import FatalURLFetchingError  # type: ignore[import-untyped]
+
+    fetcher = _fetcher_class()(fail_on_errors=True)
+    try:
+        return weasyprint.HTML(string=document_html, url_fetcher=fetcher).render()
+    except FatalURLFetchingError as exc:
+        cause = exc.__cause__
+        raise RenderError(str(cause) if isinstance(cause, RenderError) else f"文件中的图片无法读取：{exc}") from exc
+
+
 def render_pdf(document_html: str) -> Rendered:
     """The PDF of one document; raises RenderError (a missing glyph among them)."""
     missing = missing_characters(document_html)
     if missing:
         raise MissingGlyph("以下字符在配置的字体中不存在：" + "".join(missing[:20]))
-    weasyprint = _weasyprint()
     with _watch_notdef() as watch:
-        document = weasyprint.HTML(string=document_html, url_fetcher=_fetcher(weasyprint)).render()
+        document = _layout(document_html)
+        padding = banji_padding(document) if _BANJI_PAGE in document_html else None
+        if padding is not None:
+            inline = _layout(document_html.replace(
+                _BANJI_PAGE, f'class="banji-page inline" style="padding-top: {padding:.2f}pt"', 1))
+            if len(inline.pages) == len(document.pages) - 2:  # the 版记 fitted where measured
+                document = inline
         pdf = document.write_pdf()
     if watch.messages:
         raise MissingGlyph("生成时出现缺字：" + watch.messages[0])

@@ -27,7 +27,7 @@ from cases.errors import Conflict
 from cases.services.audit import audit
 from cases.services.common import require_office
 from notifications.documents import kinds as k
-from notifications.documents import render
+from notifications.documents import layout, render
 from notifications.documents.models import (
     Document,
     DocumentBatch,
@@ -96,29 +96,67 @@ def _content(document: Document) -> k.Content:
     return kind_of(document).build(document.round, document.unit, document.data)
 
 
-def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> str:
-    """The document's HTML: its stored text parts, the round's tables as they are now, the layout."""
+# Roles of the heading levels' own words (GB/T 9704: 一、黑体, （一）楷体, 1. and （1） the body's 仿宋).
+_HEADING_ROLES = {"h1": "heading", "h2": "kai"}
+
+
+def paragraph_runs(text: str, level: str) -> list[layout.Run]:
+    """A paragraph as font runs: a 一、 or （一） heading's words in its font up to its first 。 (a heading
+    followed by text in one paragraph), the rest in the body font."""
+    role = _HEADING_ROLES.get(level)
+    if role is None:
+        return [layout.Run(text, "body")]
+    cut = text.find("。") + 1
+    if 0 < cut < len(text):
+        return [layout.Run(text[:cut], role), layout.Run(text[cut:], "body")]
+    return [layout.Run(text, role)]
+
+
+def _lines(runs: list[layout.Run], indent_cells: float) -> list[dict[str, Any]]:
+    return [{"runs": line.runs, "spacing": f"{line.spacing:.4f}", "indent": f"{line.indent:.3f}", "last": line.last}
+            for line in layout.break_lines(runs, indent_cells=indent_cells)]
+
+
+def context_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> dict[str, Any]:
+    """The template context of a document (html_of's): text parts, the round's tables, the layout.
+    Body paragraphs and the addressees come already broken into lines justified to the grid (layout.py)."""
     on = on or timezone.localdate()
     kind = kind_of(document)
     content = _content(document)
     seal = document.issuer.seal
-    return render_to_string(kind.template, {
+    seal_url = f"file://{seal.path}" if seal and not preview else ""
+    size = mark_size(document.issuer.mark)
+    paragraphs = []
+    for text in document.body:
+        level = paragraph_level(text)
+        paragraphs.append({"text": text, "level": level, "lines": _lines(paragraph_runs(text, level), 2)})
+    return {
         "title": document.title,
         "addressees": document.addressees,
-        "paragraphs": [{"text": p, "level": paragraph_level(p)} for p in document.body],
+        "addressee_lines": _lines([layout.Run(document.addressees, "body")], 0) if document.addressees else [],
+        "paragraphs": paragraphs,
         "attachments": content.attachments,
         "tables": content.tables,
         "cc": document.cc,
         "issuer": document.issuer,
         "doc_number": doc_number_text(document.issuer, on.year, number) if kind.numbered else "",
         "show_mark": kind.audience != "internal",
-        "mark_size": mark_size(document.issuer.mark),
+        "mark_size": size,
         "issue_date": day_text(on),
         "print_date": day_text(on),
-        "seal": f"file://{seal.path}" if seal and not preview else "",
+        "seal": seal_url,
+        "signature": {name: f"{value:.3f}" for name, value in layout.signature(
+            document.issuer.name, day_text(on), sealed=bool(seal_url)).items()},
         "preview": preview,
         "fonts": render.css_font_families(),
-    })
+        "grid": {name: f"{value:.3f}" for name, value in layout.geometry(float(size)).items()},
+    }
+
+
+def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> str:
+    """The document's HTML: its stored text parts, the round's tables as they are now, the layout."""
+    context = context_of(document, preview=preview, number=number, on=on)
+    return render_to_string(kind_of(document).template, context)
 
 
 # --- drafts ---------------------------------------------------------------------------------------
