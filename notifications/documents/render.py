@@ -196,6 +196,22 @@ def _layout(document_html: str) -> Any:
         raise RenderError(str(cause) if isinstance(cause, RenderError) else f"文件中的图片无法读取：{exc}") from exc
 
 
+def _move_banji(document: Any, end_page: int) -> bool:
+    """Put the 版记, laid out at the bottom of the type area of its own page, at the same place on the text's
+    last page and drop the pages after it (the blank one and the 版记's own). The type area is the same on
+    every page, so its position holds; this saves laying a long document out a second time."""
+    banji = list(_boxes_with_class(document, "banji"))
+    if not banji or len(document.pages) != end_page + 3:
+        return False
+    body = next((box for box in document.pages[end_page]._page_box.descendants()
+                 if getattr(box, "element_tag", None) == "body"), None)
+    if body is None:
+        return False
+    body.children = [*body.children, banji[-1][1]]
+    del document.pages[end_page + 1:]
+    return True
+
+
 def render_pdf(document_html: str) -> Rendered:
     """The PDF of one document; raises RenderError (a missing glyph among them)."""
     missing = missing_characters(document_html)
@@ -203,12 +219,8 @@ def render_pdf(document_html: str) -> Rendered:
         raise MissingGlyph("以下字符在配置的字体中不存在：" + "".join(missing[:20]))
     with _watch_notdef() as watch:
         document = _layout(document_html)
-        padding = banji_padding(document) if _BANJI_PAGE in document_html else None
-        if padding is not None:
-            inline = _layout(document_html.replace(
-                _BANJI_PAGE, f'class="banji-page inline" style="padding-top: {padding:.2f}pt"', 1))
-            if len(inline.pages) == len(document.pages) - 2:  # the 版记 fitted where measured
-                document = inline
+        if _BANJI_PAGE in document_html and banji_padding(document) is not None:
+            _move_banji(document, list(_boxes_with_class(document, "banji-end"))[-1][0])
         pdf = document.write_pdf()
     if watch.messages:
         raise MissingGlyph("生成时出现缺字：" + watch.messages[0])
