@@ -1,8 +1,12 @@
-"""Celery tasks of the notifications layer. Thin: the logic is in `notifications.outbox`."""
+"""Celery tasks of the notifications layer. Thin: the logic is in `notifications.outbox` and
+`notifications.documents.services`."""
 
+import gc
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_init
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +56,51 @@ def render_documents_kick(document_ids: list[int], mode: str) -> None:
         logger.warning("Could not reach the broker to render documents now; the sweep will.", exc_info=True)
 
 
+def _broker_backlog() -> int | None:
+    """Messages waiting in the default queue (None if the broker cannot say)."""
+    app = render_document.app
+    try:
+        with app.connection_for_write() as conn:
+            channel: Any = conn.default_channel  # a kombu virtual channel (Redis, filesystem)
+            return channel.queue_declare(queue=app.conf.task_default_queue, durable=True, auto_delete=False).message_count
+    except Exception:
+        logger.warning("Could not read the broker's queue length", exc_info=True)
+        return None
+
+
 @shared_task(ignore_result=True)
 def sweep_documents() -> None:
-    """Documents waiting longer than two minutes (a kick lost with the broker down, a worker killed)."""
+    """Documents waiting longer than two minutes (a kick lost with the broker down, a worker killed).
+
+    While the queue still holds messages, a document queued long ago may simply be waiting its turn
+    behind a large batch: the sweep then leaves it alone rather than queue a second task for every
+    letter still waiting (it runs again in two minutes). An empty queue means every document still
+    marked queued has lost its task (or is being rendered now, which `issue_render` skips)."""
     from notifications.documents import services
 
-    for mode, ids in services.pending().items():
+    waiting = {mode: ids for mode, ids in services.pending().items() if ids}
+    if not waiting:
+        return
+    backlog = _broker_backlog()
+    if backlog:
+        logger.info("Documents sweep: %s messages still queued; not re-sending %s", backlog,
+                    {mode: len(ids) for mode, ids in waiting.items()})
+        return
+    for mode, ids in waiting.items():
+        logger.info("Documents sweep: re-sending %s %s task(s)", len(ids), mode)
         render_documents_kick(ids, mode)
+
+
+@worker_init.connect
+def _preload_renderer(**kwargs: Any) -> None:
+    """Import WeasyPrint and read the configured fonts' coverage once, in the worker's main process
+    before it forks its pool: every pool child (recycled after `--max-tasks-per-child` tasks)
+    starts with both in memory instead of paying about a second for them on its first document."""
+    from notifications.documents import render
+
+    try:
+        render._weasyprint()
+        render.configured_coverage()
+    except Exception:  # a machine without the libraries still runs the other tasks
+        logger.warning("Could not preload the document renderer", exc_info=True)
+    gc.collect()  # the font tables parsed for the coverage are garbage now; children need not copy it
