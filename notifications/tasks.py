@@ -1,6 +1,7 @@
 """Celery tasks of the notifications layer. Thin: the logic is in `notifications.outbox` and
 `notifications.documents.services`."""
 
+import ctypes
 import gc
 import logging
 from typing import Any
@@ -36,13 +37,22 @@ def send_daily_digests() -> None:
 
 @shared_task(ignore_result=True)
 def render_document(document_id: int, mode: str) -> None:
-    """Render one document: its 样稿 (`preview`) or its issued PDF (`issue`)."""
+    """Render one document: its 样稿 (`preview`) or its issued PDF (`issue`).
+
+    A full garbage collection follows every document: WeasyPrint's font objects sit in reference
+    cycles that hold each font file mapped (and a copy of it) until the collector runs; left to the
+    collector's own schedule a worker rendering letters grew to ≈ 550 MB of RSS, collected after each
+    document it stays near 200 MB. After `gc.freeze()` at start-up (below) the collection only walks
+    what the task made: about 6 ms."""
     from notifications.documents import services
 
-    if mode == "issue":
-        services.issue_render(document_id)
-    else:
-        services.preview_render(document_id)
+    try:
+        if mode == "issue":
+            services.issue_render(document_id)
+        else:
+            services.preview_render(document_id)
+    finally:
+        gc.collect()
 
 
 def render_documents_kick(document_ids: list[int], mode: str) -> None:
@@ -103,4 +113,11 @@ def _preload_renderer(**kwargs: Any) -> None:
         render.configured_coverage()
     except Exception:  # a machine without the libraries still runs the other tasks
         logger.warning("Could not preload the document renderer", exc_info=True)
-    gc.collect()  # the font tables parsed for the coverage are garbage now; children need not copy it
+    gc.collect()  # the font tables parsed for the coverage are garbage now
+    try:  # and give their memory back to the system before the pool forks (glibc only)
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    # What is loaded now lives as long as the process: out of the collector's sight, so that the
+    # collection after each document is quick and the pool children's pages stay shared.
+    gc.freeze()
