@@ -13,7 +13,8 @@ stored by `round_compute_results`, and a staff member and a head (with e-mail ad
 that every issued letter notifies two people through the outbox as in production. `--reuse` keeps a
 database seeded by an earlier run (its documents, batches, counters and notifications are deleted).
 
-1. Results notice, in this process: `draft_create` (the ranking read from the stored results) and
+1. Results notice, in this process (set up as a worker is: WeasyPrint imported, coverage read,
+   `gc.freeze()`): `draft_create` (the ranking read from the stored results) and
    the HTML, then WeasyPrint's layout and PDF (`render.render_pdf`); best of 3. Baseline in the same
    run: WeasyPrint on a bare HTML table of the same rows and columns (no stylesheet, no fonts named),
    `results_notice_vs_bare` = notice / bare. Then the whole issue in process (`issue_request` +
@@ -27,18 +28,20 @@ database seeded by an earlier run (its documents, batches, counters and notifica
    rendered in this process one after another (`html_of` + `render_pdf`, no database writes), times the
    number of workers: `feedback_letters_vs_inprocess` = measured rate / that ideal rate.
 3. Memory: every worker pool child's VmHWM (peak RSS) is sampled every 0.1 s while it lives (children
-   are recycled after k tasks); `worker_peak_rss_mb` is the highest seen. As a check, the highest
-   ru_maxrss among this script's reaped child processes (workers, redis-server, migrate) is printed too.
+   are recycled after k tasks); `worker_peak_rss_mb` is the highest seen. The main processes' own peak
+   is printed beside it (they read the fonts' coverage at start, then fork). Then the results notice is
+   issued through the same workers: `worker_peak_rss_mb_results_notice`. (Not ru_maxrss of reaped
+   children: a subprocess's ru_maxrss includes this script's own image at fork time, before its exec.)
 4. CPU: user + system time of the worker processes (their reaped children included), of this process
    during the request, and of the PostgreSQL backends alive at the end, per letter.
 """
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
-import resource
 import statistics
 import sys
 import time
@@ -142,8 +145,10 @@ def results_notice(office, round) -> None:
     from notifications.documents import render, services
     from notifications.documents.models import DocumentKind
 
-    render._weasyprint()  # the import, once, as a worker does at start
-    render.configured_coverage()
+    render._weasyprint()  # as a worker does at start (notifications.tasks._preload_renderer): the import,
+    render.configured_coverage()  # the fonts' coverage, and what is loaded so far out of the collector's sight
+    gc.collect()
+    gc.freeze()
     runs, builds, renders, cpu, pages = [], [], [], [], 0
     for _ in range(3):
         c0 = time.process_time()
@@ -250,17 +255,19 @@ def earlier_batch(office, round, keep: int) -> None:
     )
 
 
-def feedback_letters(office, round, letters: int, workers: int, max_tasks: int, per_letter_inprocess: float) -> None:
+def feedback_letters(office, round, letters: int, workers: int, max_tasks: int, per_letter_inprocess: float,
+                     notice_in_worker: bool) -> None:
     from django.db import connection
 
     from config.celery import app
-    from harness.processes import RedisServer, RssSampler, SmtpSink, Worker, broker, wait_until, worker_env
+    from harness.processes import RedisServer, RssSampler, SmtpSink, Worker, broker, memory_kb, wait_until, worker_env
     from notifications.documents import services
-    from notifications.documents.models import DocumentStatus
+    from notifications.documents.models import Document, DocumentKind, DocumentStatus
 
     earlier_batch(office, round, letters)
     redis = RedisServer()
     running: list[Worker] = []
+    notice_rss = None
     with SmtpSink() as sink:
         try:
             redis.start()
@@ -270,8 +277,10 @@ def feedback_letters(office, round, letters: int, workers: int, max_tasks: int, 
             running = [Worker(env, f"letters{i}", pool="prefork", concurrency=1, max_tasks_per_child=max_tasks,
                               prefetch_multiplier=1).start(timeout=60) for i in range(workers)]
             mains = [w.proc.pid for w in running]
+            mains_at_start = max(memory_kb(p).get("VmRSS", 0) for p in mains) / 1024
             cpu_before = workers_cpu_seconds(running)
-            with broker(app, redis.url), RssSampler(lambda: [p for w in running for p in w.children()]) as rss:
+            with broker(app, redis.url), RssSampler(lambda: [p for w in running for p in w.children()]) as rss, \
+                    RssSampler(lambda: mains) as main_rss:
                 started = time.monotonic()
                 cpu_request = time.process_time()
                 batch = services.batch_feedback_letters(user=office, round=round)
@@ -290,7 +299,14 @@ def feedback_letters(office, round, letters: int, workers: int, max_tasks: int, 
                 pg = _common.CpuMeter(0, DB)._pg_pids()
                 cpu_pg = sum(_common._cpu_seconds(p) for p in pg)
             children_seen = len(rss.peaks)
-            parents_rss = max((rss_mb(p) for p in mains), default=0)
+            if notice_in_worker:  # the round's results notice through the same workers
+                with broker(app, redis.url), RssSampler(lambda: [p for w in running for p in w.children()]) as nrss:
+                    t0 = time.monotonic()
+                    notice = services.draft_create(user=office, round=round, kind=DocumentKind.RESULTS_NOTICE)
+                    services.issue_request(user=office, document=notice)
+                    wait_until(lambda: Document.objects.filter(pk=notice.pk, status=DocumentStatus.ISSUED).exists(),
+                               120, interval=0.1, what="the results notice issued")
+                    notice_rss = (nrss.peak_mb(), time.monotonic() - t0)
         finally:
             for w in running:
                 w.close()
@@ -307,18 +323,14 @@ def feedback_letters(office, round, letters: int, workers: int, max_tasks: int, 
     print(f"feedback_letters_per_s={rate:.1f} feedback_letters_inprocess_ideal_per_s={ideal:.1f} "
           f"feedback_letters_vs_inprocess={rate / ideal:.2f}", flush=True)
     connection.close()
-    print(f"worker_peak_rss_mb={rss.peak_mb():.0f} (pool children's VmHWM; main processes now "
-          f"{parents_rss:.0f} MB; reaped children's ru_maxrss "
-          f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB)", flush=True)
+    print(f"worker_peak_rss_mb={rss.peak_mb():.0f} (pool children's VmHWM while rendering letters; the workers' main "
+          f"processes: {mains_at_start:.0f} MB after start, VmHWM {main_rss.peak_mb():.0f} MB)", flush=True)
     print(f"cpu_ms_per_letter workers={cpu_workers * 1000 / letters:.0f} request={cpu_request * 1000 / letters:.1f} "
           f"postgres_alive={cpu_pg * 1000 / letters:.1f} (workers include the outbox deliveries of the letters' "
           "notices; postgres counts only backends alive at the end)", flush=True)
-
-
-def rss_mb(pid: int) -> float:
-    from harness.processes import memory_kb
-
-    return memory_kb(pid).get("VmRSS", 0) / 1024
+    if notice_rss:
+        print(f"# the results notice issued by a worker: request to issued {notice_rss[1]:.2f} s, "
+              f"worker_peak_rss_mb_results_notice={notice_rss[0]:.0f}", flush=True)
 
 
 def main() -> None:
@@ -349,7 +361,8 @@ def main() -> None:
     if not args.skip_notice:
         results_notice(office, round)
     per_letter = letter_profile(office, round)
-    feedback_letters(office, round, args.letters, args.workers, args.max_tasks_per_child, per_letter)
+    feedback_letters(office, round, args.letters, args.workers, args.max_tasks_per_child, per_letter,
+                     not args.skip_notice)
     print(f"# load average at the end {os.getloadavg()[0]:.2f}", flush=True)
 
 
