@@ -280,3 +280,22 @@ def test_the_first_issues_of_a_year_meet_on_one_counter_row(setup, document_kick
     assert Counter(results.values()) == {True: 4}
     assert sorted(Document.objects.values_list("number", flat=True)) == [1, 2, 3, 4]
     assert DocumentCounter.objects.count() == 1
+
+
+def test_a_preview_that_fails_says_why_and_takes_no_number(setup, document_kicks, monkeypatch):
+    (notice,) = notices(setup, 1)
+    services.preview_request(user=setup.office, document=notice)
+    services.preview_render(notice.pk)
+    notice.refresh_from_db()
+    assert (notice.render_status, notice.render_error, notice.number) == (RenderStatus.DONE, "", None)
+    assert notice.preview and notice.pages
+
+    def broken(html):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(render, "render_pdf", broken)
+    services.preview_request(user=setup.office, document=notice)
+    services.preview_render(notice.pk)
+    notice.refresh_from_db()
+    assert notice.render_status == RenderStatus.FAILED and "OSError" in notice.render_error
+    assert notice.status == DocumentStatus.DRAFT and not DocumentCounter.objects.exists()
