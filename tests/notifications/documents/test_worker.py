@@ -10,6 +10,7 @@ worker --pool=prefork --concurrency=1 --max-tasks-per-child=2` subprocesses on t
 
 import hashlib
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -81,6 +82,9 @@ def test_a_rounds_feedback_letters_in_one_action_on_two_recycled_workers(kicks):
         try:
             redis.start()
             workers = [renderer(redis, sink, f"render{i}").start() for i in range(2)]
+            for w in workers:  # WeasyPrint (and so Pango) loaded once, in the main process before it forked
+                assert "libpango" in Path(f"/proc/{w.proc.pid}/maps").read_text(), w.log()[-2000:]
+                assert "Could not preload" not in w.log()
             with broker(app, redis.url), RssSampler(lambda: [p for w in workers for p in w.children()]) as rss:
                 started = time.monotonic()
                 batch = services.batch_feedback_letters(user=setup.office, round=setup.round)
