@@ -208,12 +208,18 @@ class Worker:
     exactly it and its pool's children. It logs at INFO: its "ready." line tells us it consumes, and
     the tests count its "succeeded in" lines."""
 
-    def __init__(self, env: dict, name: str, pool: str = "solo", concurrency: int = 1):
+    def __init__(self, env: dict, name: str, pool: str = "solo", concurrency: int = 1, *,
+                 max_tasks_per_child: int | None = None, prefetch_multiplier: int | None = None,
+                 extra_args: tuple[str, ...] = ()):
         self.env = env
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
         self.pool = pool
         self.concurrency = concurrency
+        # Prefork pool only: a child is replaced after this many tasks (the document renderers' memory).
+        self.max_tasks_per_child = max_tasks_per_child
+        self.prefetch_multiplier = prefetch_multiplier
+        self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
@@ -222,6 +228,11 @@ class Worker:
             f"--concurrency={self.concurrency}", "-l", "info",
             "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
+        if self.max_tasks_per_child:
+            cmd.append(f"--max-tasks-per-child={self.max_tasks_per_child}")
+        if self.prefetch_multiplier:
+            cmd.append(f"--prefetch-multiplier={self.prefetch_multiplier}")
+        cmd.extend(self.extra_args)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -260,6 +271,86 @@ class Worker:
         self.stop()
         with contextlib.suppress(OSError):
             self.log_path.unlink()
+
+    def pids(self) -> list[int]:
+        """The worker's main process and its pool's children, now."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid, *descendants(self.proc.pid)]
+
+    def children(self) -> list[int]:
+        """The pool's child processes now (prefork); empty for the solo and threads pools."""
+        return descendants(self.proc.pid) if self.proc is not None and self.proc.poll() is None else []
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, …)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (the process's peak resident set so far) in KiB; {} if it is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0])
+    except OSError:
+        return {}
+    return out
+
+
+class RssSampler:
+    """Samples the peak RSS (VmHWM) of processes every `interval` seconds in a thread, so that a pool
+    child recycled by `--max-tasks-per-child` is seen before it exits. `pids()` is asked each time
+    (e.g. `lambda: [p for w in workers for p in w.children()]`). `peaks` maps pid → highest VmHWM
+    seen (KiB); a child's growth in its last `interval` before exit can be missed."""
+
+    def __init__(self, pids, interval: float = 0.1):
+        self._pids = pids
+        self.interval = interval
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        for pid in self._pids():
+            hwm = memory_kb(pid).get("VmHWM")
+            if hwm is not None and hwm > self.peaks.get(pid, 0):
+                self.peaks[pid] = hwm
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def peak_mb(self) -> float:
+        return max(self.peaks.values(), default=0) / 1024
 
 
 def worker_env(*, database_url: str, broker_url: str, smtp_port: int, **extra: str) -> dict:

@@ -370,9 +370,14 @@ def preview_render(document_id: int) -> None:
     stamp = document.updated
     try:
         rendered = render.render_pdf(html_of(document, preview=True))
-    except render.RenderError as exc:
+    except Exception as exc:  # any failure is the draft's render status, never a task stuck "queued"
+        if isinstance(exc, render.RenderError):
+            error = str(exc)
+        else:
+            logger.exception("Preview of document %s failed", document_id)
+            error = f"生成时出现内部错误（{type(exc).__name__}），请稍后重试或联系管理员。"
         Document.objects.filter(pk=document_id, updated=stamp).update(render_status=RenderStatus.FAILED,
-                                                                       render_error=str(exc))
+                                                                       render_error=error)
         return
     with transaction.atomic():
         locked = Document.objects.select_for_update().get(pk=document_id)
@@ -386,25 +391,35 @@ def preview_render(document_id: int) -> None:
 
 def _counter(issuer: Issuer, year: int) -> DocumentCounter:
     """The issuer's counter for the year, locked until the transaction ends (created on first use;
-    ON CONFLICT DO NOTHING lets two first issues of a year meet on one row)."""
+    ON CONFLICT DO NOTHING lets two first issues of a year meet on one row: the second waits for the
+    first's insert to commit, then locks the committed row and reads its `last`)."""
     DocumentCounter.objects.bulk_create([DocumentCounter(issuer=issuer, year=year)], ignore_conflicts=True)
-    return DocumentCounter.objects.select_for_update().get(issuer=issuer, year=year)
+    return DocumentCounter.objects.select_for_update(of=("self",)).get(issuer=issuer, year=year)
 
 
 def issue_render(document_id: int) -> bool:
     """Number, render and store an issuing document (idempotent: anything else is left alone).
-    Returns whether it was issued. A failed render puts it back to draft with the error."""
+    Returns whether it was issued. A failed render puts it back to draft with the error.
+
+    Only the document's own row is locked (`of=("self",)`: `FOR UPDATE` without `OF` would also lock
+    the joined round, unit and issuer rows and make every render of a round wait for the one before);
+    a document another worker is rendering right now (a task sent twice by the sweep) is skipped, not
+    waited for. Numbered kinds then hold the issuer's counter row until commit, so their renders queue
+    one after the other; unnumbered letters render in parallel."""
     try:
         with transaction.atomic():
-            document = Document.objects.select_for_update(of=("self",)).select_related("round", "unit", "issuer").get(
-                pk=document_id)
-            if document.status != DocumentStatus.ISSUING:
+            document = (
+                Document.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("round", "unit", "issuer").filter(pk=document_id).first()
+            )
+            if document is None or document.status != DocumentStatus.ISSUING:
                 return False
             today = timezone.localdate()
             counter = _counter(document.issuer, today.year) if kind_of(document).numbered else None
             number = counter.last + 1 if counter else None
             rendered = render.render_pdf(html_of(document, preview=False, number=number, on=today))
             if counter:
+                assert number is not None
                 counter.last = number
                 counter.save(update_fields=["last"])
                 document.number, document.doc_number = number, doc_number_text(document.issuer, today.year, number)
@@ -415,6 +430,7 @@ def issue_render(document_id: int) -> bool:
             document.pages = rendered.pages
             document.status = DocumentStatus.ISSUED
             document.render_status = RenderStatus.DONE
+            document.render_error = ""
             document.pdf.save(f"{document.kind}-{document.pk}-{document.sha256[:12]}.pdf", ContentFile(rendered.pdf),
                               save=False)
             document.save()
@@ -425,21 +441,36 @@ def issue_render(document_id: int) -> bool:
                          "replaces": document.replaces_id})
             _notify_issued(document)
         return True
-    except render.RenderError as exc:
+    except Exception as exc:  # the transaction is rolled back: no number consumed, no file recorded
+        if isinstance(exc, render.RenderError):
+            logger.warning("Document %s not issued: %s", document_id, exc)
+            error = str(exc)
+        else:
+            logger.exception("Document %s not issued", document_id)
+            error = f"生成时出现内部错误（{type(exc).__name__}），请稍后重试或联系管理员。"
         Document.objects.filter(pk=document_id, status=DocumentStatus.ISSUING).update(
-            status=DocumentStatus.DRAFT, render_status=RenderStatus.FAILED, render_error=str(exc)
+            status=DocumentStatus.DRAFT, render_status=RenderStatus.FAILED, render_error=error
         )
-        logger.warning("Document %s not issued: %s", document_id, exc)
         return False
 
 
-def pending(older_than_seconds: int = 120) -> dict[str, list[int]]:
-    """Documents a lost kick left waiting (broker down at commit, worker killed): for the sweep."""
+def pending(older_than_seconds: int = 120, limit: int = 1000) -> dict[str, list[int]]:
+    """Documents a lost kick left waiting (broker down at commit, worker killed): for the sweep.
+
+    A document counts as waiting when it has been queued for longer than `older_than_seconds` as far
+    as the rows tell: its text last changed, or its batch was made, before then. (There is no
+    "queued at" column: a draft edited long ago and issued a moment ago is listed at once; its
+    second task is harmless, since `issue_render` is idempotent and skips a document being rendered.)
+    Oldest first, at most `limit` per mode."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    waiting = Document.objects.filter(render_status=RenderStatus.QUEUED).filter(Q(updated__lt=cutoff) | Q(batch__created__lt=cutoff))
+    waiting = (
+        Document.objects.filter(render_status=RenderStatus.QUEUED)
+        .filter(Q(updated__lt=cutoff) | Q(batch__created__lt=cutoff))
+        .order_by("pk")
+    )
     return {
-        "issue": list(waiting.filter(status=DocumentStatus.ISSUING).values_list("pk", flat=True)[:1000]),
-        "preview": list(waiting.filter(status=DocumentStatus.DRAFT).values_list("pk", flat=True)[:1000]),
+        "issue": list(waiting.filter(status=DocumentStatus.ISSUING).values_list("pk", flat=True)[:limit]),
+        "preview": list(waiting.filter(status=DocumentStatus.DRAFT).values_list("pk", flat=True)[:limit]),
     }
 
 
