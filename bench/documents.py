@@ -113,6 +113,7 @@ def seed():
         for i, u in enumerate(units) for k, role in enumerate((m.UnitRole.STAFF, m.UnitRole.HEAD))
     )
     stored = results.round_compute_results(user=office, round=round)
+    results.round_freeze_results(round=round)  # the leader's approval: letters may be issued
     return office, round, n_scores, len(stored)
 
 

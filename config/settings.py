@@ -197,6 +197,15 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
     # blocking the request; the outbox rows are safe and the every-minute sweep sends them.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "max_retries": 1, "interval_start": 0}
 CELERY_TASK_IGNORE_RESULT = True
+# Rendering PDFs takes a fraction of a second to seconds of CPU each: on a queue of their own, so that
+# a bulk issue never holds up the outbox's emails. Every worker command names the queues it serves
+# (`-Q celery,documents` for one worker doing both; README "Production").
+DOCUMENTS_QUEUE = "documents"
+CELERY_TASK_ROUTES = {"notifications.tasks.render_document": {"queue": DOCUMENTS_QUEUE}}
+# One message at a time per process (a long render must not sit on prefetched work another worker could
+# do); a prefork child is replaced after this many tasks, returning what large documents leave behind.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 50)
 CELERY_TIMEZONE = TIME_ZONE
 # A worker outlives any broker outage (it reconnects, then the sweep sends what waited in the outbox)
 # and may be started before the broker.

@@ -210,7 +210,7 @@ class Worker:
 
     def __init__(self, env: dict, name: str, pool: str = "solo", concurrency: int = 1, *,
                  max_tasks_per_child: int | None = None, prefetch_multiplier: int | None = None,
-                 extra_args: tuple[str, ...] = ()):
+                 queues: str = "celery,documents", extra_args: tuple[str, ...] = ()):
         self.env = env
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
@@ -219,13 +219,14 @@ class Worker:
         # Prefork pool only: a child is replaced after this many tasks (the document renderers' memory).
         self.max_tasks_per_child = max_tasks_per_child
         self.prefetch_multiplier = prefetch_multiplier
+        self.queues = queues  # the default queue (outbox, sweeps) and the documents' (config/settings.py)
         self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> Worker:
         cmd = [
             sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={self.pool}",
-            f"--concurrency={self.concurrency}", "-l", "info",
+            f"--concurrency={self.concurrency}", "-Q", self.queues, "-l", "info",
             "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
         if self.max_tasks_per_child:

@@ -8,6 +8,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_init
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +68,12 @@ def render_documents_kick(document_ids: list[int], mode: str) -> None:
 
 
 def _broker_backlog() -> int | None:
-    """Messages waiting in the default queue (None if the broker cannot say)."""
+    """Messages waiting in the documents queue (None if the broker cannot say)."""
     app = render_document.app
     try:
         with app.connection_for_write() as conn:
             channel: Any = conn.default_channel  # a kombu virtual channel (Redis, filesystem)
-            return channel.queue_declare(queue=app.conf.task_default_queue, durable=True, auto_delete=False).message_count
+            return channel.queue_declare(queue=settings.DOCUMENTS_QUEUE, durable=True, auto_delete=False).message_count
     except Exception:
         logger.warning("Could not read the broker's queue length", exc_info=True)
         return None

@@ -22,9 +22,9 @@ python manage.py migrate --noinput -v0
 step "Loading the demo rounds"
 python manage.py setup_demo
 
-# One Celery worker with the scheduler built in: delivers the outbox (emails go to var/worker.log
+# One Celery worker with the scheduler built in: renders documents, delivers the outbox (emails go to var/worker.log
 # through the console backend), sends reminders and escalations.
-celery -A config worker --beat --pool=solo -l warning -s var/celerybeat-schedule > var/worker.log 2>&1 &
+celery -A config worker --beat --pool=solo -Q celery,documents -l warning -s var/celerybeat-schedule > var/worker.log 2>&1 &
 WORKER=$!
 trap 'kill "$WORKER" 2>/dev/null' EXIT INT TERM
 

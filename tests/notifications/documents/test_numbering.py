@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring import results as scoring_results
 from notifications import tasks
 from notifications.documents import render, services
 from notifications.documents.models import (
@@ -236,6 +237,7 @@ def test_letters_of_one_round_render_side_by_side(setup, document_kicks, monkeyp
     for i, case in enumerate(setup.round.cases.order_by("pk")):
         m.Result.objects.create(case=case, round=setup.round, panel=95 - i, deductions=0, bonus=0, total=95 - i,
                                 rank=i + 1, grade="优秀")
+    scoring_results.round_freeze_results(round=setup.round)
     slow, quick = (services.draft_create(user=setup.office, round=setup.round, kind=DocumentKind.FEEDBACK_LETTER,
                                          unit=unit) for unit in setup.units[:2])
     for letter in (slow, quick):

@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases import models as m
+from cases.scoring import results
 from config.celery import app
 from harness.processes import RedisServer, RssSampler, SmtpSink, Worker, broker, wait_until, worker_env
 from notifications import tasks
@@ -50,6 +51,8 @@ def with_results(setup) -> None:
     for i, case in enumerate(setup.round.cases.select_related("unit").order_by("unit__code")):
         m.Result.objects.create(case=case, round=setup.round, panel=96 - i, deductions=1, bonus=0, total=95 - i,
                                 rank=i + 1, grade="优秀" if i < 2 else "良好")
+    results.round_freeze_results(round=setup.round)  # approved: letters may be issued
+    setup.round.refresh_from_db()
 
 
 def progress_until_done(batch, timeout: float, workers) -> list[dict]:
