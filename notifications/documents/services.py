@@ -96,6 +96,16 @@ def _content(document: Document) -> k.Content:
     return kind_of(document).build(document.round, document.unit, document.data)
 
 
+def _draft_text(document: Document) -> k.Content:
+    """The kind's content for rendering; a letter made by a bulk issue gets its default text here, in the
+    worker (it was created without it)."""
+    content = _content(document)
+    if not document.title:
+        document.title, document.addressees = content.title, content.addressees
+        document.body, document.cc = content.body, content.cc
+    return content
+
+
 # Roles of the heading levels' own words (GB/T 9704: 一、黑体, （一）楷体, 1. and （1） the body's 仿宋).
 _HEADING_ROLES = {"h1": "heading", "h2": "kai"}
 
@@ -117,12 +127,13 @@ def _lines(runs: list[layout.Run], indent_cells: float) -> list[dict[str, Any]]:
             for line in layout.break_lines(runs, indent_cells=indent_cells)]
 
 
-def context_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> dict[str, Any]:
+def context_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None,
+               content: k.Content | None = None) -> dict[str, Any]:
     """The template context of a document (html_of's): text parts, the round's tables, the layout.
     Body paragraphs and the addressees come already broken into lines justified to the grid (layout.py)."""
     on = on or timezone.localdate()
     kind = kind_of(document)
-    content = _content(document)
+    content = content or _content(document)
     seal = document.issuer.seal
     seal_url = f"file://{seal.path}" if seal and not preview else ""
     size = mark_size(document.issuer.mark)
@@ -153,9 +164,10 @@ def context_of(document: Document, *, preview: bool, number: int | None = None, 
     }
 
 
-def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None) -> str:
+def html_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None,
+            content: k.Content | None = None) -> str:
     """The document's HTML: its stored text parts, the round's tables as they are now, the layout."""
-    context = context_of(document, preview=preview, number=number, on=on)
+    context = context_of(document, preview=preview, number=number, on=on, content=content)
     return render_to_string(kind_of(document).template, context)
 
 
@@ -317,14 +329,15 @@ def batch_feedback_letters(*, user: m.User, round: m.Round) -> DocumentBatch:
         letters = Document.objects.filter(round=round, kind=DocumentKind.FEEDBACK_LETTER)
         done = set(letters.exclude(status=DocumentStatus.DRAFT).values_list("unit_id", flat=True))
         drafts = {d.unit_id: d for d in letters.filter(status=DocumentStatus.DRAFT, replaces__isnull=True)}
-        ids = []
-        for case in round.cases.select_related("unit").order_by("group__number", "unit__sort_order", "unit__code"):
-            if case.unit_id in done:
-                continue
-            document = drafts.get(case.unit_id) or draft_create(
-                user=user, round=round, kind=DocumentKind.FEEDBACK_LETTER, unit=case.unit
-            )
-            ids.append(document.pk)
+        units = round.cases.order_by("group__number", "unit__sort_order", "unit__code").values_list("unit_id", flat=True)
+        # New letters start without their text: the worker writes the kind's default text when it renders
+        # them (`_draft_text`), so that a round of 1,000 units is one quick request, not 1,000 drafts.
+        new = Document.objects.bulk_create(
+            Document(round=round, unit_id=unit_id, kind=DocumentKind.FEEDBACK_LETTER, issuer=issuer_default(),
+                     audience=k.KINDS[DocumentKind.FEEDBACK_LETTER].audience, title="", created_by=user)
+            for unit_id in units if unit_id not in done and unit_id not in drafts
+        )
+        ids = [d.pk for d in drafts.values() if d.unit_id not in done] + [d.pk for d in new]
         Document.objects.filter(pk__in=ids).update(
             batch=batch, status=DocumentStatus.ISSUING, issued_by=user, render_status=RenderStatus.QUEUED,
             render_error="",
@@ -369,7 +382,7 @@ def preview_render(document_id: int) -> None:
         return
     stamp = document.updated
     try:
-        rendered = render.render_pdf(html_of(document, preview=True))
+        rendered = render.render_pdf(html_of(document, preview=True, content=_draft_text(document)))
     except Exception as exc:  # any failure is the draft's render status, never a task stuck "queued"
         if isinstance(exc, render.RenderError):
             error = str(exc)
@@ -417,7 +430,8 @@ def issue_render(document_id: int) -> bool:
             today = timezone.localdate()
             counter = _counter(document.issuer, today.year) if kind_of(document).numbered else None
             number = counter.last + 1 if counter else None
-            rendered = render.render_pdf(html_of(document, preview=False, number=number, on=today))
+            content = _draft_text(document)
+            rendered = render.render_pdf(html_of(document, preview=False, number=number, on=today, content=content))
             if counter:
                 assert number is not None
                 counter.last = number
@@ -451,7 +465,22 @@ def issue_render(document_id: int) -> bool:
         Document.objects.filter(pk=document_id, status=DocumentStatus.ISSUING).update(
             status=DocumentStatus.DRAFT, render_status=RenderStatus.FAILED, render_error=error
         )
+        _keep_default_text(document_id)
         return False
+
+
+def _keep_default_text(document_id: int) -> None:
+    """A bulk letter that failed is a draft again: with the kind's text, so that the office can edit it."""
+    document = Document.objects.select_related("round", "unit", "issuer").get(pk=document_id)
+    if document.title:
+        return
+    try:
+        content = _content(document)
+    except Exception:  # the round's data cannot be read either: the error is recorded already
+        logger.exception("Default text of document %s", document_id)
+        return
+    Document.objects.filter(pk=document_id, title="").update(
+        title=content.title, addressees=content.addressees, body=content.body, cc=content.cc)
 
 
 def pending(older_than_seconds: int = 120, limit: int = 1000) -> dict[str, list[int]]:

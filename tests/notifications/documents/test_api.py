@@ -225,14 +225,18 @@ def test_bulk_feedback_letters_with_progress_and_retry(world, api):
     batch = response.json()
     assert batch["progress"] == {"total": 3, "done": 0, "pending": 3, "failed": []}
     ids = list(Document.objects.filter(batch_id=batch["id"]).order_by("pk").values_list("pk", flat=True))
+    # The request only made the rows; each letter's text is written by the worker as it renders it.
+    assert list(Document.objects.filter(pk__in=ids).values_list("title", flat=True)) == ["", "", ""]
     # One letter fails (a character no font has, put in behind the service's back), the others issue.
-    Document.objects.filter(pk=ids[0]).update(body=["无法排版\U0001F600"])
+    Document.objects.filter(pk=ids[0]).update(title="无法排版\U0001F600")
     for pk in ids:
         services.issue_render(pk)
     progress = client.get(f"/api/v1/document-batches/{batch['id']}/").json()["progress"]
     assert progress["done"] == 2 and progress["pending"] == 0 and len(progress["failed"]) == 1
+    issued = Document.objects.get(pk=ids[1])
+    assert issued.title.startswith("关于") and issued.title.endswith("的反馈意见") and issued.body
     assert progress["failed"][0]["document"] == ids[0] and "\U0001F600" in progress["failed"][0]["error"]
-    Document.objects.filter(pk=ids[0]).update(body=["可以排版"])
+    Document.objects.filter(pk=ids[0]).update(title="")  # back to the kind's text, as a bulk letter starts
     assert client.post(f"/api/v1/document-batches/{batch['id']}/retry/").json() == {"retried": 1}
     services.issue_render(ids[0])
     progress = client.get(f"/api/v1/document-batches/{batch['id']}/").json()["progress"]
