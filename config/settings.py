@@ -179,6 +179,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "kind": named after their models.
+    "ENUM_NAME_OVERRIDES": {
+        "RoundKindEnum": "cases.models.RoundKind",
+        "DocumentKindEnum": "notifications.documents.models.DocumentKind",
+    },
 }
 
 # Celery: Redis in production; the demo default needs no server (kombu's filesystem transport).

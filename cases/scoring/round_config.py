@@ -48,9 +48,10 @@ def problems(config: object) -> list[str]:
         scoring_config(config)
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:  # ScoringError is a ValueError
         found.append(f"评分配置有误：{exc}")
-    limit = config.get("report_char_limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0):
-        found.append("report_char_limit 必须是正整数。")
+    for key in ("report_char_limit", "rectification_days"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            found.append(f"{key} 必须是正整数。")
     for key in ("low_total_threshold", "late_deduction"):
         if config.get(key) is not None:
             try:

@@ -21,6 +21,8 @@ from cases import models as m
 from cases.services import inspections, sheets, submissions
 from notifications.models import Notification
 from tests.api_helpers import API
+from notifications.documents import services as documents
+from notifications.documents.models import Document, DocumentBatch
 from tests.conftest import module_world
 from tests.factories import PASSWORD, advance_case, make_round
 from workflow.pages.forms import FindingForm, ReviewForm
@@ -37,6 +39,8 @@ class World:
     done_record: m.InspectionRecord
     done_finding: m.Finding
     notification: Notification
+    document: Document
+    batch: DocumentBatch
 
     def case(self, i):
         return self.r.case(i)
@@ -75,7 +79,9 @@ def build_world() -> World:
     done_finding = inspections.finding_create(user=leader, case=case4, source="inspection", description="已整改")
     advance_case(r, 4, upto="done")
     notification = Notification.objects.create(recipient=r.staff[0], event="test", subject="测试")
-    return World(r, other, record, finding, done_record, done_finding, notification)
+    document = documents.draft_create(user=r.office, round=r.round, kind="launch_notice")
+    batch = DocumentBatch.objects.create(round=r.round, kind="feedback_letter", created_by=r.office)
+    return World(r, other, record, finding, done_record, done_finding, notification, document, batch)
 
 
 world = module_world(build_world)
@@ -100,6 +106,8 @@ def snapshot() -> dict:
         "tasks": list(Task.objects.order_by("pk").values_list("pk", "status", "owner")),
         "counts": [model.objects.count() for model in (m.Unit, m.Round, m.Group, m.SpecialBonus, m.AuditEntry, Token)],
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
+        "documents": list(Document.objects.order_by("pk").values_list("pk", "status", "title", "body", "render_status")),
+        "batches": DocumentBatch.objects.count(),
     }
 
 
@@ -258,6 +266,14 @@ def write_requests(world) -> dict:
                                                          {"panel": "80", "reason": "复核"}),
         ("PUT", "/api/v1/cases/{id}/submission/"): ("staff0", f"{API}/cases/{world.case(0).pk}/submission/",
                                                     {"report": "改写"}),
+        ("POST", "/api/v1/document-batches/"): ("office", f"{API}/document-batches/", {"round": world.r.round.pk}),
+        ("POST", "/api/v1/document-batches/{id}/retry/"): ("office", f"{API}/document-batches/{world.batch.pk}/retry/", {}),
+        ("POST", "/api/v1/documents/"): ("office", f"{API}/documents/", {"round": world.r.round.pk,
+                                                                         "kind": "launch_notice"}),
+        ("PATCH", "/api/v1/documents/{id}/"): ("office", f"{API}/documents/{world.document.pk}/", {"title": "改"}),
+        ("POST", "/api/v1/documents/{id}/correct/"): ("office", f"{API}/documents/{world.document.pk}/correct/", {}),
+        ("POST", "/api/v1/documents/{id}/issue/"): ("office", f"{API}/documents/{world.document.pk}/issue/", {}),
+        ("POST", "/api/v1/documents/{id}/preview/"): ("office", f"{API}/documents/{world.document.pk}/preview/", {}),
         ("POST", "/api/v1/findings/"): ("group_leader", f"{API}/findings/",
                                         {"case": world.case(1).pk, "source": "inspection", "description": "问题"}),
         ("PATCH", "/api/v1/findings/{id}/"): ("group_leader", f"{API}/findings/{world.finding.pk}/",

@@ -233,6 +233,9 @@ def test_a_malformed_composite_is_refused_when_the_round_is_configured(api):
     assert response.status_code == 400 and "评分配置有误" in response.json()["errors"]["config"][0]
     r.round.refresh_from_db()
     assert "composite" not in r.round.config and "grades" not in r.round.config
+    for key, value in (("rectification_days", 0), ("rectification_days", "30"), ("report_char_limit", True)):
+        response = api(r.office).patch(f"/api/v1/rounds/{r.round.pk}/", {"config": {key: value}}, format="json")
+        assert response.status_code == 400 and f"{key} 必须是正整数" in response.json()["errors"]["config"][0]
 
 
 def test_units_do_not_see_the_groups_working_decisions(api):
