@@ -19,10 +19,10 @@ from viewflow.workflow.models import Task
 
 from cases import models as m
 from cases.services import inspections, sheets, submissions
-from notifications.models import Notification
-from tests.api_helpers import API
 from notifications.documents import services as documents
 from notifications.documents.models import Document, DocumentBatch
+from notifications.models import Notification
+from tests.api_helpers import API
 from tests.conftest import module_world
 from tests.factories import PASSWORD, advance_case, make_round
 from workflow.pages.forms import FindingForm, ReviewForm
