@@ -75,11 +75,16 @@ def _coverage(path: str, index: int) -> frozenset[int]:
 
 def configured_coverage() -> frozenset[int]:
     """Every code point some configured font has (fonts not installed on this machine are skipped)."""
+    return _union_coverage(tuple(family for stack in font_stacks().values() for family in stack))
+
+
+@functools.cache
+def _union_coverage(families: tuple[str, ...]) -> frozenset[int]:
+    # Once per process and font configuration: the union of ~60,000 code points takes ~7 ms to build.
     covered: set[int] = set()
-    for stack in font_stacks().values():
-        for family in stack:
-            for path, index in _installed_fonts().get(family.lower(), []):
-                covered |= _coverage(path, index)
+    for family in families:
+        for path, index in _installed_fonts().get(family.lower(), []):
+            covered |= _coverage(path, index)
     return frozenset(covered)
 
 
