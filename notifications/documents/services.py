@@ -186,8 +186,7 @@ def _check_target(round: m.Round, kind: k.Kind, unit: m.Unit | None) -> None:
         raise ValidationError({"round": ["本轮次尚未汇总结果。"]})
 
 
-def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None = None,
-                 batch: DocumentBatch | None = None) -> Document:
+def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None = None) -> Document:
     """A new draft with the kind's default text, ready to edit and preview."""
     require_office(user)
     if kind not in k.KINDS:
@@ -200,15 +199,14 @@ def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None
     with transaction.atomic():
         document = Document.objects.create(
             round=round, unit=unit, kind=kind, issuer=issuer_default(), audience=spec.audience, title=content.title,
-            addressees=content.addressees, body=content.body, cc=content.cc, data=data, batch=batch,
-            created_by=user,
+            addressees=content.addressees, body=content.body, cc=content.cc, data=data, created_by=user,
         )
         audit(actor=user, action="document.draft", obj=document, round_id=round.pk,
               after={"kind": kind, "unit": unit.pk if unit else None, "title": document.title})
     return document
 
 
-def _text_errors(field: str, value: str, limit: int) -> list[str]:
+def _text_errors(value: str, limit: int) -> list[str]:
     errors = []
     if len(value) > limit:
         errors.append(f"不能超过 {limit} 个字符。")
@@ -224,7 +222,7 @@ def draft_update(*, user: m.User, document: Document, changes: dict[str, Any]) -
     errors: dict[str, list[str]] = {}
     for field, limit in (("title", 255), ("addressees", 500), ("cc", 500)):
         if field in changes:
-            found = _text_errors(field, changes[field], limit)
+            found = _text_errors(changes[field], limit)
             if field == "title" and not changes[field].strip():
                 found.insert(0, "不能为空。")
             if found:
@@ -234,7 +232,7 @@ def draft_update(*, user: m.User, document: Document, changes: dict[str, Any]) -
         if len(body) > MAX_PARAGRAPHS:
             errors["body"] = [f"段落不能超过 {MAX_PARAGRAPHS} 个。"]
         for i, paragraph in enumerate(body):
-            found = _text_errors("body", paragraph, MAX_PARAGRAPH_CHARS)
+            found = _text_errors(paragraph, MAX_PARAGRAPH_CHARS)
             if found:
                 errors[f"body.{i}"] = found
     if errors:
