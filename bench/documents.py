@@ -208,7 +208,6 @@ def letter_profile(office, round, n: int = 20) -> float:
     units = list(m.Unit.objects.order_by("code")[:n])
     drafts = [services.draft_create(user=office, round=round, kind=DocumentKind.FEEDBACK_LETTER, unit=u)
               for u in units]
-    weasyprint = render._weasyprint()
     parts = {"html_of (queries + template)": [], "font check": [], "layout": [], "write_pdf (subset, PDF)": []}
     t_all = time.perf_counter()
     for d in drafts:
@@ -217,7 +216,7 @@ def letter_profile(office, round, n: int = 20) -> float:
         t1 = time.perf_counter()
         assert not render.missing_characters(html)
         t2 = time.perf_counter()
-        document = weasyprint.HTML(string=html, url_fetcher=render._fetch_local).render()
+        document = render._layout(html)  # WeasyPrint's layout with the product's file fetcher
         t3 = time.perf_counter()
         document.write_pdf()
         t4 = time.perf_counter()
