@@ -330,6 +330,7 @@ class Attachment(models.Model):
         EVIDENCE = "evidence", _("佐证材料")
         INSPECTION = "inspection", _("检查记录附件")
         FINDING = "finding", _("问题附件")
+        RECTIFICATION = "rectification", _("整改佐证")
 
     case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="attachments")
     purpose = models.CharField(_("用途"), max_length=16, choices=Purpose.choices)
@@ -544,3 +545,14 @@ class Result(models.Model):
         verbose_name = _("考评结果")
         verbose_name_plural = _("考评结果")
         ordering = ["round", "category", "rank", "case__unit__code"]
+
+
+# Rectification (整改) lives in its own module; Django finds its models through this one.
+from cases.rectification.models import (  # noqa: E402,F401
+    Rectification,
+    RectificationMeasure,
+    RectificationReport,
+    RectificationReview,
+    RectificationSource,
+    RectificationStatus,
+)
