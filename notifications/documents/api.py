@@ -109,7 +109,7 @@ class OfficeWrites(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or access.is_office(request.user)
 
 
-def _pdf(file, filename: str) -> FileResponse:
+def pdf_response(file, filename: str) -> FileResponse:
     response = FileResponse(file.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -178,12 +178,10 @@ class DocumentViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         """The issued PDF; for a draft, its latest 样稿 (409 while there is none)."""
-        document = self.get_object()
-        if document.pdf:
-            return _pdf(document.pdf, f"{document.doc_number or document.title}.pdf")
-        if document.preview and document.status == DocumentStatus.DRAFT:
-            return _pdf(document.preview, f"{document.title}（样稿）.pdf")
-        raise Conflict("文件尚未生成。")
+        found = services.download_of(self.get_object())
+        if found is None:
+            raise Conflict("文件尚未生成。")
+        return pdf_response(*found)
 
     @extend_schema(responses={(200, DOCX): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])

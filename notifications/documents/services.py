@@ -312,6 +312,15 @@ def issue_request(*, user: m.User, document: Document) -> Document:
     return locked
 
 
+def download_of(document: Document) -> tuple[Any, str] | None:
+    """The file to hand out and its name: the issued PDF, or a draft's latest 样稿; None while there is none."""
+    if document.pdf:
+        return document.pdf, f"{document.doc_number or document.title}.pdf"
+    if document.preview and document.status == DocumentStatus.DRAFT:
+        return document.preview, f"{document.title}（样稿）.pdf"
+    return None
+
+
 def _require_approved(round: m.Round, kind: str) -> None:
     if kind in AFTER_APPROVAL and round.results_frozen_at is None:
         raise Conflict("本轮次结果尚未经领导审定，不能印发。")

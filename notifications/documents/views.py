@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -16,6 +16,7 @@ from cases import access
 from cases import models as m
 from cases.errors import Conflict
 from notifications.documents import services
+from notifications.documents.api import pdf_response
 from notifications.documents.models import Document, DocumentBatch, DocumentKind, DocumentStatus
 
 
@@ -146,16 +147,10 @@ def document_detail(request, pk):
 
 @login_required
 def document_download(request, pk):
-    document = get_object_or_404(_visible(request.user), pk=pk)
-    if document.pdf:
-        file, name = document.pdf, f"{document.doc_number or document.title}.pdf"
-    elif document.preview and document.status == DocumentStatus.DRAFT:
-        file, name = document.preview, f"{document.title}（样稿）.pdf"
-    else:
+    found = services.download_of(get_object_or_404(_visible(request.user), pk=pk))
+    if found is None:
         raise Http404
-    response = FileResponse(file.open("rb"), as_attachment=True, filename=name, content_type="application/pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return pdf_response(*found)
 
 
 @login_required
