@@ -192,7 +192,8 @@ def can_lead_group(user, group_id: int) -> bool:
 
 # --- the role permissions that workflow tasks require -------------------------------------------
 
-ROLE_PERMISSIONS = {"cases.unit_staff", "cases.unit_head", "cases.group_lead", "cases.office", "cases.leader"}
+ROLE_PERMISSIONS = {"cases.unit_staff", "cases.unit_head", "cases.group_lead", "cases.office", "cases.leader",
+                    "cases.rectification_reviewer"}
 
 
 def has_role_permission(user, perm: str, obj=None) -> bool:
@@ -211,6 +212,8 @@ def has_role_permission(user, perm: str, obj=None) -> bool:
         return is_unit_member(user, obj.pk, m.UnitRole.HEAD)
     if perm == "cases.group_lead":
         return can_lead_group(user, obj.pk)
+    if perm == "cases.rectification_reviewer":  # a rectification's plan review and verification
+        return is_office(user) or can_lead_group(user, obj.pk)
     return False
 
 
