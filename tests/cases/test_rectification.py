@@ -160,3 +160,29 @@ def test_a_finding_on_the_same_item_next_round_is_linked_as_recurring(db):
                            unit_people=(first.staff[:1], first.heads[:1]))
     (other,) = m.Rectification.objects.filter(round=third.round)
     assert other.recurring_of_id is None
+
+
+def _upload(client, case, name, content):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(f"{API}/attachments/?case={case.pk}",
+                       {"case": case.pk, "purpose": "rectification", "file": SimpleUploadedFile(name, content)},
+                       format="multipart")
+
+
+def test_rectification_evidence_uploads(world, api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.UPLOAD_MAX_BYTES = 1024
+    setup, (rect, _) = world
+    staff = api(setup.staff[0])
+    pdf = b"%PDF-1.4 rectification evidence"
+    assert "file" in errors(_upload(staff, rect.case, "run.exe", pdf))  # a forbidden type
+    ok(_upload(staff, rect.case, "big.pdf", pdf + b"0" * 2048), 413)  # over the limit: refused while it streams
+    ok(_upload(api(setup.groups[0].leader), rect.case, "a.pdf", pdf), 403)
+    assert not m.Attachment.objects.filter(purpose="rectification").exists()
+    body = ok(_upload(staff, rect.case, "整改佐证.pdf", pdf), 201)
+    m.Rectification.objects.filter(pk=rect.pk).update(status=S.IN_PROGRESS)
+    report = services.report_progress(user=setup.staff[0], rectification=rect, text="进展", evidence_ids=[body["id"]])
+    assert [a.pk for a in report.evidence.all()] == [body["id"]]
+    m.Rectification.objects.filter(case=rect.case).update(status=S.CLOSED)
+    ok(_upload(staff, rect.case, "late.pdf", pdf), 409)
