@@ -14,10 +14,10 @@ from cases.services import inspections
 from tests.factories import act, advance_case, make_round
 
 
-def approved_round(units: int = 2, *, findings: int = 1, item: str = "S1.1", **kwargs):
+def approved_round(units: int = 2, *, findings: int = 1, item: str = "S1.1", experts: int = 1, **kwargs):
     """A launched round (`units` units, one group) whose every case has `findings` findings that
     require rectification (on rubric item `item`), carried through compile and the leader's approval."""
-    setup = make_round(units=units, experts=1, launch=True, **kwargs)
+    setup = make_round(units=units, experts=experts, launch=True, **kwargs)
     rubric_item = setup.rubric.items.get(code=item)
     for index in range(units):
         case = advance_case(setup, index, upto="inspect")
@@ -54,3 +54,26 @@ def attachment(case: m.Case, user: m.User, purpose: str = m.Attachment.Purpose.E
 
 def today() -> date:
     return timezone.localdate()
+
+
+def advance_rectification(setup, rect: m.Rectification, upto: str) -> m.Rectification:
+    """Carry a rectification (of unit `setup.units[i]`, one group) through its steps up to `upto`
+    (its task open), by the rightful people: plan → plan_sign → plan_review → carry_out → verify."""
+    from workflow import services
+
+    steps = ["plan", "plan_sign", "plan_review", "carry_out", "verify"]
+    index = [u.pk for u in setup.units].index(rect.unit_id)
+    staff, head, lead = setup.staff[index], setup.heads[index], setup.group_of(index).leader
+    payloads = {
+        "plan": (staff, "submit", {"target": "目标", "measures": measures(rect, 1)}),
+        "plan_sign": (head, "approve", {}),
+        "plan_review": (lead, "approve", {}),
+        "carry_out": (staff, "submit", {"report": "完成", "evidence_ids": [attachment(rect.case, staff).pk]}),
+    }
+    for step in steps[:steps.index(upto)]:
+        user, action, data = payloads[step]
+        task = rect_task(rect, step)
+        assert task is not None, f"no open {step} task"
+        services.task_act(user=user, task_id=task.pk, action=action, data=data)
+    rect.refresh_from_db()
+    return rect

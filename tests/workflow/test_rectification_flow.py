@@ -120,3 +120,43 @@ def test_a_late_plan_reminds_and_escalates():
     assert [n.recipient_id for n in escalated] == [head.pk, office.pk]
     assert Notification.objects.filter(event=events.OVERDUE, recipient=staff).count() == 1
     assert task.flow_task is RectificationFlow.plan
+
+
+@pytest.mark.django_db
+def test_the_pages_carry_a_rectification_through(client):
+    setup = approved_round(units=2)
+    rect = m.Rectification.objects.get(round=setup.round, unit=setup.units[0])
+    staff, head, lead = setup.staff[0], setup.heads[0], setup.groups[0].leader
+
+    def login(user):
+        client.force_login(user)
+
+    login(staff)
+    page = client.get("/rectifications/")
+    assert page.status_code == 200 and rect.problem in page.content.decode()
+    other = m.Rectification.objects.get(round=setup.round, unit=setup.units[1])
+    assert other.problem not in page.content.decode()  # the other unit's is not listed
+    task = rect_task(rect, "plan")
+    page = client.get(f"/tasks/{task.pk}/")
+    assert page.status_code == 200 and "提交单位负责人审签" in page.content.decode()
+    due = measures(rect, 1)[0]["due_date"]
+    bad = client.post(f"/tasks/{task.pk}/", {"action": "save", "target": "目标", "text__0": "措施",
+                                              "responsible__0": "", "due_date__0": due})
+    assert "measures[0].responsible" in bad.content.decode() and rect.measures.count() == 0
+    client.post(f"/tasks/{task.pk}/", {"action": "save", "target": "目标", "text__0": "措施",
+                                        "responsible__0": "张三", "due_date__0": due, "text__1": ""})
+    assert list(rect.measures.values_list("responsible", flat=True)) == ["张三"]
+    assert client.post(f"/tasks/{task.pk}/", {"action": "submit"}).status_code == 302
+    login(head)
+    client.post(f"/tasks/{rect_task(rect, 'plan_sign').pk}/", {"action": "approve"})
+    login(lead)
+    client.post(f"/tasks/{rect_task(rect, 'plan_review').pk}/", {"action": "approve", "comment": "同意"})
+    login(staff)
+    carry = rect_task(rect, "carry_out")
+    own = attachment(rect.case, staff)
+    page = client.get(f"/tasks/{carry.pk}/")
+    assert own.original_name in page.content.decode()
+    client.post(f"/tasks/{carry.pk}/", {"action": "progress", "report": "进展", "evidence_ids": [own.pk]})
+    client.post(f"/tasks/{carry.pk}/", {"action": "submit", "report": "完成", "evidence_ids": [own.pk]})
+    rect.refresh_from_db()
+    assert rect.status == S.VERIFYING and [r.kind for r in rect.reports.all()] == ["progress", "completion"]

@@ -14,4 +14,5 @@ urlpatterns = [
     path("rounds/<int:pk>/dashboard/", views.round_dashboard, name="dashboard"),
     path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
     path("audit/", views.audit_log, name="audit"),
+    path("rectifications/", views.rectification_list, name="rectifications"),
 ]
