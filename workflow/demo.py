@@ -30,6 +30,7 @@ from workflow.deadlines import services as deadlines
 from workflow.deadlines.rules import day_due
 from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
 from workflow.models import TaskDeadline
+from workflow.steps import ActionData
 
 PASSWORD = "demo12345"
 RUBRIC_FILE = Path(__file__).resolve().parent.parent / "cases" / "fixtures" / "rubrics" / "wuxing_2016.yaml"
@@ -327,7 +328,7 @@ class Demo:
                 file=ContentFile(b"%PDF-1.4 demo", name="rectification.pdf"), size=13, sha256="0" * 64,
                 uploaded_by=staff)
             due = min(timezone.localdate() + timedelta(days=20), rect.due_date).isoformat()
-            moves = [
+            moves: list[tuple[str, m.User, str, ActionData]] = [
                 ("plan", staff, "submit", {"target": "建立台账、逐项整改，确保按期销号。", "measures": [
                     {"text": "补齐支部组织生活记录，建立会前谈心谈话台账。", "responsible": "支部书记", "due_date": due},
                     {"text": "开展一次专项自查并形成报告。", "responsible": "机关党委专职副书记", "due_date": due}]}),
