@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from cases import access
 from cases import models as m
 from cases.api.fields import BoundedIntegerField, StrictSerializer
-from cases.rectification import services
+from cases.rectification import selectors, services
 
 
 class MeasureSerializer(serializers.ModelSerializer):
@@ -38,13 +38,18 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 LIST_FIELDS = [
     "id", "round", "case", "unit", "unit_name", "group", "source", "finding", "status", "problem", "target",
-    "plan_due", "due_date", "recurring_of", "verified_by", "closed_at", "published_from", "published_until",
+    "plan_due", "due_date", "recurring_of", "consecutive_lowest", "verified_by", "closed_at", "published_from", "published_until",
     "published_where", "created", "updated",
 ]
 
 
 class RectificationSerializer(serializers.ModelSerializer):
     unit_name = serializers.CharField(source="unit.name", read_only=True)
+    # In the lowest band in this round and the previous one of the same kind (组织处理建议).
+    consecutive_lowest = serializers.SerializerMethodField()
+
+    def get_consecutive_lowest(self, rect) -> bool:
+        return selectors.is_consecutive_lowest(rect)
 
     class Meta:
         model = m.Rectification

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from cases import models as m
 from cases.errors import Conflict
-from cases.rectification import services
+from cases.rectification import selectors, services
 from tests.api_helpers import API, ok
 from tests.factories import make_user
 from tests.rectification_helpers import approved_round, attachment, measures, rect_task, today
@@ -186,3 +186,26 @@ def test_rectification_evidence_uploads(world, api, settings, tmp_path):
     assert [a.pk for a in report.evidence.all()] == [body["id"]]
     m.Rectification.objects.filter(case=rect.case).update(status=S.CLOSED)
     ok(_upload(staff, rect.case, "late.pdf", pdf), 409)
+
+
+def _lowest(setup, unit_index: int):
+    rnd = setup.round
+    m.Round.objects.filter(pk=rnd.pk).update(
+        config={**rnd.config, "grades": {"scheme": "distribution", "bands": [["达标", "50"], ["不达标", "50"]]}})
+    rnd.refresh_from_db()
+    m.Result.objects.filter(round=rnd, case__unit=setup.units[unit_index]).update(grade="不达标")
+    return services.rectifications_start(round=rnd)
+
+
+def test_a_unit_in_the_lowest_band_twice_running_is_flagged(db, api):
+    first = approved_round(units=2)
+    _lowest(first, 0)
+    second = approved_round(units=2, unit_objs=first.units, unit_people=(first.staff, first.heads))
+    m.Round.objects.filter(pk=second.round.pk).update(previous_round=first.round)
+    second.round.refresh_from_db()
+    (again,) = _lowest(second, 0)
+    assert again.recurring_of == m.Rectification.objects.get(round=first.round, source="lowest_grade")
+    assert list(selectors.consecutive_lowest(second.round)) == [again]
+    assert list(selectors.consecutive_lowest(first.round)) == []
+    rows = ok(api(second.office).get(f"{API}/rectifications/", {"round": second.round.pk, "source": "lowest_grade"}))
+    assert [(r["id"], r["consecutive_lowest"]) for r in rows["results"]] == [(again.pk, True)]
