@@ -160,3 +160,18 @@ def test_the_pages_carry_a_rectification_through(client):
     client.post(f"/tasks/{carry.pk}/", {"action": "submit", "report": "完成", "evidence_ids": [own.pk]})
     rect.refresh_from_db()
     assert rect.status == S.VERIFYING and [r.kind for r in rect.reports.all()] == ["progress", "completion"]
+
+
+@pytest.mark.django_db
+def test_the_rectification_page_follows_row_level_access(client):
+    setup = approved_round(units=2)
+    rect = m.Rectification.objects.get(round=setup.round, unit=setup.units[0])
+    for user, status in [(setup.staff[0], 200), (setup.staff[1], 404), (setup.groups[0].leader, 200),
+                         (setup.office, 200), (setup.groups[0].experts[0], 404)]:
+        client.force_login(user)
+        page = client.get(f"/rectifications/{rect.pk}/")
+        assert page.status_code == status, user
+        if status == 200:
+            assert rect.problem in page.content.decode()
+    client.force_login(setup.staff[0])
+    assert "制定整改方案" in client.get(f"/rectifications/{rect.pk}/").content.decode()  # its open task

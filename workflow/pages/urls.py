@@ -15,4 +15,5 @@ urlpatterns = [
     path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
     path("audit/", views.audit_log, name="audit"),
     path("rectifications/", views.rectification_list, name="rectifications"),
+    path("rectifications/<int:pk>/", views.rectification_detail, name="rectification"),
 ]

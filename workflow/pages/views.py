@@ -259,12 +259,27 @@ def task_detail(request, pk):
     return render(request, "ui/task.html", context, status=status)
 
 
+def _rectification(user, rectification_id: int) -> m.Rectification:
+    return get_object_or_404(
+        access.visible(m.Rectification, user)
+        .select_related("round", "unit", "group", "finding__item", "recurring_of__round", "verified_by")
+        .prefetch_related("measures", "reports__evidence", "reviews__reviewer"), pk=rectification_id)
+
+
+@login_required
+def rectification_detail(request, pk):
+    """One rectification as its people and the office read it: problem, plan, reports, reviews, its open task."""
+    rect = _rectification(request.user, pk)
+    task = (selectors.tasks_for(request.user, "all")
+            .filter(process__flow_class=RectificationFlow, process__data__rectification=rect.pk,
+                    status__in=selectors.OPEN).first())
+    return render(request, "ui/rectification.html", {"rect": rect, "task": task})
+
+
 def _rectification_context(user, rectification_id: int) -> dict:
     """A rectification's task page: the rectification with its plan, reports and reviews, the files a
     report may cite (entered once), and blank rows for new measures."""
-    rect = get_object_or_404(
-        access.visible(m.Rectification, user).select_related("finding__item", "recurring_of__round", "verified_by")
-        .prefetch_related("measures", "reports__evidence", "reviews__reviewer"), pk=rectification_id)
+    rect = _rectification(user, rectification_id)
     measures = list(rect.measures.all())
     evidence = (access.visible(m.Attachment, user).filter(rectification_services.evidence_allowed(rect))
                 .order_by("uploaded_at", "pk"))
