@@ -209,3 +209,14 @@ def test_a_unit_in_the_lowest_band_twice_running_is_flagged(db, api):
     assert list(selectors.consecutive_lowest(first.round)) == []
     rows = ok(api(second.office).get(f"{API}/rectifications/", {"round": second.round.pk, "source": "lowest_grade"}))
     assert [(r["id"], r["consecutive_lowest"]) for r in rows["results"]] == [(again.pk, True)]
+
+
+def test_a_step_in_the_wrong_state_is_409_and_changes_nothing(world, api):
+    setup, (rect, _) = world
+    staff = api(setup.staff[0])
+    ok(staff.post(f"{API}/rectifications/{rect.pk}/progress/", {"text": "进展"}, format="json"), 409)  # still planning
+    m.Rectification.objects.filter(pk=rect.pk).update(status=S.CLOSED)
+    before = _snapshot(rect)
+    ok(staff.put(plan_url(rect), {"target": "目标", "measures": measures(rect)}, format="json"), 409)
+    ok(staff.post(f"{API}/rectifications/{rect.pk}/progress/", {"text": "进展"}, format="json"), 409)
+    assert _snapshot(rect) == before
