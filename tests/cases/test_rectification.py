@@ -155,6 +155,19 @@ def test_a_finding_on_the_same_item_next_round_is_linked_as_recurring(db):
     later = list(m.Rectification.objects.filter(round=second.round))
     assert len(later) == 2
     assert all(r.recurring_of_id == earlier[r.unit_id].pk for r in later)
+    # Entered once: the unit's rectification evidence of the earlier round is offered again, not its
+    # other files of that round, nor another unit's.
+    rect = next(r for r in later if r.unit_id == first.units[0].pk)
+    m.Rectification.objects.filter(pk=rect.pk).update(status=S.IN_PROGRESS)
+    old_case = first.case(0)
+    kept = attachment(old_case, first.staff[0], purpose=m.Attachment.Purpose.RECTIFICATION)
+    other_file = attachment(old_case, first.staff[0])
+    foreign = attachment(first.case(1), first.staff[1], purpose=m.Attachment.Purpose.RECTIFICATION)
+    report = services.report_progress(user=first.staff[0], rectification=rect, text="沿用", evidence_ids=[kept.pk])
+    assert [a.pk for a in report.evidence.all()] == [kept.pk]
+    for refused_id in (other_file.pk, foreign.pk):
+        with pytest.raises(ValidationError):
+            services.report_progress(user=first.staff[0], rectification=rect, text="x", evidence_ids=[refused_id])
     # A different rubric item is not a recurrence.
     third = approved_round(units=1, item="S2.2", unit_objs=first.units[:1],
                            unit_people=(first.staff[:1], first.heads[:1]))
