@@ -81,6 +81,15 @@ def _case_q(user, prefix: str = "") -> Q:
     return own_unit | group_lead_or_liaison | expert
 
 
+def _rectification_q(user, prefix: str = "") -> Q:
+    """Rectifications below the organisation-wide roles: a unit's own (staff and head), and those of the
+    groups a person leads, deputises or liaises for. Experts see none (they score, they do not follow up)."""
+    p = prefix
+    return Q(**{f"{p}unit_id__in": unit_ids(user)}) | Q(
+        **{f"{p}group_id__in": group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON])}
+    )
+
+
 def _visible_case_ids(user) -> QuerySet:
     return m.Case.objects.filter(_case_q(user)).values("pk")
 
@@ -107,6 +116,10 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.none()
     if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment, m.SpecialBonus):
         return qs.filter(case__in=_visible_case_ids(user))
+    if model is m.Rectification:
+        return qs.filter(_rectification_q(user))
+    if model in (m.RectificationMeasure, m.RectificationReport, m.RectificationReview):
+        return qs.filter(rectification__in=m.Rectification.objects.filter(_rectification_q(user)).values("pk"))
     if model is m.Result:
         # Units see their own result once the round's results are approved; group leads see
         # their group's while compiling; experts see none (they score, the office compiles).
@@ -179,7 +192,8 @@ def can_lead_group(user, group_id: int) -> bool:
 
 # --- the role permissions that workflow tasks require -------------------------------------------
 
-ROLE_PERMISSIONS = {"cases.unit_staff", "cases.unit_head", "cases.group_lead", "cases.office", "cases.leader"}
+ROLE_PERMISSIONS = {"cases.unit_staff", "cases.unit_head", "cases.group_lead", "cases.office", "cases.leader",
+                    "cases.rectification_reviewer"}
 
 
 def has_role_permission(user, perm: str, obj=None) -> bool:
@@ -198,6 +212,8 @@ def has_role_permission(user, perm: str, obj=None) -> bool:
         return is_unit_member(user, obj.pk, m.UnitRole.HEAD)
     if perm == "cases.group_lead":
         return can_lead_group(user, obj.pk)
+    if perm == "cases.rectification_reviewer":  # a rectification's plan review and verification
+        return is_office(user) or can_lead_group(user, obj.pk)
     return False
 
 
@@ -266,3 +282,22 @@ def document_q(user) -> Q:
         unit_id__in=led_cases.filter(round_id=OuterRef("round_id")).values("unit_id")
     )
     return Q(status__in=["issued", "superseded"]) & ((Q(audience="round") & in_round) | (Q(audience="unit") & own_letter))
+
+
+# --- rectification (整改): who acts at each step ------------------------------------------------
+
+
+def can_draft_rectification(user, rect) -> bool:
+    """The plan, progress and completion reports are the unit's staff's."""
+    return user.is_active and is_unit_member(user, rect.unit_id, m.UnitRole.STAFF)
+
+
+def can_sign_rectification(user, rect) -> bool:
+    """The plan is signed by the unit's head."""
+    return user.is_active and is_unit_member(user, rect.unit_id, m.UnitRole.HEAD)
+
+
+def can_review_rectification(user, rect) -> bool:
+    """The plan is accepted and the completion verified by the leader or a deputy of the case's group,
+    or by the office."""
+    return user.is_active and (is_office(user) or can_lead_group(user, rect.group_id))

@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoundKindEnum": "cases.models.RoundKind",
         "DocumentKindEnum": "notifications.documents.models.DocumentKind",
+        "RectificationSourceEnum": "cases.rectification.models.RectificationSource",
+        "RectificationStatusEnum": "cases.rectification.models.RectificationStatus",
     },
 }
 

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from cases.api import rectifications as rectification_api
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from notifications import api as notification_api
@@ -34,6 +35,7 @@ router.register("attachments", case_views.AttachmentViewSet, basename="attachmen
 router.register("results", case_views.ResultViewSet, basename="result")
 router.register("special-bonuses", case_views.SpecialBonusViewSet, basename="special-bonus")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
+router.register("rectifications", rectification_api.RectificationViewSet, basename="rectification")
 router.register("notifications", notification_api.NotificationViewSet, basename="notification")
 router.register("documents", document_api.DocumentViewSet, basename="document")
 router.register("document-batches", document_api.DocumentBatchViewSet, basename="document-batch")

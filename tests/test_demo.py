@@ -65,6 +65,14 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
     for _, pdf, sha256 in issued:
         assert hashlib.sha256((tmp_path / "uploads" / pdf).read_bytes()).hexdigest() == sha256
     assert db.execute("SELECT count(*) FROM notifications_document WHERE status = 'draft'").fetchone() == (1,)
+    # Rectifications of the approved pilot round: one at each step, one closed, one plan overdue.
+    rectifications = dict(db.execute("SELECT status, count(*) FROM cases_rectification GROUP BY status").fetchall())
+    assert rectifications == {"planning": 1, "signing": 1, "plan_review": 1, "in_progress": 1, "verifying": 1,
+                              "closed": 1}
+    overdue = db.execute("SELECT count(*) FROM workflow_taskdeadline d JOIN viewflow_task t ON t.id = d.task_id"
+                         " WHERE d.phase = 'rectify' AND t.status IN ('NEW', 'ASSIGNED')"
+                         " AND d.due < strftime('%Y-%m-%d %H:%M:%S', 'now')").fetchone()
+    assert overdue == (1,)
     waiting_for_leader = db.execute(
         "SELECT u.username FROM viewflow_task t JOIN cases_user u ON u.id = t.owner_id"
         " WHERE t.flow_task LIKE '%RoundFlow.approve' AND t.status = 'ASSIGNED'").fetchall()

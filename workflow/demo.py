@@ -27,7 +27,10 @@ from notifications.documents import services as documents
 from notifications.documents.models import DocumentKind, Issuer
 from workflow import services
 from workflow.deadlines import services as deadlines
-from workflow.flows import CaseFlow, RoundFlow
+from workflow.deadlines.rules import day_due
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
+from workflow.models import TaskDeadline
+from workflow.steps import ActionData
 
 PASSWORD = "demo12345"
 RUBRIC_FILE = Path(__file__).resolve().parent.parent / "cases" / "fixtures" / "rubrics" / "wuxing_2016.yaml"
@@ -294,10 +297,55 @@ class Demo:
             self._advance(case, staff, "done")
         services.task_act(user=self.office, task_id=self._round_task(round, RoundFlow.compile).pk, action="submit", data={})
         if approve:
+            self._findings(round, staff["leader"])
             services.task_act(user=self.leader, task_id=self._round_task(round, RoundFlow.approve).pk, action="approve",
                               data={"comment": "同意。"})
+            self._rectifications(round, staff["leader"])
         round.refresh_from_db()
         return round
+
+    PROBLEMS = ("“三会一课”记录不完整，部分支部组织生活会会前谈心谈话未留痕。",
+                "党员发展程序存在薄弱环节，个别发展对象培养考察材料缺失。")
+
+    def _findings(self, round: m.Round, leader: m.User) -> None:
+        """Two problems per unit that require rectification, recorded at the inspection."""
+        items = list(round.rubric.items.order_by("section__position", "position")[:2])
+        for case in round.cases.order_by("unit__sort_order"):
+            for item, problem in zip(items, self.PROBLEMS):
+                m.Finding.objects.create(case=case, source=m.FindingSource.INSPECTION, description=problem, item=item,
+                                         severity=m.Severity.MEDIUM, requires_rectification=True, created_by=leader)
+
+    def _rectifications(self, round: m.Round, leader: m.User) -> None:
+        """The approval opened one rectification per finding: one waits at each step, one is closed, and
+        the first plan is overdue (its plan was due three days ago)."""
+        rects = list(m.Rectification.objects.filter(round=round).select_related("case", "unit").order_by("pk"))
+        steps = ["plan", "plan_sign", "plan_review", "carry_out", "verify", "closed"]
+        for rect, upto in zip(rects, steps):
+            staff = m.User.objects.get(username=f"{rect.unit.code.lower()}_staff")
+            head = m.User.objects.get(username=f"{rect.unit.code.lower()}_head")
+            evidence = m.Attachment.objects.create(
+                case=rect.case, purpose=m.Attachment.Purpose.RECTIFICATION, original_name="整改佐证材料.pdf",
+                file=ContentFile(b"%PDF-1.4 demo", name="rectification.pdf"), size=13, sha256="0" * 64,
+                uploaded_by=staff)
+            due = min(timezone.localdate() + timedelta(days=20), rect.due_date).isoformat()
+            moves: list[tuple[str, m.User, str, ActionData]] = [
+                ("plan", staff, "submit", {"target": "建立台账、逐项整改，确保按期销号。", "measures": [
+                    {"text": "补齐支部组织生活记录，建立会前谈心谈话台账。", "responsible": "支部书记", "due_date": due},
+                    {"text": "开展一次专项自查并形成报告。", "responsible": "机关党委专职副书记", "due_date": due}]}),
+                ("plan_sign", head, "approve", {"comment": "同意。"}),
+                ("plan_review", leader, "approve", {"comment": "方案可行。"}),
+                ("carry_out", staff, "submit", {"report": "各项措施已落实完毕，附佐证材料。", "evidence_ids": [evidence.pk]}),
+                ("verify", self.office, "approve", {"comment": "验收合格，予以销号。"}),
+            ]
+            for step, user, action, data in moves[:steps.index(upto)]:
+                task = Task.objects.get(process__data__rectification=rect.pk, flow_task=getattr(RectificationFlow, step),
+                                        status__in=[STATUS.NEW, STATUS.ASSIGNED])
+                services.task_act(user=user, task_id=task.pk, action=action, data=data)
+        late = rects[0]
+        plan_due = timezone.localdate() - timedelta(days=3)
+        m.Rectification.objects.filter(pk=late.pk).update(plan_due=plan_due)
+        TaskDeadline.objects.filter(task__process__data__rectification=late.pk, task__status__in=[STATUS.NEW, STATUS.ASSIGNED]
+                                    ).update(due=day_due(plan_due), next_check_at=timezone.now())
 
     @staticmethod
     def _round_task(round: m.Round, node) -> Task:

@@ -39,7 +39,8 @@ def _group(process):
 
 
 # The permission objects' pks as `access.sole_holders` takes them, by role (the org roles have none).
-ROLE_OBJECT_KEY = {"cases.unit_staff": "unit", "cases.unit_head": "unit", "cases.group_lead": "group"}
+ROLE_OBJECT_KEY = {"cases.unit_staff": "unit", "cases.unit_head": "unit", "cases.group_lead": "group",
+                   "cases.rectification_reviewer": "group"}
 
 
 def evident_owner(activation):
@@ -200,6 +201,94 @@ class RoundFlow(flow.Flow):
 
     def has_manage_permission(self, user, obj=None):
         return user.is_authenticated and access.is_office(user)
+
+
+class RectificationFlow(flow.Flow):
+    """One rectification (整改) from its plan to its verified closure (销号): the unit drafts the plan,
+    its head signs it, the group leader or the office accepts it; the unit carries it out (progress
+    reports go through the rectification's own endpoint, not the task) and reports completion; the
+    group leader or the office verifies. Returns go back to the plan, or to carrying out."""
+
+    process_title = _("整改")
+    process_description = _("问题整改：方案、审签、审核、落实、验收销号")
+    lock_impl = lock.select_for_update_lock
+
+    start = flow.StartHandle(this.start_rectification).Next(this.plan)
+    plan = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("制定整改方案"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.plan_sign)
+    )
+    plan_sign = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("单位负责人审签整改方案"))
+        .Permission("cases.unit_head", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.check_plan_signed)
+    )
+    check_plan_signed = (
+        flow.If(lambda act: act.process.data.get("signed"))
+        .Annotation(title=_("是否审签通过"))
+        .Then(this.plan_review)
+        .Else(this.plan)
+    )
+    plan_review = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("审核整改方案"))
+        .Permission("cases.rectification_reviewer", obj=_group)
+        .Next(this.check_plan_accepted)
+    )
+    check_plan_accepted = (
+        flow.If(lambda act: act.process.data.get("plan_accepted"))
+        .Annotation(title=_("方案是否通过"))
+        .Then(this.carry_out)
+        .Else(this.plan)
+    )
+    carry_out = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("落实整改"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.verify)
+    )
+    verify = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("整改验收"))
+        .Permission("cases.rectification_reviewer", obj=_group)
+        .Next(this.check_verified)
+    )
+    check_verified = (
+        flow.If(lambda act: act.process.data.get("verified"))
+        .Annotation(title=_("是否验收通过"))
+        .Then(this.end)
+        .Else(this.carry_out)
+    )
+    end = flow.End()
+
+    def start_rectification(self, activation, rectification: m.Rectification):
+        activation.process.artifact = rectification
+        activation.process.data = {
+            "rectification": rectification.pk,
+            "case": rectification.case_id,
+            "unit": rectification.unit_id,
+            "group": rectification.group_id,
+            "round": rectification.round_id,
+        }
+        return activation.process
+
+    def has_view_permission(self, user, obj=None):
+        return user.is_authenticated
+
+    def has_manage_permission(self, user, obj=None):
+        return user.is_authenticated and access.is_office(user)
+
+
+def rectification_processes_start(rectifications) -> None:
+    """One RectificationFlow process per rectification (through the engine: a round has tens of them)."""
+    for rectification in rectifications:
+        RectificationFlow.start.run(rectification=rectification)
 
 
 # --- where the case flow meets the round flow ----------------------------------------------------

@@ -57,6 +57,8 @@ class Phase(models.TextChoices):
     REVIEW = "review", _("评审")
     APPROVE = "approve", _("审定")
     REPORT = "report", _("通报")
+    # A rectification's steps: their dues come from the rectification's own dates (`Step.due_from`).
+    RECTIFY = "rectify", _("整改")
 
 
 class TaskDeadline(models.Model):

@@ -43,9 +43,10 @@ def roles_q(user: m.User) -> Q:
     if heads:
         q |= Q(owner_permission="cases.unit_head", owner_permission_obj_pk__in=heads)
     if leads:
-        q |= Q(owner_permission="cases.group_lead", owner_permission_obj_pk__in=leads)
+        q |= Q(owner_permission__in=["cases.group_lead", "cases.rectification_reviewer"],
+               owner_permission_obj_pk__in=leads)
     if access.is_office(user):
-        q |= Q(owner_permission="cases.office")
+        q |= Q(owner_permission__in=["cases.office", "cases.rectification_reviewer"])
     if access.is_leader(user):
         q |= Q(owner_permission="cases.leader")
     return q

@@ -20,13 +20,14 @@ from django.core.exceptions import ValidationError
 from viewflow.workflow.nodes.view import ViewActivation
 
 from cases import models as m
+from cases.rectification import services as rectification_services
 from cases.scoring import results
 from cases.services import decisions, submissions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
 from cases.services.audit import audit
 from workflow.deadlines.selectors import task_due
-from workflow.flows import CaseFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, rectification_processes_start
 from workflow.models import Phase
 
 
@@ -41,6 +42,9 @@ class ActionData(TypedDict, total=False):
     reason: str
     sheets: list[int]
     grade: str
+    target: str  # a rectification's plan
+    measures: list[dict[str, Any]]
+    evidence_ids: list[int]  # a rectification's completion report (its text is `report`)
 
 
 # A step's handler: (user, the task's activation under its process lock, action, payload). It runs
@@ -57,6 +61,9 @@ class Step:
     handler: Handler
     phase: Phase
     escalation: tuple[str, ...]  # who is told when a task is overdue: level 1, then level 2
+    # For a step whose due is not a round phase's (Phase.RECTIFY): (date field of the process's
+    # rectification, days after it); see workflow.deadlines.rules.own_due.
+    due_from: tuple[str, int] | None = None
 
     @property
     def name(self) -> str:
@@ -157,6 +164,8 @@ def _approve(user: m.User, activation: ViewActivation, action: str, data: Action
     comment = _comment(data)
     if approve:
         round_services.round_approve(user=user, round=round, comment=comment)
+        # The approved round's findings to rectify and its lowest-band units: one process each.
+        rectification_processes_start(rectification_services.rectifications_start(round=round))
     else:
         round_services.round_return(user=user, round=round, comment=comment)
     _set_process_flag(activation, "approved", approve)
@@ -164,6 +173,47 @@ def _approve(user: m.User, activation: ViewActivation, action: str, data: Action
 
 def _report(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
     round_services.round_close(user=user, round=_round(activation))
+
+
+def _rectification(activation: ViewActivation) -> m.Rectification:
+    return m.Rectification.objects.get(pk=activation.process.data["rectification"])
+
+
+def _plan(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    rect = _rectification(activation)
+    if "measures" in data or "target" in data:
+        measures = data.get("measures")
+        rectification_services.plan_save(user=user, rectification=rect, target=data.get("target", rect.target),
+                                          measures=measures if measures is not None else [])
+    rectification_services.plan_submit(user=user, rectification=rect)
+
+
+def _plan_sign(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    approve = action == "approve"
+    rectification_services.plan_sign(user=user, rectification=_rectification(activation), approve=approve,
+                                      comment=_comment(data))
+    _set_process_flag(activation, "signed", approve)
+
+
+def _plan_review(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    approve = action == "approve"
+    rectification_services.plan_review(user=user, rectification=_rectification(activation), approve=approve,
+                                       comment=_comment(data))
+    _set_process_flag(activation, "plan_accepted", approve)
+
+
+def _carry_out(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    report = data.get("report", "")
+    rectification_services.report_completion(user=user, rectification=_rectification(activation),
+                                             text=report if isinstance(report, str) else "",
+                                             evidence_ids=data.get("evidence_ids"))
+
+
+def _verify(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    approve = action == "approve"
+    rectification_services.verify(user=user, rectification=_rectification(activation), approve=approve,
+                                  comment=_comment(data))
+    _set_process_flag(activation, "verified", approve)
 
 
 # --- the declarations, in the order the work flows ----------------------------------------------
@@ -180,10 +230,22 @@ _DECLARED = (
     Step(RoundFlow.compile, SUBMIT, _compile, Phase.APPROVE, escalation=("leader",)),
     Step(RoundFlow.approve, APPROVE_OR_RETURN, _approve, Phase.APPROVE, escalation=("office",)),
     Step(RoundFlow.report, SUBMIT, _report, Phase.REPORT, escalation=("leader",)),
+    # A rectification: plan and signature by the plan's due, review five days later, the completion by
+    # the rectification's due date, verification ten days after it.
+    Step(RectificationFlow.plan, SUBMIT, _plan, Phase.RECTIFY, escalation=("unit_head", "office"),
+         due_from=("plan_due", 0)),
+    Step(RectificationFlow.plan_sign, APPROVE_OR_RETURN, _plan_sign, Phase.RECTIFY, escalation=("office",),
+         due_from=("plan_due", 0)),
+    Step(RectificationFlow.plan_review, APPROVE_OR_RETURN, _plan_review, Phase.RECTIFY, escalation=("office",),
+         due_from=("plan_due", 5)),
+    Step(RectificationFlow.carry_out, SUBMIT, _carry_out, Phase.RECTIFY, escalation=("unit_head", "office"),
+         due_from=("due_date", 0)),
+    Step(RectificationFlow.verify, APPROVE_OR_RETURN, _verify, Phase.RECTIFY, escalation=("office",),
+         due_from=("due_date", 10)),
 )
 
 # By node (what a task's `flow_task` is), and by name for the callers that only have the name
-# (a deadline schedule, the dashboard). Step names are unique across the two flows.
+# (a deadline schedule, the dashboard). Step names are unique across the flows.
 STEPS: Mapping[Any, Step] = {step.node: step for step in _DECLARED}
 _BY_NAME: Mapping[str, Step] = {step.name: step for step in _DECLARED}
 

@@ -229,6 +229,12 @@ def _require_uploader(user: m.User, case: m.Case, purpose: str) -> None:
             raise Conflict("当前阶段不能上传佐证材料。")
     elif purpose in (m.Attachment.Purpose.INSPECTION, m.Attachment.Purpose.FINDING):
         _require_inspector(user, case)
+    elif purpose == m.Attachment.Purpose.RECTIFICATION:
+        # Rectification evidence: the unit's staff, while one of the case's rectifications is open.
+        if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
+            raise PermissionDenied("只有本单位填报员可以上传整改佐证材料。")
+        if not case.rectifications.exclude(status=m.RectificationStatus.CLOSED).exists():
+            raise Conflict("该单位没有正在进行的整改，不能上传整改佐证材料。")
     else:
         raise ValidationError({"purpose": ["未知的附件用途。"]})
 

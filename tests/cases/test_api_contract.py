@@ -10,6 +10,7 @@ and a group of its own: the outsiders.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
@@ -41,6 +42,7 @@ class World:
     notification: Notification
     document: Document
     batch: DocumentBatch
+    rectification: m.Rectification
 
     def case(self, i):
         return self.r.case(i)
@@ -81,7 +83,11 @@ def build_world() -> World:
     notification = Notification.objects.create(recipient=r.staff[0], event="test", subject="测试")
     document = documents.draft_create(user=r.office, round=r.round, kind="launch_notice")
     batch = DocumentBatch.objects.create(round=r.round, kind="feedback_letter", created_by=r.office)
-    return World(r, other, record, finding, done_record, done_finding, notification, document, batch)
+    case0 = r.case(0)
+    rectification = m.Rectification.objects.create(  # written directly: its flow is tested elsewhere
+        round=r.round, case=case0, unit_id=case0.unit_id, group_id=case0.group_id, source="finding",
+        problem="台账不全", plan_due=date(2030, 1, 1), due_date=date(2030, 2, 1))
+    return World(r, other, record, finding, done_record, done_finding, notification, document, batch, rectification)
 
 
 world = module_world(build_world)
@@ -320,6 +326,13 @@ def write_requests(world) -> dict:
                                                  {"reason": "说明"}),
         ("POST", "/api/v1/tasks/{id}/unclaim/"): ("staff0", f"{API}/tasks/{task_of(world, 'prepare', 0)}/unclaim/",
                                                   {}),
+        ("PUT", "/api/v1/rectifications/{id}/plan/"): ("staff0", f"{API}/rectifications/{world.rectification.pk}/plan/",
+                                                       {"target": "目标", "measures": [
+                                                           {"text": "措施", "responsible": "张三",
+                                                            "due_date": "2030-01-15"}]}),
+        ("POST", "/api/v1/rectifications/{id}/progress/"): ("staff0",
+                                                            f"{API}/rectifications/{world.rectification.pk}/progress/",
+                                                            {"text": "进展"}),
         ("POST", "/api/v1/units/"): ("office", f"{API}/units/", {"code": "NEW9", "name": "新单位"}),
         ("PATCH", "/api/v1/units/{id}/"): ("office", f"{API}/units/{world.r.units[0].pk}/", {"name": "改名"}),
     }

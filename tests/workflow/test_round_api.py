@@ -306,8 +306,13 @@ def test_whole_round_through_the_api(people, api):
 
     assert ok(office_api.get(f"{API}/rounds/{round_id}/"))["status"] == "closed"
     assert {c["status"] for c in all_pages(office_api, f"{API}/cases/", {"round": round_id})} == {"done"}
+    # What is left is the rectification the approval opened for the finding that requires one.
+    rectifications = all_pages(office_api, f"{API}/rectifications/", {"round": round_id})
+    assert [r["status"] for r in rectifications] == ["planning"]
     for client in [office_api, leader, gl, deputy, e1, e2, *staff, *heads]:
-        assert tasks(client, "queue") == [] and tasks(client, "inbox") == []
+        assert tasks(client, "queue") == []
+        assert [t["step"] for t in tasks(client, "inbox") if t["flow"] == "rectification"] in ([], ["plan"])
+        assert [t for t in tasks(client, "inbox") if t["flow"] != "rectification"] == []
 
     # --- audit: every decision is there, readable by the auditor -----------------------------
     audit = all_pages(api(people["auditor"]), f"{API}/audit/", {"round": round_id})

@@ -12,6 +12,7 @@ the deputy gets 409 until the leader gives it back. The rightful person acts (th
 """
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from viewflow.workflow.models import Task
@@ -20,8 +21,9 @@ from viewflow.workflow.status import STATUS
 from cases import models as m
 from tests.conftest import module_world
 from tests.factories import act, advance_case, make_round, make_user
+from tests.rectification_helpers import advance_rectification, approved_round, attachment, rect_task
 from workflow import services
-from workflow.flows import CaseFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
 from workflow.steps import STEPS
 
 API = "/api/v1"
@@ -36,7 +38,17 @@ RIGHTFUL = {
     "compile": "office",
     "approve": "leader",
     "report": "office",
+    # A rectification (整改): the unit drafts and its head signs; the group's leads or the office review.
+    "plan": "staff",
+    "plan_sign": "head",
+    "plan_review": "group_leader",
+    "carry_out": "staff",
+    "verify": "group_leader",
 }
+# Steps whose role more than one kind of person holds: these others are rightful too (not refused).
+ALSO_RIGHTFUL = {"plan_review": {"deputy", "office"}, "verify": {"deputy", "office"}}
+# Steps whose role is not the rightful person's usual one, and whose task waits in the queue.
+STEP_ROLE = {"plan_review": "rectification_reviewer", "verify": "rectification_reviewer"}
 # Each step's role as declared on its flow node (None: assigned to one expert).
 ROLE = {"staff": "unit_staff", "head": "unit_head", "group_leader": "group_lead", "expert": None,
         "office": "office", "leader": "leader"}
@@ -54,11 +66,18 @@ POSITIVE = {
     "compile": ("submit", {}),
     "approve": ("approve", {}),
     "report": ("submit", {}),
+    "plan": ("submit", {"target": "目标", "measures": [
+        {"text": "措施", "responsible": "张三", "due_date": (date.today() + timedelta(days=2)).isoformat()}]}),
+    "plan_sign": ("approve", {}),
+    "plan_review": ("approve", {}),
+    "carry_out": ("submit", {"report": "完成"}),  # with the place's evidence (Place.payload)
+    "verify": ("approve", {}),
 }
 BY_NAME = {step.name: step for step in STEPS.values()}
 STEP_NAMES = list(BY_NAME)
 # Everyone but the step's rightful person (a step unknown to RIGHTFUL: everyone, and the test above fails).
-OTHERS = [(step, actor) for step in STEP_NAMES for actor in ACTORS if actor != RIGHTFUL.get(step)]
+OTHERS = [(step, actor) for step in STEP_NAMES for actor in ACTORS
+          if actor != RIGHTFUL.get(step) and actor not in ALSO_RIGHTFUL.get(step, ())]
 
 
 @dataclass
@@ -67,6 +86,7 @@ class Place:
 
     task_id: int
     people: dict
+    payload: dict | None = None  # the positive control's payload, where it needs the place's rows
 
 
 @dataclass
@@ -105,6 +125,17 @@ def build_world() -> World:
                 break
             act(rr, rr.office if step == "compile" else rr.leader, step, None, "submit" if step == "compile" else "approve")
         places[upto] = Place(rr.task(upto).pk, {**_people(rr, 0), **everyone})
+    # A rectification at each of its steps (five findings of one unit of an approved round).
+    rr = approved_round(units=1, findings=5, experts=2, title="分工-整改")
+    rects = list(m.Rectification.objects.filter(round=rr.round).order_by("pk"))
+    for rect, step in zip(rects, ["plan", "plan_sign", "plan_review", "carry_out", "verify"]):
+        rect = advance_rectification(rr, rect, step)
+        people = {**_people(rr, 0), **everyone}
+        payload = None
+        if step == "carry_out":
+            evidence = attachment(rect.case, rr.staff[0])
+            payload = {**POSITIVE[step][1], "evidence_ids": [evidence.pk]}
+        places[step] = Place(rect_task(rect, step).pk, people, payload)
     return World(places)
 
 
@@ -117,8 +148,9 @@ def _state(task_id: int) -> tuple:
     data = task.process.data
     case = m.Case.objects.filter(pk=data.get("case")).values_list("status", flat=True).first()
     round = m.Round.objects.filter(pk=data.get("round")).values_list("status", flat=True).first()
+    rect = m.Rectification.objects.filter(pk=data.get("rectification")).values_list("status", flat=True).first()
     tasks = list(Task.objects.filter(process_id=task.process_id).order_by("pk").values_list("pk", "status", "owner_id"))
-    return task.status, task.owner_id, case, round, tasks
+    return task.status, task.owner_id, case, round, rect, tasks
 
 
 def _place(world, step: str) -> Place:
@@ -130,8 +162,8 @@ def _place(world, step: str) -> Place:
 def test_every_declared_step_is_known_with_its_role():
     assert set(STEP_NAMES) == set(RIGHTFUL), "a step was added or removed: say in RIGHTFUL who does it"
     for step in STEPS.values():
-        assert step.role == ROLE[RIGHTFUL[step.name]], step.name
-    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow}
+        assert step.role == STEP_ROLE.get(step.name, ROLE[RIGHTFUL[step.name]]), step.name
+    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow, RectificationFlow}
 
 
 @pytest.mark.parametrize(("step", "actor"), OTHERS)
@@ -169,10 +201,14 @@ def test_the_rightful_person_acts(world, api, step):
     place = _place(world, step)
     user = place.people[RIGHTFUL[step]]
     task = Task.objects.get(pk=place.task_id)
-    assert (task.status, task.owner_id) == (STATUS.ASSIGNED, user.pk)
+    if step in STEP_ROLE:  # no one holder: it waits in the queue of its several kinds of people
+        assert (task.status, task.owner_id) == (STATUS.NEW, None)
+    else:
+        assert (task.status, task.owner_id) == (STATUS.ASSIGNED, user.pk)
     assert services.can_act(user, task)
     assert api(user).post(f"{API}/tasks/{place.task_id}/claim/", {}, format="json").status_code == 200
     action, payload = POSITIVE[step]
+    payload = place.payload or payload
     response = api(user).post(f"{API}/tasks/{place.task_id}/{action}/", payload, format="json")
     assert response.status_code == 200, response.content[:500]
     assert Task.objects.get(pk=place.task_id).status == STATUS.DONE

@@ -13,9 +13,11 @@ from cases.api.fields import BoundedIntegerField, StrictSerializer
 from cases.api.serializers import ItemScoreRowsField
 from workflow.deadlines.rules import phase_due
 from workflow.deadlines.selectors import dues_of
-from workflow.flows import CaseFlow
+from workflow.flows import CaseFlow, RectificationFlow
 from workflow.models import Phase
 from workflow.steps import actions_of
+
+FLOW_NAMES = {CaseFlow: "case", RectificationFlow: "rectification"}
 
 
 class TaskSerializer(serializers.Serializer):
@@ -39,7 +41,7 @@ class TaskSerializer(serializers.Serializer):
         return task.process.data
 
     def get_flow(self, task) -> str:
-        return "case" if task.flow_task.flow_class is CaseFlow else "round"
+        return FLOW_NAMES.get(task.flow_task.flow_class, "round")
 
     def get_title(self, task) -> str:
         return str(task.flow_task.task_title)
@@ -120,7 +122,7 @@ def task_rows_json(rows) -> list[dict]:
     for (pk, node, status, created, finished, owner_id, data, process_id, due, round_id, round_title,
          case_id, unit, group, case_status) in rows:
         if node not in titles:
-            titles[node] = ("case" if node.flow_class is CaseFlow else "round", str(node.task_title))
+            titles[node] = (FLOW_NAMES.get(node.flow_class, "round"), str(node.task_title))
         flow, title = titles[node]
         if due is None:
             process_data = legacy_data.get(process_id, {})
@@ -167,6 +169,15 @@ def task_summaries(tasks) -> dict:
     }
 
 
+class MeasureSerializer(StrictSerializer):
+    """One measure of a rectification's plan; what is missing or out of range is the service's to name
+    ("measures[1].due_date")."""
+
+    text = serializers.CharField(required=False, allow_blank=True)
+    responsible = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    due_date = serializers.DateField(required=False, allow_null=True)
+
+
 class TaskActionSerializer(StrictSerializer):
     comment = serializers.CharField(required=False, allow_blank=True)
     report = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
@@ -176,6 +187,10 @@ class TaskActionSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True)
     sheets = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False)
     grade = serializers.CharField(required=False, allow_blank=True)
+    # A rectification's plan (the `plan` step) and completion evidence (`carry_out`, with `report`).
+    target = serializers.CharField(required=False, allow_blank=True)
+    measures = MeasureSerializer(many=True, required=False)
+    evidence_ids = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False, max_length=100)
 
 
 _REQUIRED: dict[str, Any] = {"required": "必须填写。", "blank": "不能为空。", "null": "必须填写。"}

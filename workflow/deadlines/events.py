@@ -40,6 +40,7 @@ ROLE_LABELS = {
     "unit_staff": "填报员",
     "unit_head": "单位负责人",
     "group_lead": "考评组组长",
+    "rectification_reviewer": "考评组组长或考核办",
     "office": "考核办",
     "leader": "领导",
 }
@@ -96,7 +97,8 @@ class TaskInfo:
         if level > len(chain):
             return None
         role = chain[level - 1]
-        obj = {"unit_head": self.unit_id, "unit_staff": self.unit_id, "group_lead": self.group_id}.get(role)
+        obj = {"unit_head": self.unit_id, "unit_staff": self.unit_id, "group_lead": self.group_id,
+               "rectification_reviewer": self.group_id}.get(role)
         return role, obj
 
 
@@ -130,6 +132,9 @@ def _link(task_id: int) -> str:
     return reverse("ui:task", args=[task_id])
 
 
+GROUP_ROLES = ("group_lead", "rectification_reviewer")
+
+
 class People:
     """Who holds a role, for a batch: one query per kind of role asked for, one for the users."""
 
@@ -137,7 +142,7 @@ class People:
         wanted = {w for w in wanted if w is not None}
         self._members: dict[tuple[str, int | None], list[int]] = {w: [] for w in wanted}
         units = {obj for role, obj in wanted if role in ("unit_staff", "unit_head") and obj is not None}
-        groups = {obj for role, obj in wanted if role == "group_lead" and obj is not None}
+        groups = {obj for role, obj in wanted if role in GROUP_ROLES and obj is not None}
         if units:
             rows = (m.UnitMembership.objects.filter(unit_id__in=units, user__is_active=True)
                     .order_by("user_id").values_list("unit_id", "role", "user_id"))
@@ -150,9 +155,16 @@ class People:
                                                  user__is_active=True)
                     .order_by("user_id").values_list("group_id", "user_id"))
             for group_id, user_id in rows:
-                if user_id not in self._members[("group_lead", group_id)]:
-                    self._members[("group_lead", group_id)].append(user_id)
+                for key in ((role, group_id) for role in GROUP_ROLES):
+                    if key in self._members and user_id not in self._members[key]:
+                        self._members[key].append(user_id)
         org = {role for role, _ in wanted if role in ("office", "leader")}
+        reviewers = [key for key in self._members if key[0] == "rectification_reviewer"]
+        if reviewers:  # a rectification's reviewer is the group's leads or the office
+            office = list(m.User.objects.filter(org_role=m.OrgRole.OFFICE, is_active=True)
+                          .order_by("pk").values_list("pk", flat=True))
+            for key in reviewers:
+                self._members[key].extend(pk for pk in office if pk not in self._members[key])
         if org:
             rows = (m.User.objects.filter(org_role__in=org, is_active=True)
                     .order_by("pk").values_list("org_role", "pk"))

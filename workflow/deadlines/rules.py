@@ -6,7 +6,7 @@ arguments and the working-day calendar; nothing here writes.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,14 +22,34 @@ logger = logging.getLogger(__name__)
 
 WARN_WINDOW = timedelta(days=3)
 
-PHASE_FIELDS = {phase.value: f"{phase.value}_due" for phase in Phase}
+# The round's phases (a rectification's steps have dues of their own: `own_due`).
+PHASE_FIELDS = {phase.value: f"{phase.value}_due" for phase in Phase if phase != Phase.RECTIFY}
 DUE_FIELDS = set(PHASE_FIELDS.values())
+# A due given as a day (a rectification's dates) falls due at the end of that day, local time.
+END_OF_DAY = time(23, 59, 59)
 
 
 def phase_due(round: m.Round, node: object) -> datetime | None:
     """The round's due date for a node's tasks: its step's phase's (for a task without a due row)."""
     step = step_of(node)
-    return getattr(round, PHASE_FIELDS[step.phase]) if step is not None else None
+    field = PHASE_FIELDS.get(step.phase) if step is not None else None
+    return getattr(round, field) if field is not None else None
+
+
+def day_due(day: date, days: int = 0) -> datetime:
+    """The end of the (local) day `days` calendar days after `day`."""
+    return datetime.combine(day + timedelta(days=days), END_OF_DAY, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def own_due(node: object, rectification_id: int | None) -> datetime | None:
+    """The due of a task of a step with a due of its own (`Step.due_from`): from its rectification's
+    dates. None for other steps."""
+    step = step_of(node)
+    if step is None or step.due_from is None or rectification_id is None:
+        return None
+    field, days = step.due_from
+    day = m.Rectification.objects.filter(pk=rectification_id).values_list(field, flat=True).first()
+    return day_due(day, days) if day is not None else None
 
 
 def traffic_light(due: datetime | None, finished: datetime | None = None, now: datetime | None = None) -> str:

@@ -25,7 +25,7 @@ from cases import models as m
 from cases.errors import Conflict
 from cases.services.audit import audit
 from workflow.deadlines import calendar, events
-from workflow.deadlines.rules import DUE_FIELDS, PHASE_FIELDS, config_of, moments_between, schedule
+from workflow.deadlines.rules import DUE_FIELDS, PHASE_FIELDS, config_of, moments_between, own_due, schedule
 from workflow.models import CaseDeadline, TaskDeadline
 from workflow.selectors import OPEN
 from workflow.steps import step_of
@@ -52,16 +52,21 @@ def task_created(task: Task) -> TaskDeadline | None:
     round_id, case_id = data.get("round"), data.get("case")
     if phase is None or round_id is None:
         return None
-    field = PHASE_FIELDS[phase]
+    own = own_due(task.flow_task, data.get("rectification"))
+    field = PHASE_FIELDS.get(phase)
+    if field is None and own is None:
+        return None
     # A round task has no case: `case_id=None` is IS NULL to Django (no rows), which the stubs do not allow.
     case_due = CaseDeadline.objects.filter(case_id=case_id, phase=phase).values("due")[:1]  # type: ignore[misc]
     unit_name = m.Case.objects.filter(pk=case_id).values("unit__name")[:1]  # type: ignore[misc]
     found = (m.Round.objects.filter(pk=round_id)
              .annotate(case_due=Subquery(case_due), unit_name=Subquery(unit_name))
-             .values_list(field, "case_due", "title", "config", "unit_name").first())
+             .values_list(field or "title", "case_due", "title", "config", "unit_name").first())
     if found is None:
         return None
     phase_due, extended, title, config, unit = found
+    if own is not None:  # not a round phase's: the step's own (a rectification's dates)
+        phase_due = own
     now = timezone.now()
     due = _effective(phase_due, extended)
     created = task.created or now
@@ -88,7 +93,7 @@ def tasks_bulk_created(tasks: Iterable[Task]) -> None:
     for task in tasks:
         phase = step_phase(task)
         data = task.process.data or {}
-        if phase is not None and data.get("round") is not None:
+        if phase in PHASE_FIELDS and data.get("round") is not None:  # bulk launch: round phases only
             rows.append((task, phase, data["round"], data.get("case")))
     if not rows:
         return

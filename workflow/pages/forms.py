@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from cases import models as m
 from cases.services.common import parse_int, parse_points
-from workflow.flows import CaseFlow
+from workflow.flows import CaseFlow, RectificationFlow
 from workflow.steps import ActionData
 
 
@@ -112,11 +112,57 @@ class ReviewForm(ActionForm):
         return {**super().payload(), "sheets": self.cleaned_data["sheets"], "grade": self.cleaned_data["grade"]}
 
 
+MEASURE_ROWS = 8  # blank rows a plan's page offers beyond the saved measures
+
+
+class PlanForm(ActionForm):
+    """A rectification's plan: its target and the measures as rows `text__<n>`, `responsible__<n>`,
+    `due_date__<n>`; a row left wholly blank is not a measure. The service checks each one."""
+
+    target = _text()
+    MEASURE_FIELDS = ("text", "responsible", "due_date")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = sorted({int(key.split("__", 1)[1]) for key in self.data
+                            if "__" in key and key.split("__", 1)[0] in self.MEASURE_FIELDS
+                            and key.split("__", 1)[1].isdigit()})
+        for n in self.rows:
+            for name in self.MEASURE_FIELDS:
+                self.fields[f"{name}__{n}"] = _text()
+
+    def measures(self) -> list[dict[str, Any]]:
+        data = self.cleaned_data
+        rows = [{name: data[f"{name}__{n}"] for name in self.MEASURE_FIELDS} for n in self.rows]
+        return [row for row in rows if any(str(v).strip() for v in row.values())]
+
+    def has_plan(self) -> bool:
+        return "target" in self.data or bool(self.rows)
+
+    def payload(self) -> ActionData:
+        if not self.has_plan():
+            return super().payload()
+        return {**super().payload(), "target": self.cleaned_data["target"], "measures": self.measures()}
+
+
+class ReportForm(ActionForm):
+    """A rectification's progress or completion report: its text and the cited files (checkboxes)."""
+
+    report = _text()
+    evidence_ids = IdListField(required=False)
+
+    def payload(self) -> ActionData:
+        return {**super().payload(), "report": self.cleaned_data["report"],
+                "evidence_ids": self.cleaned_data["evidence_ids"]}
+
+
 # The steps whose page posts more than a comment (a node's page: see templates/ui/task.html).
 ACTION_FORMS: dict[Any, type[ActionForm]] = {
     CaseFlow.prepare: PrepareForm,
     CaseFlow.score: ScoreForm,
     CaseFlow.review: ReviewForm,
+    RectificationFlow.plan: PlanForm,
+    RectificationFlow.carry_out: ReportForm,
 }
 
 

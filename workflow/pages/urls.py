@@ -14,4 +14,6 @@ urlpatterns = [
     path("rounds/<int:pk>/dashboard/", views.round_dashboard, name="dashboard"),
     path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
     path("audit/", views.audit_log, name="audit"),
+    path("rectifications/", views.rectification_list, name="rectifications"),
+    path("rectifications/<int:pk>/", views.rectification_detail, name="rectification"),
 ]

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +22,7 @@ from viewflow.workflow.models import Task
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.rectification import services as rectification_services
 from cases.scoring import results, round_config
 from cases.services import inspections, submissions
 from cases.services import sheets as sheet_services
@@ -29,7 +31,7 @@ from workflow import selectors, services
 from workflow.deadlines import dashboard
 from workflow.deadlines.rules import phase_due, traffic_light
 from workflow.deadlines.selectors import dues_of
-from workflow.flows import CaseFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
 from workflow.pages import audit_display, forms
 from workflow.steps import actions_of
 
@@ -142,6 +144,28 @@ def _save_sheet(request, task: Task) -> None:
     messages.success(request, _("已保存评分。"))
 
 
+def _rectification_of(request, task: Task) -> m.Rectification:
+    return get_object_or_404(access.visible(m.Rectification, request.user), pk=task.process.data.get("rectification"))
+
+
+def _save_plan(request, task: Task) -> None:
+    rect = _rectification_of(request, task)
+    form = _valid(forms.PlanForm(request.POST))
+    rectification_services.plan_save(user=request.user, rectification=rect, target=form.cleaned_data["target"],
+                                      measures=form.measures())
+    messages.success(request, _("已保存整改方案草稿。"))
+
+
+def _report_progress(request, task: Task) -> None:
+    rect = _rectification_of(request, task)
+    if not services.can_act(request.user, task):
+        raise PermissionDenied(_("您无权办理此任务。"))
+    form = _valid(forms.ReportForm(request.POST))
+    rectification_services.report_progress(user=request.user, rectification=rect, text=form.cleaned_data["report"],
+                                           evidence_ids=form.cleaned_data["evidence_ids"])
+    messages.success(request, _("已报送整改进展。"))
+
+
 def _add_inspection(request, task: Task) -> None:
     case = _case_of(request, task)
     form = _valid(forms.InspectionForm(request.POST))
@@ -167,11 +191,12 @@ POST_ACTIONS = {
     "unclaim": _unclaim,
     "add_inspection": _add_inspection,
     "add_finding": _add_finding,
+    "progress": _report_progress,
     "submit": _act,
     "approve": _act,
     "return": _act,
 }
-SAVE_ACTIONS = {CaseFlow.prepare: _save_report, CaseFlow.score: _save_sheet}
+SAVE_ACTIONS = {CaseFlow.prepare: _save_report, CaseFlow.score: _save_sheet, RectificationFlow.plan: _save_plan}
 # After these the task is done: back to the inbox. After the others: the task's page again.
 COMPLETING = ("submit", "approve", "return")
 
@@ -229,7 +254,41 @@ def task_detail(request, pk):
             context["sheet_rows"] = _sheet_rows(case, sheet)
     if task.flow_task.flow_class is RoundFlow and row["round"] is not None:
         context.update(_round_context(row["round"]))
+    if task.flow_task.flow_class is RectificationFlow:
+        context.update(_rectification_context(request.user, task.process.data["rectification"]))
     return render(request, "ui/task.html", context, status=status)
+
+
+def _rectification(user, rectification_id: int) -> m.Rectification:
+    return get_object_or_404(
+        access.visible(m.Rectification, user)
+        .select_related("round", "unit", "group", "finding__item", "recurring_of__round", "verified_by")
+        .prefetch_related("measures", "reports__evidence", "reviews__reviewer"), pk=rectification_id)
+
+
+@login_required
+def rectification_detail(request, pk):
+    """One rectification as its people and the office read it: problem, plan, reports, reviews, its open task."""
+    rect = _rectification(request.user, pk)
+    task = (selectors.tasks_for(request.user, "all")
+            .filter(process__flow_class=RectificationFlow, process__data__rectification=rect.pk,
+                    status__in=selectors.OPEN).first())
+    return render(request, "ui/rectification.html", {"rect": rect, "task": task})
+
+
+def _rectification_context(user, rectification_id: int) -> dict:
+    """A rectification's task page: the rectification with its plan, reports and reviews, the files a
+    report may cite (entered once), and blank rows for new measures."""
+    rect = _rectification(user, rectification_id)
+    measures = list(rect.measures.all())
+    evidence = (access.visible(m.Attachment, user).filter(rectification_services.evidence_allowed(rect))
+                .order_by("uploaded_at", "pk"))
+    return {
+        "rect": rect,
+        "measure_rows": [*measures, *[None] * forms.MEASURE_ROWS][: max(len(measures) + 3, 3)],
+        "evidence_choices": evidence,
+        "min_due": timezone.localdate().isoformat(),
+    }
 
 
 def _sheet_rows(case: m.Case, sheet: m.ScoreSheet) -> list[dict]:
@@ -389,3 +448,33 @@ def round_urge(request, pk):
     except (PermissionDenied, Conflict) as exc:
         messages.error(request, str(exc))
     return redirect("ui:dashboard", pk=round.pk)
+
+
+@login_required
+def rectification_list(request):
+    """The rectifications the user may see (a unit its own, a group's leads theirs, the office all), by
+    round and status; each with its open task, if the user may see that task, and days overdue."""
+    qs = (access.visible(m.Rectification, request.user).select_related("round", "unit", "group", "recurring_of")
+          .order_by("-round__prepare_due", "unit__sort_order", "pk"))
+    round_id, status = request.GET.get("round", ""), request.GET.get("status", "")
+    if round_id.isdigit():
+        qs = qs.filter(round_id=int(round_id))
+    if status in m.RectificationStatus.values:
+        qs = qs.filter(status=status)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    rects = list(page.object_list)
+    open_tasks = {
+        t.process.data.get("rectification"): t
+        for t in selectors.tasks_for(request.user, "all").filter(
+            process__flow_class=RectificationFlow, status__in=selectors.OPEN,
+            process__data__rectification__in=[r.pk for r in rects]).select_related("process")
+    }
+    today = timezone.localdate()
+    rows = [{"rect": r, "task": open_tasks.get(r.pk),
+             "overdue": (today - r.due_date).days if r.status != m.RectificationStatus.CLOSED and today > r.due_date else 0}
+            for r in rects]
+    rounds = access.visible(m.Round, request.user).filter(rectifications__isnull=False).distinct().order_by("-prepare_due")
+    return render(request, "ui/rectifications.html", {
+        "rows": rows, "page": page, "rounds": rounds, "statuses": m.RectificationStatus.choices,
+        "round_id": round_id, "status": status,
+    })
