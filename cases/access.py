@@ -107,6 +107,12 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.none()
     if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment, m.SpecialBonus):
         return qs.filter(case__in=_visible_case_ids(user))
+    if model is m.Rectification:
+        # Minimal rule for the ledger (r2); the rectification loop's own rules may refine it: a unit
+        # sees its own, a group's leaders and liaison the group's.
+        return qs.filter(
+            Q(unit_id__in=unit_ids(user)) | Q(group_id__in=group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON]))
+        )
     if model is m.Result:
         # Units see their own result once the round's results are approved; group leads see
         # their group's while compiling; experts see none (they score, the office compiles).

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
+from cases.rectification import ledger_api as rectification_ledger
 from notifications import api as notification_api
 from notifications.documents import api as document_api
 from workflow.api import views as workflow_api
@@ -48,6 +49,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
     path("auth/token/", ObtainToken.as_view(), name="api-token"),
     path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
+    path("rectification-ledger/", rectification_ledger.ledger, name="rectification-ledger"),
+    path("rectification-ledger.xlsx", rectification_ledger.ledger_xlsx, name="rectification-ledger-xlsx"),
     path("", include(router.urls)),
 ]
 
