@@ -322,3 +322,61 @@ def publication_duty(qs: QuerySet[Rectification], *, since: date | None = None, 
     return PublicationDuty(published=[p for p in items if p.published_from is not None],
                            due=[p for p in items if p.published_from is None])
 
+
+
+# --- one rectification, for its closure sheet (整改销号单) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasureLine:
+    text: str
+    responsible: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class Closure:
+    pk: int
+    unit_name: str
+    group_name: str
+    round_title: str
+    finding: str
+    item: str  # the rubric item's code, or ""
+    problem: str
+    target: str
+    due_date: date
+    status: str
+    measures: list[MeasureLine]
+    evidence: list[str]  # the files' names, in the order they were reported
+    completion: str  # the completion report's text
+    verifier: str
+    verified_on: date | None
+    verification_comment: str
+    closed_on: date | None
+    recurrence: str
+
+
+def closure_of(qs: QuerySet[Rectification], pk: int) -> Closure:
+    """What a closure sheet says of rectification `pk` (one of `qs`): four queries, whatever the measures
+    and the evidence. Raises Rectification.DoesNotExist when `qs` has no such row."""
+    r = qs.select_related("unit", "group", "round", "finding__item", "verified_by").get(pk=pk)
+    measures = [MeasureLine(x.text, x.responsible, x.due_date) for x in r.measures.order_by("position", "pk")]
+    evidence = list(
+        m.Attachment.objects.filter(pk__in=r.reports.values("evidence")).order_by("uploaded_at", "pk")
+        .values_list("original_name", flat=True)
+    )
+    completion = r.reports.filter(kind="completion").order_by("-reported_at", "-pk").values_list("text", flat=True).first()
+    last = (r.reviews.filter(stage=RectificationReview.Stage.VERIFICATION).select_related("reviewer")
+            .order_by("-at", "-pk").first())
+    verifier = r.verified_by or (last.reviewer if last else None)
+    return Closure(
+        pk=r.pk, unit_name=r.unit.name, group_name=r.group.name, round_title=r.round.title,
+        finding=r.finding.description if r.finding else r.problem,
+        item=r.finding.item.code if r.finding and r.finding.item else "", problem=r.problem, target=r.target,
+        due_date=r.due_date, status=r.status, measures=measures, evidence=evidence, completion=completion or "",
+        verifier=(verifier.display_name or verifier.username) if verifier else "",
+        verified_on=timezone.localtime(last.at, _tz()).date() if last else None,
+        verification_comment=last.comment if last else "",
+        closed_on=timezone.localtime(r.closed_at, _tz()).date() if r.closed_at else None,
+        recurrence=RECURRING if r.recurring_of_id else "",
+    )
