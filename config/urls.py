@@ -11,7 +11,9 @@ from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from cases.rectification import ledger_api as rectification_ledger
 from notifications import api as notification_api
+from notifications import rectification_ledger as rectification_ledger_page
 from notifications.documents import api as document_api
+from notifications.documents import ledger_pdf as rectification_ledger_pdf
 from workflow.api import views as workflow_api
 
 # The admin speaks the product's name, not Django's (translated like every other label).
@@ -51,6 +53,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
     path("rectification-ledger/", rectification_ledger.ledger, name="rectification-ledger"),
     path("rectification-ledger.xlsx", rectification_ledger.ledger_xlsx, name="rectification-ledger-xlsx"),
+    path("rectification-ledger.pdf", rectification_ledger_pdf.ledger_pdf, name="rectification-ledger-pdf"),
     path("", include(router.urls)),
 ]
 
@@ -67,6 +70,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("notifications/", include("notifications.urls")),
     path("documents/", include("notifications.documents.urls")),
+    path("rectification-ledger/", rectification_ledger_page.ledger_page, name="rectification-ledger-page"),
     path("", include("workflow.pages.urls")),
 ]
 

@@ -257,3 +257,17 @@ def test_publication_duty(world):
     assert [p.pk for p in since.due] == [world["r"][8].pk] and since.published == []
     until = s.publication_duty(_all(world), until=date(2026, 6, 10))
     assert {p.pk for p in until.due} == _pks(world, [4])
+
+
+def test_ledger_page(world, client):
+    a, b = world["a"], world["b"]
+    client.force_login(a.office)
+    html = client.get("/rectification-ledger/", {"round": b.round.pk}).content.decode()
+    assert "组织处理建议" in html and a.units[0].name in html and "问题7" in html and "反复出现" in html
+    assert "问题1" not in html  # round A's
+    html = client.get("/rectification-ledger/").content.decode()
+    assert "66.7%" in html and "待公示" in html
+    client.force_login(a.staff[1])
+    html = client.get("/rectification-ledger/").content.decode()
+    assert "问题3" in html and "问题8" in html and "问题1<" not in html and "问题5" not in html
+    assert "组织处理建议" not in html and "公示情况" not in html

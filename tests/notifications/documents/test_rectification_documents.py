@@ -114,3 +114,16 @@ def test_rectification_ledger_has_every_row(world):
     for part in ("整改台账", "制度台账不完整", "值班记录缺页", "公示时间不足", "档案管理混乱", setup.units[1].name,
                  "共有整改事项4项：已销号1项", "按期销号率100.0%"):
         assert part in text, part
+
+
+def test_ledger_pdf_endpoint(world, api):
+    setup = world["setup"]
+    response = api(setup.office).get("/api/v1/rectification-ledger.pdf", {"round": setup.round.pk})
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    raw = subprocess.run(["pdftotext", "-", "-"], input=response.content, capture_output=True, check=True).stdout
+    text = re.sub(r"\s+", "", raw.decode())
+    assert "值班记录缺页" in text and "档案管理混乱" in text
+    assert api(setup.staff[0]).get("/api/v1/rectification-ledger.pdf", {"round": setup.round.pk}).status_code == 403
+    assert api(setup.groups[0].leader).get("/api/v1/rectification-ledger.pdf",
+                                           {"round": setup.round.pk}).status_code == 403
+    assert api(setup.office).get("/api/v1/rectification-ledger.pdf").status_code == 400
