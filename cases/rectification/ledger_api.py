@@ -5,7 +5,7 @@ Who sees which rows is `cases.access` (office, leaders and auditors all; a group
 group's; a unit its own). The ledger's PDF is a document (notifications.documents.ledger_pdf).
 """
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import date
 from typing import Any
 
@@ -66,6 +66,14 @@ def _figures(f: s.Figures) -> dict[str, Any]:
     return asdict(f)
 
 
+_ROW_FIELDS = [f.name for f in fields(s.LedgerRow)]
+
+
+def row_json(row: s.LedgerRow) -> dict[str, Any]:
+    """A row as JSON (its fields are flat: no `asdict` deep copy)."""
+    return {name: getattr(row, name) for name in _ROW_FIELDS}
+
+
 @extend_schema(parameters=LEDGER_PARAMETERS, responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def ledger(request: Request) -> Response:
@@ -75,18 +83,18 @@ def ledger(request: Request) -> Response:
     filters, v = query_of(request)
     on = s.today()
     qs = visible_ledger(request, filters, on)
-    total = s.figures(qs, on=on)
+    total, by_round = s.figures_with_rounds(qs, on=on)
     count = total.open + total.closed
     page, size = v["page"], v["page_size"]
     if page > 1 and (page - 1) * size >= count:
         raise ValidationError({"page": ["页码超出范围。"]})
-    rows = [s.row_of(values, on) for values in s.ledger_values(qs)[(page - 1) * size: page * size]]
-    by_round = s.figures_by_round(qs, on=on) if filters.round is None else []
+    rows = [s.row_of(values, on) for values in s.ledger_values(qs)[(page - 1) * size: page * size]] if count else []
     return Response({
         "count": count, "page": page, "page_size": size, "on": on,
         "figures": _figures(total),
-        "by_round": [{"round": r.round_id, "title": r.round_title, **_figures(r.figures)} for r in by_round],
-        "results": [asdict(row) for row in rows],
+        "by_round": [{"round": r.round_id, "title": r.round_title, **_figures(r.figures)} for r in by_round]
+        if filters.round is None else [],
+        "results": [row_json(row) for row in rows],
     })
 
 

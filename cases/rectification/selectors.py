@@ -217,13 +217,22 @@ def figures(qs: QuerySet[Rectification], *, on: date | None = None) -> Figures:
 
 
 def figures_by_round(qs: QuerySet[Rectification], *, on: date | None = None) -> list[RoundFigures]:
-    """The same figures per round (in round order): one query."""
+    """The same figures per round (in round order): one pass over the rows, and the rounds' titles."""
+    return figures_with_rounds(qs, on=on)[1]
+
+
+def figures_with_rounds(qs: QuerySet[Rectification], *, on: date | None = None) -> tuple[Figures, list[RoundFigures]]:
+    """The figures across `qs` and per round, from one pass over the rows (grouped by round, summed here) and
+    one read of the rounds' titles: what the ledger shows on every page."""
     on = on or today()
-    rows = (
-        qs.order_by().annotate(closed_on=_closed_on()).values("round_id", "round__title")
+    rows: list[dict[str, Any]] = [
+        dict(r) for r in qs.order_by().annotate(closed_on=_closed_on()).values("round_id")
         .annotate(**_figure_aggregates(on)).order_by("round_id")
-    )
-    return [RoundFigures(r["round_id"], r["round__title"], _figures(r)) for r in rows]
+    ]
+    titles = dict(m.Round.objects.filter(pk__in=[r["round_id"] for r in rows]).values_list("pk", "title"))
+    keys = ("n_open", "n_overdue", "n_closed", "n_on_time")
+    total = _figures({k: sum(r[k] for r in rows) for k in keys})
+    return total, [RoundFigures(r["round_id"], titles.get(r["round_id"], ""), _figures(r)) for r in rows]
 
 
 # --- history across rounds ----------------------------------------------------------------------
