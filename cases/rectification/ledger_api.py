@@ -5,7 +5,7 @@ Who sees which rows is `cases.access` (office, leaders and auditors all; a group
 group's; a unit its own). The ledger's PDF is a document (notifications.documents.ledger_pdf).
 """
 
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import date
 from typing import Any
 
@@ -63,7 +63,8 @@ def visible_ledger(request: Request, filters: s.LedgerFilters, on: date) -> Any:
 
 
 def _figures(f: s.Figures) -> dict[str, Any]:
-    return asdict(f)
+    return {"open": f.open, "overdue": f.overdue, "closed": f.closed, "closed_on_time": f.closed_on_time,
+            "closed_on_time_pct": f.closed_on_time_pct}
 
 
 _ROW_FIELDS = [f.name for f in fields(s.LedgerRow)]
