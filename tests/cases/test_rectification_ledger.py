@@ -271,3 +271,12 @@ def test_ledger_page(world, client):
     html = client.get("/rectification-ledger/").content.decode()
     assert "问题3" in html and "问题8" in html and "问题1<" not in html and "问题5" not in html
     assert "组织处理建议" not in html and "公示情况" not in html
+
+
+def test_xlsx_is_bounded(world, api, monkeypatch):
+    from cases.rectification import exports
+
+    monkeypatch.setattr(exports, "MAX_ROWS", 5)
+    refused = api(world["a"].office).get("/api/v1/rectification-ledger.xlsx")
+    assert refused.status_code == 400 and "round" in str(refused.content, "utf-8")
+    assert api(world["a"].office).get("/api/v1/rectification-ledger.xlsx", {"round": world["b"].round.pk}).status_code == 200
