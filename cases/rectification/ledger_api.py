@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import access
+from cases import models as m
 from cases.rectification import exports
 from cases.rectification import selectors as s
 from cases.rectification.models import Rectification, RectificationStatus
@@ -95,8 +96,21 @@ def ledger(request: Request) -> Response:
         "figures": _figures(total),
         "by_round": [{"round": r.round_id, "title": r.round_title, **_figures(r.figures)} for r in by_round]
         if filters.round is None else [],
+        "lowest_band_repeats": _repeats(request, filters.round),
         "results": [row_json(row) for row in rows],
     })
+
+
+def _repeats(request: Request, round_id: int | None) -> list[dict[str, Any]]:
+    """With a round chosen, for the office, leaders and auditors: the units in the lowest band of this round
+    and of the one before it of the same kind (组织处理建议)."""
+    if round_id is None or not access.sees_everything(request.user):
+        return []
+    round = access.visible(m.Round, request.user).filter(pk=round_id).first()
+    if round is None:
+        return []
+    return [{"unit": x.unit_id, "unit_name": x.unit_name, "grade": x.grade, "previous_round": x.previous_round_id,
+             "previous_grade": x.previous_grade, "flag": x.flag} for x in s.lowest_band_repeats(round)]
 
 
 @extend_schema(parameters=LEDGER_PARAMETERS, responses={(200, XLSX): OpenApiTypes.BINARY})

@@ -231,12 +231,17 @@ def test_xlsx_has_every_visible_row(world, api):
     assert sorted(r[4] for r in list(ws.iter_rows(values_only=True))[1:]) == ["问题3", "问题4", "问题8"]
 
 
-def test_lowest_band_repeats_across_two_rounds(world):
+def test_lowest_band_repeats_across_two_rounds(world, api):
     a, b = world["a"], world["b"]
     flagged = s.lowest_band_repeats(b.round)
     assert [(f.unit_id, f.grade, f.previous_round_id, f.flag) for f in flagged] == [
         (a.units[0].pk, "一般", a.round.pk, "组织处理建议")]
     assert s.lowest_band_repeats(a.round) == []  # no earlier round of the kind
+    assert api(a.office).get(URL, {"round": b.round.pk}).json()["lowest_band_repeats"] == [{
+        "unit": a.units[0].pk, "unit_name": a.units[0].name, "grade": "一般", "previous_round": a.round.pk,
+        "previous_grade": "一般", "flag": "组织处理建议"}]
+    assert api(a.staff[0]).get(URL, {"round": b.round.pk}).json()["lowest_band_repeats"] == []
+    assert api(a.office).get(URL).json()["lowest_band_repeats"] == []
     # Without the explicit link, the latest earlier round of the same kind is the one before.
     b.round.previous_round = None
     b.round.save()
