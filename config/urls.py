@@ -10,8 +10,11 @@ from rest_framework.routers import DefaultRouter
 from cases.api import rectifications as rectification_api
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
+from cases.rectification import ledger_api as rectification_ledger
 from notifications import api as notification_api
+from notifications import rectification_ledger as rectification_ledger_page
 from notifications.documents import api as document_api
+from notifications.documents import ledger_pdf as rectification_ledger_pdf
 from workflow.api import views as workflow_api
 
 # The admin speaks the product's name, not Django's (translated like every other label).
@@ -50,6 +53,9 @@ api_v1: list[URLPattern | URLResolver] = [
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
     path("auth/token/", ObtainToken.as_view(), name="api-token"),
     path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
+    path("rectification-ledger/", rectification_ledger.ledger, name="rectification-ledger"),
+    path("rectification-ledger.xlsx", rectification_ledger.ledger_xlsx, name="rectification-ledger-xlsx"),
+    path("rectification-ledger.pdf", rectification_ledger_pdf.ledger_pdf, name="rectification-ledger-pdf"),
     path("", include(router.urls)),
 ]
 
@@ -66,6 +72,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.ico"), permanent=True)),
     path("notifications/", include("notifications.urls")),
     path("documents/", include("notifications.documents.urls")),
+    path("rectification-ledger/", rectification_ledger_page.ledger_page, name="rectification-ledger-page"),
     path("", include("workflow.pages.urls")),
 ]
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cases import models as m
 from cases import reports
+from cases.rectification import selectors as rectification
 from notifications.documents.models import DocumentKind
 
 Tables = dict[str, Any]
@@ -42,6 +43,9 @@ class Kind:
     # only the office, leaders and auditors (see `cases.access.document_q`).
     audience: str  # "round" | "unit" | "internal"
     per_unit: bool = False
+    # A kind about one row of the round names it in the document's `data` under this key (the closure sheet:
+    # {"rectification": id}); `services._check_target` checks it belongs to the round and the unit.
+    target: str = ""
 
     @property
     def template(self) -> str:
@@ -218,6 +222,66 @@ def reminder_letter(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]
     )
 
 
+def _rectifications(round: m.Round, unit: m.Unit | None = None) -> list[rectification.LedgerRow]:
+    qs = m.Rectification.objects.filter(round=round)
+    if unit is not None:
+        qs = qs.filter(unit=unit)
+    return list(rectification.ledger_rows(qs))
+
+
+def rectification_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    """整改通知 to one unit: its problems to rectify, each with its due date."""
+    assert unit is not None
+    rows = [r for r in _rectifications(round, unit) if r.status != m.RectificationStatus.CLOSED]
+    last_due = max((r.due_date for r in rows), default=None)
+    body = [
+        f"根据{_subject(round)}结果，你单位存在{len(rows)}个需要整改的问题（见附件）。现就整改工作通知如下。",
+        "一、制定整改方案",
+        "请对照问题清单逐项制定整改方案，明确整改目标、整改措施、责任人和完成时限，经单位负责人审签后于方案报送截止日期前通过系统报送。",
+        "二、按期完成整改",
+        f"请按附件所列时限完成整改，最迟于{_day(last_due)}前全部完成，并及时报送整改进展和佐证材料。" if rows
+        else "你单位目前没有需要整改的问题。",
+        "三、验收销号",
+        "整改完成后，由考评组或考核办验收，验收通过的予以销号；整改不到位的，退回继续整改，并在下一轮次考评中扣分。",
+    ]
+    return Content(
+        title=f"关于{unit.name}做好{_subject(round)}问题整改的通知", addressees=f"{unit.name}：", body=body,
+        attachments=[f"{unit.name}整改问题清单"], tables={"rows": rows},
+    )
+
+
+def rectification_ledger(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    """整改台账 of a round (internal): every rectification with its status, light and verification."""
+    qs = m.Rectification.objects.filter(round=round)
+    rows = list(rectification.ledger_rows(qs))
+    f = rectification.figures(qs)
+    pct = f"{f.closed_on_time_pct}%" if f.closed_on_time_pct is not None else "—"
+    body = [
+        f"截至{_day(timezone.localdate())}，{_subject(round)}共有整改事项{len(rows)}项：已销号{f.closed}项，"
+        f"未销号{f.open}项，其中逾期{f.overdue}项；按期销号率{pct}。",
+        "各事项的责任人、完成时限、状态、预警和验收情况见附件。",
+    ]
+    return Content(
+        title=f"{_subject(round)}整改台账", addressees="", body=body, attachments=[f"{_subject(round)}整改台账"],
+        tables={"rows": rows, "figures": f},
+    )
+
+
+def closure_sheet(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    """整改销号单 of one rectification (`data["rectification"]`): the problem, the measures, the evidence, the
+    verifier and the date."""
+    sheet = rectification.closure_of(m.Rectification.objects.filter(round=round), int(data["rectification"]))
+    body = [
+        f"{sheet.unit_name}：{sheet.finding}" + (f"（{sheet.recurrence}）" if sheet.recurrence else ""),
+        f"经{sheet.verifier or '验收人'}验收，该问题已按要求完成整改，准予销号。" if sheet.closed_on
+        else "该问题尚未验收销号。",
+    ]
+    return Content(
+        title=f"{sheet.unit_name}整改销号单", addressees="", body=body, attachments=["整改销号单"],
+        tables={"sheet": sheet},
+    )
+
+
 KINDS: dict[str, Kind] = {
     DocumentKind.LAUNCH_NOTICE: Kind(DocumentKind.LAUNCH_NOTICE, launch_notice, numbered=True, audience="round"),
     DocumentKind.RESULTS_NOTICE: Kind(DocumentKind.RESULTS_NOTICE, results_notice, numbered=True, audience="round"),
@@ -228,6 +292,16 @@ KINDS: dict[str, Kind] = {
         DocumentKind.FEEDBACK_LETTER, feedback_letter, numbered=False, audience="unit", per_unit=True
     ),
     DocumentKind.REMINDER_LETTER: Kind(DocumentKind.REMINDER_LETTER, reminder_letter, numbered=True, audience="round"),
+    DocumentKind.RECTIFICATION_NOTICE: Kind(
+        DocumentKind.RECTIFICATION_NOTICE, rectification_notice, numbered=False, audience="unit", per_unit=True
+    ),
+    DocumentKind.RECTIFICATION_LEDGER: Kind(
+        DocumentKind.RECTIFICATION_LEDGER, rectification_ledger, numbered=False, audience="internal"
+    ),
+    DocumentKind.CLOSURE_SHEET: Kind(
+        DocumentKind.CLOSURE_SHEET, closure_sheet, numbered=False, audience="unit", per_unit=True,
+        target="rectification",
+    ),
 }
 
 # Data a kind needs from a layer above (the reminder letter's overdue list comes from `workflow`):

@@ -52,6 +52,9 @@ class DocumentKind(models.TextChoices):
     COMMITTEE_VERSION = "committee_version", _("党委会材料")
     FEEDBACK_LETTER = "feedback_letter", _("反馈意见")
     REMINDER_LETTER = "reminder_letter", _("催办通知")
+    RECTIFICATION_NOTICE = "rectification_notice", _("整改通知")
+    RECTIFICATION_LEDGER = "rectification_ledger", _("整改台账")
+    CLOSURE_SHEET = "closure_sheet", _("整改销号单")
 
 
 class DocumentStatus(models.TextChoices):

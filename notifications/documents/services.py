@@ -10,7 +10,7 @@ consumes no number.
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -174,7 +174,9 @@ def html_of(document: Document, *, preview: bool, number: int | None = None, on:
 # --- drafts ---------------------------------------------------------------------------------------
 
 
-def _check_target(round: m.Round, kind: k.Kind, unit: m.Unit | None) -> None:
+def _check_target(round: m.Round, kind: k.Kind, unit: m.Unit | None, data: Mapping[str, Any] | None = None) -> None:
+    if kind.target:
+        _check_row(round, kind.target, unit, data or {})
     if kind.per_unit:
         if unit is None:
             raise ValidationError({"unit": ["此类公文须指定单位。"]})
@@ -186,15 +188,30 @@ def _check_target(round: m.Round, kind: k.Kind, unit: m.Unit | None) -> None:
         raise ValidationError({"round": ["本轮次尚未汇总结果。"]})
 
 
-def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None = None) -> Document:
-    """A new draft with the kind's default text, ready to edit and preview."""
+def _check_row(round: m.Round, target: str, unit: m.Unit | None, data: Mapping[str, Any]) -> None:
+    """The row a per-row kind is about (`data[target]`, the closure sheet's rectification): of the round and
+    of the document's unit."""
+    value = data.get(target)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError({target: ["此类公文须指定整改事项。"]})
+    row = m.Rectification.objects.filter(round=round, pk=value).values("unit_id").first()
+    if row is None:
+        raise ValidationError({target: ["该整改事项不属于本轮次。"]})
+    if unit is not None and row["unit_id"] != unit.pk:
+        raise ValidationError({target: ["该整改事项不属于所选单位。"]})
+
+
+def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None = None,
+                 data: Mapping[str, Any] | None = None) -> Document:
+    """A new draft with the kind's default text, ready to edit and preview. `data` names the row a per-row
+    kind is about (the closure sheet: {"rectification": id}); it is kept with the document."""
     require_office(user)
     if kind not in k.KINDS:
         raise ValidationError({"kind": [f"未知的公文类型：{kind}。"]})
     spec = k.KINDS[kind]
-    _check_target(round, spec, unit)
+    _check_target(round, spec, unit, data)
     provider = k.DATA_PROVIDERS.get(kind)
-    data = provider(round) if provider else {}
+    data = {**(provider(round) if provider else {}), **({spec.target: data[spec.target]} if spec.target and data else {})}
     content = spec.build(round, unit, data)
     with transaction.atomic():
         document = Document.objects.create(
