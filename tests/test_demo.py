@@ -61,7 +61,8 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
     # Issued documents of every kind, stored as PDFs with their checksum, and a draft.
     issued = db.execute("SELECT kind, pdf, sha256 FROM notifications_document WHERE status = 'issued'").fetchall()
     assert {kind for kind, _, _ in issued} == {"launch_notice", "results_notice", "committee_version",
-                                               "feedback_letter", "reminder_letter"}
+                                               "feedback_letter", "reminder_letter", "rectification_notice",
+                                               "rectification_ledger", "closure_sheet"}
     for _, pdf, sha256 in issued:
         assert hashlib.sha256((tmp_path / "uploads" / pdf).read_bytes()).hexdigest() == sha256
     assert db.execute("SELECT count(*) FROM notifications_document WHERE status = 'draft'").fetchone() == (1,)

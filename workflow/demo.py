@@ -24,7 +24,7 @@ from cases.rubrics.services import rubric_import
 from cases.rubrics.text import load_rubric_yaml
 from cases.services import rounds as round_services
 from notifications.documents import services as documents
-from notifications.documents.models import DocumentKind, Issuer
+from notifications.documents.models import Document, DocumentKind, DocumentStatus, Issuer
 from workflow import services
 from workflow.deadlines import services as deadlines
 from workflow.deadlines.rules import day_due
@@ -172,6 +172,9 @@ class Demo:
         people = self._groups(half_year, units)
         services.round_launch(user=self.office, round_id=half_year.pk)
         self._spread(half_year, people)
+        # The issuing organ with its seal, before any document (a closed rectification issues its closure sheet).
+        issuer = Issuer.objects.create(name="省直机关工委", mark="省直机关工委文件", code="省直工发", is_default=True)
+        issuer.seal.save("demo-seal.png", ContentFile(_seal_png()), save=True)
         # Two pilot rounds of 五型机关: the first approved (its results reported in documents of every
         # kind), the second compiled and waiting for the leader's 审定.
         finished = self._finished_round(rubric, units[0][:3], people, now, approve=True,
@@ -354,8 +357,7 @@ class Demo:
 
     def _documents(self, running: m.Round, finished: m.Round) -> None:
         """Issued documents of every kind (rendered here, as the worker would) and one draft."""
-        issuer = Issuer.objects.create(name="省直机关工委", mark="省直机关工委文件", code="省直工发", is_default=True)
-        issuer.seal.save("demo-seal.png", ContentFile(_seal_png()), save=True)
+        rectified = finished.rectifications.select_related("unit").first()
         issued = [
             documents.draft_create(user=self.office, round=running, kind=DocumentKind.LAUNCH_NOTICE),
             documents.draft_create(user=self.office, round=running, kind=DocumentKind.REMINDER_LETTER),
@@ -363,10 +365,15 @@ class Demo:
             documents.draft_create(user=self.office, round=finished, kind=DocumentKind.COMMITTEE_VERSION),
             *(documents.draft_create(user=self.office, round=finished, kind=DocumentKind.FEEDBACK_LETTER, unit=case.unit)
               for case in finished.cases.select_related("unit")),
+            documents.draft_create(user=self.office, round=finished, kind=DocumentKind.RECTIFICATION_LEDGER),
+            *([documents.draft_create(user=self.office, round=finished, kind=DocumentKind.RECTIFICATION_NOTICE,
+                                      unit=rectified.unit)] if rectified else []),
         ]
         for document in issued:
             documents.issue_request(user=self.office, document=document)
-            documents.issue_render(document.pk)
+        # What the worker would do: the documents above and the closed rectification's closure sheet.
+        for pk in Document.objects.filter(status=DocumentStatus.ISSUING).values_list("pk", flat=True):
+            documents.issue_render(pk)
         draft = documents.draft_create(user=self.office, round=running, kind=DocumentKind.REMINDER_LETTER)
         documents.draft_update(user=self.office, document=draft, changes={
             "body": [*draft.body, "请各考评组联络员逐一电话提醒，确保按时完成。"]})

@@ -26,6 +26,7 @@ from cases.services import decisions, submissions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
 from cases.services.audit import audit
+from notifications.documents import services as document_services
 from workflow.deadlines.selectors import task_due
 from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, rectification_processes_start
 from workflow.models import Phase
@@ -211,8 +212,10 @@ def _carry_out(user: m.User, activation: ViewActivation, action: str, data: Acti
 
 def _verify(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
     approve = action == "approve"
-    rectification_services.verify(user=user, rectification=_rectification(activation), approve=approve,
-                                  comment=_comment(data))
+    rect = _rectification(activation)
+    rectification_services.verify(user=user, rectification=rect, approve=approve, comment=_comment(data))
+    if approve:  # closed (销号): its closure sheet is issued
+        document_services.closure_sheet_issue(rectification=rect)
     _set_process_flag(activation, "verified", approve)
 
 

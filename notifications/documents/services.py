@@ -223,6 +223,23 @@ def draft_create(*, user: m.User, round: m.Round, kind: str, unit: m.Unit | None
     return document
 
 
+def closure_sheet_issue(*, rectification: m.Rectification) -> Document:
+    """The 整改销号单 of a rectification just closed, sent to be issued by the system: the verifier's
+    acceptance is the decision, so nobody has to draft it. (Audited with no actor: the system's.)"""
+    spec = k.KINDS[DocumentKind.CLOSURE_SHEET]
+    data = {spec.target: rectification.pk}
+    content = spec.build(rectification.round, rectification.unit, data)
+    document = Document.objects.create(
+        round=rectification.round, unit=rectification.unit, kind=spec.code, issuer=issuer_default(),
+        audience=spec.audience, title=content.title, addressees=content.addressees, body=content.body, cc=content.cc,
+        data=data, status=DocumentStatus.ISSUING, render_status=RenderStatus.QUEUED,
+    )
+    audit(actor=None, action="document.issue_request", obj=document, round_id=rectification.round_id,
+          comment="整改销号")
+    _enqueue([document.pk], "issue")
+    return document
+
+
 def _text_errors(value: str, limit: int) -> list[str]:
     errors = []
     if len(value) > limit:

@@ -1,6 +1,7 @@
 """The rectification flow (整改): started by the leader's approval, through both return paths to closure;
 its tasks' due dates come from the rectification's own dates and drive reminders and escalation."""
 
+import subprocess
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,8 @@ import time_machine
 from viewflow.workflow.models import Task
 
 from cases import models as m
+from notifications.documents import services as document_services
+from notifications.documents.models import Document
 from notifications.models import Notification
 from tests.api_helpers import API, ok
 from tests.rectification_helpers import approved_round, attachment, measures, rect_task
@@ -82,6 +85,13 @@ def test_the_full_loop_with_both_returns(api):
     rect.refresh_from_db()
     assert rect.status == S.CLOSED and rect.verified_by == lead and rect.closed_at is not None
     assert rect_task(rect) is None
+    # Its closure sheet (整改销号单) is sent to be issued; the worker renders it with the finding and verifier.
+    sheet = Document.objects.get(kind="closure_sheet", data__rectification=rect.pk)
+    assert sheet.status == "issuing" and sheet.unit_id == rect.unit_id
+    assert document_services.issue_render(sheet.pk)
+    sheet.refresh_from_db()
+    text = "".join(subprocess.run(["pdftotext", sheet.pdf.path, "-"], capture_output=True, check=True).stdout.decode().split())
+    assert "".join(rect.problem.split())[:20] in text and str(lead) in text
 
     # History kept: every decision and report is a row, and the audit log has each step.
     assert [(r.stage, r.decision) for r in rect.reviews.all()] == [
