@@ -3,6 +3,7 @@ each with its measures, reports and reviews; saving a plan draft and reporting p
 domain rows without moving work. The steps that move work (submit the plan, sign, review, complete,
 verify) are task actions: `/api/v1/tasks/{id}/submit|approve|return/`."""
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
@@ -86,6 +87,12 @@ class ProgressSerializer(StrictSerializer):
                                          max_length=100)
 
 
+class PublicationSerializer(StrictSerializer):
+    published_from = serializers.DateField()
+    published_until = serializers.DateField()
+    where = serializers.CharField(max_length=255, allow_blank=True)
+
+
 class RectificationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RectificationSerializer
     filterset_fields = ["round", "unit", "group", "status", "source"]
@@ -114,6 +121,18 @@ class RectificationViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         services.plan_save(user=request.user, rectification=rect, target=body.validated_data["target"],
                            measures=[dict(row) for row in body.validated_data["measures"]])
+        return self._detail(rect.pk)
+
+    @extend_schema(request=PublicationSerializer, responses=RectificationDetailSerializer)
+    @action(detail=True, methods=["put"])
+    def publication(self, request, pk=None):
+        """The office records where and from when to when a closed rectification is published (≥ 30 days)."""
+        rect = self.get_object()
+        if not access.is_office(request.user):  # before the body is read
+            raise PermissionDenied("只有考核办可以登记公示。")
+        body = PublicationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.publication_record(user=request.user, rectification=rect, **body.validated_data)
         return self._detail(rect.pk)
 
     @extend_schema(request=ProgressSerializer, responses={201: ReportSerializer})

@@ -14,6 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# Seed 004: a closed rectification is published (公示) for at least this many days.
+PUBLICATION_MIN_DAYS = 30
+
 
 class RectificationSource(models.TextChoices):
     FINDING = "finding", _("发现问题")

@@ -20,11 +20,10 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from cases import models as m
-from cases.rectification.models import Rectification, RectificationReview, RectificationStatus
+from cases.rectification.models import PUBLICATION_MIN_DAYS, Rectification, RectificationReview, RectificationStatus
 from cases.scoring.round_config import grade_names
 
 WARN_DAYS = 3  # yellow from this many days before the due date (as the tasks' traffic lights)
-PUBLICATION_MIN_DAYS = 30  # seed 004: a rectification is published for at least 30 days
 RECURRING = "反复出现"
 ORGANISATIONAL_ACTION = "组织处理建议"  # seed 002: lowest band in two consecutive rounds of a kind
 

@@ -17,9 +17,11 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.rectification.models import PUBLICATION_MIN_DAYS
 from cases.reports import rectification_due
 from cases.scoring.round_config import grade_names
 from cases.services.audit import audit
+from cases.services.common import require_office
 
 PLAN_DAYS = 10
 S = m.RectificationStatus
@@ -364,4 +366,33 @@ def verify(*, user: m.User, rectification: m.Rectification, approve: bool, comme
         _set_status(rect, S.IN_PROGRESS)
     audit(actor=user, action="rectification.close" if approve else "rectification.verify_return", obj=rect,
           comment=text, round_id=rect.round_id)
+    return rect
+
+
+# --- publication (seed 004: a closed rectification is shown to the public for at least 30 days) --------------
+
+
+def publication_record(*, user: m.User, rectification: m.Rectification, published_from: date,
+                       published_until: date, where: str) -> m.Rectification:
+    """The office records where and for how long a closed rectification is published (公示); every bad field
+    is named: the period must last at least 30 days, the place must be given."""
+    require_office(user)
+    errors: dict[str, list[str]] = {}
+    if not where.strip():
+        errors["where"] = ["请填写公示位置（如门户网站栏目、公示栏）。"]
+    if (published_until - published_from).days + 1 < PUBLICATION_MIN_DAYS:
+        errors["published_until"] = [f"公示期不少于 {PUBLICATION_MIN_DAYS} 天。"]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        rect = _lock(rectification)
+        _require_status(rect, m.RectificationStatus.CLOSED)
+        before = {"published_from": str(rect.published_from or ""), "published_until": str(rect.published_until or ""),
+                  "published_where": rect.published_where}
+        rect.published_from, rect.published_until, rect.published_where = published_from, published_until, where.strip()
+        rect.updated = timezone.now()
+        rect.save(update_fields=["published_from", "published_until", "published_where", "updated"])
+        audit(actor=user, action="rectification.publish", obj=rect, round_id=rect.round_id, before=before,
+              after={"published_from": str(published_from), "published_until": str(published_until),
+                     "published_where": rect.published_where})
     return rect

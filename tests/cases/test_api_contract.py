@@ -330,6 +330,9 @@ def write_requests(world) -> dict:
                                                        {"target": "目标", "measures": [
                                                            {"text": "措施", "responsible": "张三",
                                                             "due_date": "2030-01-15"}]}),
+        ("PUT", "/api/v1/rectifications/{id}/publication/"): (
+            "office", f"{API}/rectifications/{world.rectification.pk}/publication/",
+            {"published_from": "2030-01-01", "published_until": "2030-02-15", "where": "门户网站"}),
         ("POST", "/api/v1/rectifications/{id}/progress/"): ("staff0",
                                                             f"{API}/rectifications/{world.rectification.pk}/progress/",
                                                             {"text": "进展"}),

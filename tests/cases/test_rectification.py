@@ -233,3 +233,29 @@ def test_a_step_in_the_wrong_state_is_409_and_changes_nothing(world, api):
     ok(staff.put(plan_url(rect), {"target": "目标", "measures": measures(rect)}, format="json"), 409)
     ok(staff.post(f"{API}/rectifications/{rect.pk}/progress/", {"text": "进展"}, format="json"), 409)
     assert _snapshot(rect) == before
+
+
+def test_the_office_records_a_closed_rectifications_publication(world, api):
+    from datetime import timedelta
+
+    from tests.rectification_helpers import advance_rectification
+
+    setup, rects = world
+    rect = advance_rectification(setup, rects[0], "verify")
+    url = f"{API}/rectifications/{rect.pk}/publication/"
+    start = today()
+    body = {"published_from": str(start), "published_until": str(start + timedelta(days=29)), "where": "门户网站整改专栏"}
+    # Not closed yet: 409; not the office: 403, before the body is read; nothing changed.
+    assert api(setup.office).put(url, body, format="json").status_code == 409
+    assert api(setup.staff[0]).put(url, body, format="json").status_code == 403
+    lead = setup.group_of(0).leader
+    from workflow import services as flow_services
+
+    flow_services.task_act(user=lead, task_id=rect_task(rect, "verify").pk, action="approve", data={"comment": "通过"})
+    short = {**body, "published_until": str(start + timedelta(days=28)), "where": " "}
+    assert set(errors(api(setup.office).put(url, short, format="json"))) == {"published_until", "where"}
+    rect.refresh_from_db()
+    assert rect.published_from is None
+    done = ok(api(setup.office).put(url, body, format="json"))
+    assert (done["published_from"], done["published_until"]) == (body["published_from"], body["published_until"])
+    assert m.AuditEntry.objects.filter(action="rectification.publish", object_id=str(rect.pk)).exists()
