@@ -185,3 +185,28 @@ def test_the_rectification_page_follows_row_level_access(client):
             assert rect.problem in page.content.decode()
     client.force_login(setup.staff[0])
     assert "制定整改方案" in client.get(f"/rectifications/{rect.pk}/").content.decode()  # its open task
+
+
+@pytest.mark.django_db
+def test_the_office_records_the_publication_on_the_rectifications_page(client):
+    from tests.rectification_helpers import advance_rectification, today
+
+    setup = approved_round(units=1)
+    rect = advance_rectification(setup, m.Rectification.objects.get(round=setup.round), "verify")
+    from workflow import services as flow_services
+
+    flow_services.task_act(user=setup.group_of(0).leader, task_id=rect_task(rect, "verify").pk, action="approve",
+                           data={"comment": "通过"})
+    client.force_login(setup.office)
+    url = f"/rectifications/{rect.pk}/"
+    start = today()
+    page = client.post(url, {"published_from": start, "published_until": start + timedelta(days=10), "where": "网站"})
+    assert "公示期不少于 30 天" in page.content.decode()
+    response = client.post(url, {"published_from": start, "published_until": start + timedelta(days=40), "where": "网站"})
+    assert response.status_code == 302
+    rect.refresh_from_db()
+    assert rect.published_where == "网站" and (rect.published_until - rect.published_from).days == 40
+    client.force_login(setup.staff[0])
+    assert client.post(url, {"published_from": start, "published_until": start, "where": "x"}).status_code == 200
+    rect.refresh_from_db()
+    assert rect.published_until == start + timedelta(days=40)  # a unit cannot change it

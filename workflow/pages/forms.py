@@ -218,3 +218,11 @@ class FindingForm(forms.Form):
             "requires_rectification": bool(data["requires_rectification"]),
             "veto": bool(data["veto"]),
         }
+
+
+class PublicationForm(forms.Form):
+    """Where and from when to when a closed rectification is published (the service checks the 30 days)."""
+
+    published_from = forms.DateField()
+    published_until = forms.DateField()
+    where = _text()

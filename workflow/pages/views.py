@@ -270,10 +270,24 @@ def _rectification(user, rectification_id: int) -> m.Rectification:
 def rectification_detail(request, pk):
     """One rectification as its people and the office read it: problem, plan, reports, reviews, its open task."""
     rect = _rectification(request.user, pk)
+    errors = None
+    if request.method == "POST":  # the office records the publication of a closed rectification
+        try:
+            form = _valid(forms.PublicationForm(request.POST))
+            rectification_services.publication_record(user=request.user, rectification=rect, **form.cleaned_data)
+            messages.success(request, _("已登记公示。"))
+            return redirect("ui:rectification", pk=rect.pk)
+        except ValidationError as exc:
+            errors = _errors(exc)
+        except (PermissionDenied, Conflict) as exc:
+            errors = [str(exc)]
     task = (selectors.tasks_for(request.user, "all")
             .filter(process__flow_class=RectificationFlow, process__data__rectification=rect.pk,
                     status__in=selectors.OPEN).first())
-    return render(request, "ui/rectification.html", {"rect": rect, "task": task})
+    return render(request, "ui/rectification.html", {
+        "rect": rect, "task": task, "errors": errors,
+        "can_publish": access.is_office(request.user) and rect.status == m.RectificationStatus.CLOSED,
+    })
 
 
 def _rectification_context(user, rectification_id: int) -> dict:
