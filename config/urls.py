@@ -14,7 +14,6 @@ from cases.rectification import ledger_api as rectification_ledger
 from notifications import api as notification_api
 from notifications import rectification_ledger as rectification_ledger_page
 from notifications.documents import api as document_api
-from notifications.documents import ledger_pdf as rectification_ledger_pdf
 from workflow.api import views as workflow_api
 
 # The admin speaks the product's name, not Django's (translated like every other label).
@@ -55,7 +54,6 @@ api_v1: list[URLPattern | URLResolver] = [
     path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
     path("rectification-ledger/", rectification_ledger.ledger, name="rectification-ledger"),
     path("rectification-ledger.xlsx", rectification_ledger.ledger_xlsx, name="rectification-ledger-xlsx"),
-    path("rectification-ledger.pdf", rectification_ledger_pdf.ledger_pdf, name="rectification-ledger-pdf"),
     path("", include(router.urls)),
 ]
 

@@ -2,7 +2,7 @@
 figures, across rounds and per round) and `GET /api/v1/rectification-ledger.xlsx`.
 
 Who sees which rows is `cases.access` (office, leaders and auditors all; a group's leaders and liaison the
-group's; a unit its own). The ledger's PDF is a document (notifications.documents.ledger_pdf).
+group's; a unit its own). The ledger's PDF is a document (kind `rectification_ledger`), rendered by the worker like every other.
 """
 
 from dataclasses import fields

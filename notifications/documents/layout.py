@@ -413,3 +413,43 @@ def geometry(mark_size: float) -> dict[str, float]:
         "number_top": 7 * MM + first_line - body.em_top_in_line(14.0, number_line),
         "number_line": number_line,
     }
+
+
+TITLE_SIZE = 22.0  # 2号
+TITLE_BREAK_AFTER = frozenset("”）》」』、，")
+TITLE_BREAK_BEFORE = frozenset("“（《「『")
+
+
+def title_lines(title: str, role: str = "title", size: float = TITLE_SIZE) -> list[str]:
+    """A title broken into as few lines as fit the type area, balanced: GB/T 9704 wants a title's lines
+    of even length and whole in meaning, never one character left on a line of its own (WeasyPrint would
+    fill the first lines and leave the rest). Breaks obey the same line-start/line-end rules as the body
+    and do not split a Latin/digit run."""
+    chars = list(title)
+    if not chars:
+        return []
+    widths = [advance(ch, role, latin) * size for ch, latin in zip(chars, _latin_runs(chars))]
+    total = sum(widths)
+    lines = max(1, -(-int(total) // int(TYPE_WIDTH)))
+    if lines == 1 and total <= TYPE_WIDTH:
+        return [title]
+    lines = max(lines, 2)
+    out, start, done = [], 0, 0.0
+    for n in range(1, lines):
+        target = total * n / lines
+        # the allowed break nearest the even share (never past the type area's width)
+        candidates = [i for i in range(start + 1, len(chars)) if _break_allowed(chars, i, keep_latin=True)
+                      and sum(widths[start:i]) <= TYPE_WIDTH]
+        if not candidates:
+            break
+        # Words are kept whole where the title says where they end: a break after a closing mark or before an
+        # opening one is worth up to three characters of imbalance.
+        costs = {i: abs(done + sum(widths[start:i]) - target)
+                 - (3 * size if chars[i - 1] in TITLE_BREAK_AFTER or chars[i] in TITLE_BREAK_BEFORE else 0)
+                 for i in candidates}
+        cut = min(costs, key=costs.__getitem__)
+        out.append("".join(chars[start:cut]))
+        done += sum(widths[start:cut])
+        start = cut
+    out.append("".join(chars[start:]))
+    return out

@@ -143,6 +143,7 @@ def context_of(document: Document, *, preview: bool, number: int | None = None, 
         paragraphs.append({"text": text, "level": level, "lines": _lines(paragraph_runs(text, level), 2)})
     return {
         "title": document.title,
+        "title_lines": layout.title_lines(document.title),
         "addressees": document.addressees,
         "addressee_lines": _lines([layout.Run(document.addressees, "body")], 0) if document.addressees else [],
         "paragraphs": paragraphs,

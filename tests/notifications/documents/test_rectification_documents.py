@@ -116,14 +116,16 @@ def test_rectification_ledger_has_every_row(world):
         assert part in text, part
 
 
-def test_ledger_pdf_endpoint(world, api):
+def test_the_ledger_pdf_is_a_document_drafted_from_the_ledger_page(world, client):
+    """No PDF is rendered in a request: the page offers the office a 整改台账 draft, which the worker renders."""
+    from notifications.documents.models import Document
+
     setup = world["setup"]
-    response = api(setup.office).get("/api/v1/rectification-ledger.pdf", {"round": setup.round.pk})
-    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
-    raw = subprocess.run(["pdftotext", "-", "-"], input=response.content, capture_output=True, check=True).stdout
-    text = re.sub(r"\s+", "", raw.decode())
-    assert "值班记录缺页" in text and "档案管理混乱" in text
-    assert api(setup.staff[0]).get("/api/v1/rectification-ledger.pdf", {"round": setup.round.pk}).status_code == 403
-    assert api(setup.groups[0].leader).get("/api/v1/rectification-ledger.pdf",
-                                           {"round": setup.round.pk}).status_code == 403
-    assert api(setup.office).get("/api/v1/rectification-ledger.pdf").status_code == 400
+    client.force_login(setup.office)
+    page = client.get("/rectification-ledger/", {"round": setup.round.pk}).content.decode()
+    assert 'value="rectification_ledger"' in page
+    response = client.post("/documents/", {"draft-round": setup.round.pk, "draft-kind": "rectification_ledger"})
+    assert response.status_code == 302
+    assert Document.objects.filter(round=setup.round, kind="rectification_ledger", status="draft").exists()
+    client.force_login(setup.staff[0])
+    assert 'value="rectification_ledger"' not in client.get("/rectification-ledger/").content.decode()
