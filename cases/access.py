@@ -32,6 +32,12 @@ def sees_everything(user) -> bool:
     return user.is_superuser or user.org_role in SEE_ALL_ROLES
 
 
+def scope_key(user) -> str:
+    """Names what `user` sees, for caching reads that depend only on it: one key for every organisation-wide
+    role (they all see everything), one per person below them."""
+    return "all" if sees_everything(user) else f"user:{user.pk}"
+
+
 def is_office(user) -> bool:
     return user.org_role == m.OrgRole.OFFICE
 
@@ -84,10 +90,12 @@ def _case_q(user, prefix: str = "") -> Q:
 def _rectification_q(user, prefix: str = "") -> Q:
     """Rectifications below the organisation-wide roles: a unit's own (staff and head), and those of the
     groups a person leads, deputises or liaises for. Experts see none (they score, they do not follow up)."""
+    # The person's few units and groups are read first (two small queries), so that PostgreSQL can OR two
+    # index scans; with the subqueries inline it scans the whole table (a ledger of 20,000 rows: ~20 ms).
     p = prefix
-    return Q(**{f"{p}unit_id__in": unit_ids(user)}) | Q(
-        **{f"{p}group_id__in": group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON])}
-    )
+    units = [row["unit_id"] for row in unit_ids(user)]
+    groups = [row["group_id"] for row in group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON])]
+    return Q(**{f"{p}unit_id__in": units}) | Q(**{f"{p}group_id__in": groups})
 
 
 def _visible_case_ids(user) -> QuerySet:

@@ -32,16 +32,16 @@ def ledger_page(request):
     on = s.today()
     visible = access.restrict(m.Rectification.objects.all(), request.user)
     qs = s.filtered(visible, filters, on=on)
-    figures = s.figures(qs, on=on)
+    figures, by_round = s.ledger_figures(qs, scope=access.scope_key(request.user), filters=filters, on=on)
     paginator = Paginator(range(figures.open + figures.closed), PAGE_SIZE)
     page = paginator.get_page(v.get("page") or 1)
     start = (page.number - 1) * PAGE_SIZE
-    rows = [s.row_of(values, on) for values in s.ledger_values(qs)[start: start + PAGE_SIZE]]
+    rows = s.ledger_page(qs, offset=start, limit=PAGE_SIZE, on=on)
     chosen = access.visible(m.Round, request.user).filter(pk=filters.round).first() if filters.round else None
     sees_all = access.sees_everything(request.user)
     return render(request, "rectification/ledger.html", {
         "form": form, "filters": filters, "rows": rows, "figures": figures, "page": page,
-        "by_round": s.figures_by_round(qs, on=on) if filters.round is None else [],
+        "by_round": by_round if filters.round is None else [],
         "rounds": access.visible(m.Round, request.user).order_by("-year", "-created"),
         "statuses": m.RectificationStatus.choices, "chosen": chosen,
         "repeats": s.lowest_band_repeats(chosen) if chosen and sees_all else [],

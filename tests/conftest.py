@@ -1,10 +1,18 @@
 """Shared fixtures. Builders live in `tests.factories` so that non-pytest code can import them."""
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 from rest_framework.test import APIClient
 
 from tests.factories import make_round as _make_round
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: tests roll the database back and freeze the clock, so a key
+    made of data (the rectification ledger's latest change) can repeat from one test to the next."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ indexed query from the user's memberships instead (see the indexes in workflow's
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -19,7 +20,8 @@ from viewflow.workflow.status import STATUS
 from cases import access
 from cases import models as m
 from cases.db import execute_prepared
-from workflow.flows import CaseFlow
+from workflow.flows import CaseFlow, RectificationFlow
+from workflow.models import TaskDeadline
 
 HUMAN = "HUMAN"
 # A task someone still has to act on (STARTED only exists inside the transaction that completes it).
@@ -194,3 +196,11 @@ def task_rows_by_id(task_ids: list[int]) -> list[tuple[Any, ...]]:
     if connection.vendor != "postgresql":
         return list(Task.objects.filter(pk__in=task_ids).order_by("-created", "-pk").values_list(*ROW_FIELDS))
     return _as_row_fields(execute_prepared("task_rows_by_id", _ROWS_BY_ID_SQL, [list(task_ids)]))
+
+
+def rectification_step_dues(rectification_ids: Iterable[int]) -> dict[int, datetime]:
+    """{rectification: the due of its process's open step} (a closed one has none), in one query."""
+    return dict(TaskDeadline.objects.filter(
+        task__process__flow_class=RectificationFlow, task__status__in=OPEN,
+        task__process__data__rectification__in=list(rectification_ids),
+    ).values_list("task__process__data__rectification", "due"))

@@ -3,17 +3,20 @@
 - a human task created by the engine gets its due date and its people are told;
 - a launched round whose phase dates or configuration are edited moves its open tasks' dues;
 - an edit of the working-day calendar makes every open schedule be worked out again;
-- a self-assessment draft being saved claims the unit's prepare task for the saver.
+- a self-assessment draft being saved claims the unit's prepare task for the saver;
+- rectifications just started (at the round's approval, or as their findings are recorded) get one
+  process each.
 """
 
 from django.db.models.signals import post_delete, post_save
 from viewflow.workflow.models import Task
 
 from cases import models as m
+from cases.rectification.services import rectifications_created
 from cases.services.submissions import draft_saving as draft_saving_signal
 from workflow import services
 from workflow.deadlines import services as deadlines
-from workflow.flows import CaseFlow
+from workflow.flows import CaseFlow, rectification_processes_start
 from workflow.models import CalendarYear, WorkdayOverride
 from workflow.selectors import HUMAN
 
@@ -38,7 +41,13 @@ def draft_saving(sender, user, case, **kwargs):
     services.draft_claim(user=user, case_id=case.pk, node=CaseFlow.prepare)
 
 
+def rectifications_started(sender, rectifications, **kwargs):
+    rectification_processes_start(rectifications)
+
+
 def connect() -> None:
+    rectifications_created.connect(rectifications_started, sender=m.Rectification,
+                                   dispatch_uid="workflow.rectification_processes")
     draft_saving_signal.connect(draft_saving, sender=m.Case, dispatch_uid="workflow.draft_claim")
     post_save.connect(task_saved, sender=Task, dispatch_uid="workflow.task_deadline")
     post_save.connect(round_saved, sender=m.Round, dispatch_uid="workflow.round_dues")

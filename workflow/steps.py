@@ -28,7 +28,7 @@ from cases.services import sheets as sheet_services
 from cases.services.audit import audit
 from notifications.documents import services as document_services
 from workflow.deadlines.selectors import task_due
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, rectification_processes_start
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
 from workflow.models import Phase
 
 
@@ -165,8 +165,9 @@ def _approve(user: m.User, activation: ViewActivation, action: str, data: Action
     comment = _comment(data)
     if approve:
         round_services.round_approve(user=user, round=round, comment=comment)
-        # The approved round's findings to rectify and its lowest-band units: one process each.
-        rectification_processes_start(rectification_services.rectifications_start(round=round))
+        # The approved round's findings to rectify and its lowest-band units (workflow.signals opens a
+        # process for each).
+        rectification_services.rectifications_start(round=round)
     else:
         round_services.round_return(user=user, round=round, comment=comment)
     _set_process_flag(activation, "approved", approve)

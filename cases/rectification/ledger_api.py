@@ -85,12 +85,12 @@ def ledger(request: Request) -> Response:
     filters, v = query_of(request)
     on = s.today()
     qs = visible_ledger(request, filters, on)
-    total, by_round = s.figures_with_rounds(qs, on=on)
+    total, by_round = s.ledger_figures(qs, scope=access.scope_key(request.user), filters=filters, on=on)
     count = total.open + total.closed
     page, size = v["page"], v["page_size"]
     if page > 1 and (page - 1) * size >= count:
         raise ValidationError({"page": ["页码超出范围。"]})
-    rows = [s.row_of(values, on) for values in s.ledger_values(qs)[(page - 1) * size: page * size]] if count else []
+    rows = s.ledger_page(qs, offset=(page - 1) * size, limit=size, on=on) if count else []
     return Response({
         "count": count, "page": page, "page_size": size, "on": on,
         "figures": _figures(total),

@@ -73,7 +73,9 @@ class Rectification(models.Model):
             models.UniqueConstraint(fields=["round", "unit"], condition=Q(source="lowest_grade"),
                                     name="uniq_rectification_lowest_grade"),
         ]
-        indexes = [models.Index(fields=["round", "status"]), models.Index(fields=["unit", "status"])]
+        # `updated`: the ledger's figures are cached under the latest change (selectors.ledger_figures).
+        indexes = [models.Index(fields=["round", "status"]), models.Index(fields=["unit", "status"]),
+                   models.Index(fields=["updated"], name="cases_rectification_updated")]
 
     def __str__(self):
         return f"{self.unit}：{self.problem[:30]}"
@@ -93,6 +95,8 @@ class RectificationMeasure(models.Model):
         verbose_name = _("整改措施")
         verbose_name_plural = _("整改措施")
         ordering = ["rectification", "position", "pk"]
+        # The deadline sweep reads the measures due on a day (workflow.deadlines.reminders.progress_reminders).
+        indexes = [models.Index(fields=["due_date"], name="cases_rectmeasure_due")]
 
 
 class RectificationReport(models.Model):

@@ -8,21 +8,24 @@ correlated subqueries), never one query per row. Dates are Asia/Shanghai dates (
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.core.cache import cache
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from cases import models as m
+from cases.db import values_page
 from cases.rectification.models import PUBLICATION_MIN_DAYS, Rectification, RectificationReview, RectificationStatus
 from cases.scoring.round_config import grade_names
 
+FIGURES_TTL = 60  # seconds a scope's figures are kept at most (a changed round title or owner shows after this)
 WARN_DAYS = 3  # yellow from this many days before the due date (as the tasks' traffic lights)
 RECURRING = "反复出现"
 ORGANISATIONAL_ACTION = "组织处理建议"  # seed 002: lowest band in two consecutive rounds of a kind
@@ -184,6 +187,13 @@ def row_of(values: dict[str, Any], on: date) -> LedgerRow:
     )
 
 
+def ledger_page(qs: QuerySet[Rectification], *, offset: int, limit: int, on: date | None = None) -> list[LedgerRow]:
+    """A page of the ledger's rows (one prepared statement on PostgreSQL: the query's eight tables take
+    longer to plan than to run)."""
+    on = on or today()
+    return [row_of(values, on) for values in values_page(ledger_values(qs), offset=offset, limit=limit)]
+
+
 def ledger_rows(qs: QuerySet[Rectification], *, on: date | None = None) -> Iterator[LedgerRow]:
     """Every row of `qs` as a ledger row (one query; iterated in chunks, so any length is bounded in memory)."""
     on = on or today()
@@ -208,29 +218,45 @@ def _figures(row: Mapping[str, Any]) -> Figures:
                    closed_on_time_pct=pct)
 
 
-def figures(qs: QuerySet[Rectification], *, on: date | None = None) -> Figures:
-    """Open, overdue, closed and closed-on-time (the closing day ≤ the due date) across `qs`: one query."""
-    on = on or today()
-    return _figures(qs.order_by().annotate(closed_on=_closed_on()).aggregate(**_figure_aggregates(on)))
+_COUNTS = ("n_open", "n_overdue", "n_closed", "n_on_time")
 
 
-def figures_by_round(qs: QuerySet[Rectification], *, on: date | None = None) -> list[RoundFigures]:
-    """The same figures per round (in round order): one pass over the rows, and the rounds' titles."""
-    return figures_with_rounds(qs, on=on)[1]
+def _round_counts(qs: QuerySet[Rectification], on: date) -> list[tuple[int, str, int, int, int, int]]:
+    """(round, title, open, overdue, closed, closed on time) per round of `qs`, in round order: one pass over
+    the rows grouped by round, and one read of the rounds' titles."""
+    rows: list[dict[str, Any]] = [dict(r) for r in qs.order_by().annotate(closed_on=_closed_on()).values("round_id")
+                                  .annotate(**_figure_aggregates(on)).order_by("round_id")]
+    titles = dict(m.Round.objects.filter(pk__in=[r["round_id"] for r in rows]).values_list("pk", "title"))
+    return [(r["round_id"], titles.get(r["round_id"], ""), *(r[k] for k in _COUNTS)) for r in rows]
+
+
+def _with_rounds(counts: list[tuple[int, str, int, int, int, int]]) -> tuple[Figures, list[RoundFigures]]:
+    total = _figures({k: sum(c[2 + i] for c in counts) for i, k in enumerate(_COUNTS)})
+    return total, [RoundFigures(c[0], c[1], _figures(dict(zip(_COUNTS, c[2:], strict=True)))) for c in counts]
 
 
 def figures_with_rounds(qs: QuerySet[Rectification], *, on: date | None = None) -> tuple[Figures, list[RoundFigures]]:
-    """The figures across `qs` and per round, from one pass over the rows (grouped by round, summed here) and
-    one read of the rounds' titles: what the ledger shows on every page."""
+    """The figures across `qs` and per round: what the ledger shows on every page."""
+    return _with_rounds(_round_counts(qs, on or today()))
+
+
+def ledger_figures(qs: QuerySet[Rectification], *, scope: str, filters: LedgerFilters,
+                   on: date | None = None) -> tuple[Figures, list[RoundFigures]]:
+    """`figures_with_rounds` of `qs` (the rows `scope` sees, narrowed by `filters`), cached per scope, filters
+    and day. The figures rescan every matching row, the page reads 50: the office's ledger is read far more
+    often than it changes, so the figures are counted again only when a rectification changes — the key holds
+    the latest `updated` of all rectifications (every write sets it; one index-only read), which every
+    process reads from the database, so a per-process cache stays right — or after `FIGURES_TTL` seconds.
+    The cache holds plain tuples (unpickling 100 dataclasses with Decimals cost ~2 ms a request)."""
     on = on or today()
-    rows: list[dict[str, Any]] = [
-        dict(r) for r in qs.order_by().annotate(closed_on=_closed_on()).values("round_id")
-        .annotate(**_figure_aggregates(on)).order_by("round_id")
-    ]
-    titles = dict(m.Round.objects.filter(pk__in=[r["round_id"] for r in rows]).values_list("pk", "title"))
-    keys = ("n_open", "n_overdue", "n_closed", "n_on_time")
-    total = _figures({k: sum(r[k] for r in rows) for k in keys})
-    return total, [RoundFigures(r["round_id"], titles.get(r["round_id"], ""), _figures(r)) for r in rows]
+    latest = Rectification.objects.aggregate(v=Max("updated"))["v"]
+    chosen = ",".join(map(str, astuple(filters)))
+    key = f"rectification-figures:{scope}:{chosen}:{on.isoformat()}:{latest.isoformat() if latest else '-'}"
+    counts: list[tuple[int, str, int, int, int, int]] | None = cache.get(key)
+    if counts is None:
+        counts = _round_counts(qs, on)
+        cache.set(key, counts, FIGURES_TTL)
+    return _with_rounds(counts)
 
 
 # --- history across rounds ----------------------------------------------------------------------
@@ -389,13 +415,7 @@ def closure_of(qs: QuerySet[Rectification], pk: int) -> Closure:
     )
 
 
-def consecutive_lowest(round: m.Round) -> QuerySet[m.Rectification]:
-    """The round's lowest-band rectifications of units that were in the lowest band of the previous round
-    of the same kind too (seed 002: flagged to the office for 组织处理建议): `rectifications_start` links
-    such a rectification to the earlier one."""
-    return m.Rectification.objects.filter(round=round, source=m.RectificationSource.LOWEST_GRADE,
-                                          recurring_of__isnull=False)
-
-
 def is_consecutive_lowest(rect: m.Rectification) -> bool:
+    """A lowest-band rectification linked to the unit's lowest-band rectification of the round before (the
+    rectification's side of `lowest_band_repeats`: `rectifications_start` makes the link)."""
     return rect.source == m.RectificationSource.LOWEST_GRADE and rect.recurring_of_id is not None

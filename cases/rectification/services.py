@@ -12,12 +12,14 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
 from cases.rectification.models import PUBLICATION_MIN_DAYS
+from cases.rectification.selectors import previous_round_of_kind
 from cases.reports import rectification_due
 from cases.scoring.round_config import grade_names
 from cases.services.audit import audit
@@ -25,6 +27,13 @@ from cases.services.common import require_office
 
 PLAN_DAYS = 10
 S = m.RectificationStatus
+# Round config `rectification_start`: "approval" (default) starts a round's rectifications when its results
+# are approved; "finding" starts each as soon as its finding is recorded as requiring one.
+START_ON_FINDING = "finding"
+
+# Sent in the creating transaction with the rectifications just created (`rectifications`, a list): the
+# workflow (a layer above) opens one process for each.
+rectifications_created = Signal()
 
 
 def _today() -> date:
@@ -39,15 +48,6 @@ def _days(config: dict[str, Any] | None, key: str, default: int) -> int:
 
 
 # --- starting a round's rectifications ----------------------------------------------------------
-
-
-def previous_round(round: m.Round) -> m.Round | None:
-    """The round a recurrence is looked for in: `previous_round`, else the latest earlier round of the
-    same kind."""
-    if round.previous_round_id is not None:
-        return m.Round.objects.filter(pk=round.previous_round_id).first()
-    return (m.Round.objects.filter(kind=round.kind, prepare_due__lt=round.prepare_due)
-            .exclude(pk=round.pk).order_by("-prepare_due", "-pk").first())
 
 
 def _recurring(previous: m.Round | None) -> tuple[dict[tuple[int, str], int], dict[int, int]]:
@@ -67,52 +67,73 @@ def _recurring(previous: m.Round | None) -> tuple[dict[tuple[int, str], int], di
     return by_item, lowest
 
 
+def _for_finding(finding: m.Finding, *, plan_due: date, due: date,
+                 by_item: dict[tuple[int, str], int]) -> m.Rectification:
+    case = finding.case
+    code = finding.item.code if finding.item is not None else None
+    return m.Rectification(
+        round_id=case.round_id, case=case, unit_id=case.unit_id, group_id=case.group_id,
+        source=m.RectificationSource.FINDING, finding=finding, problem=finding.description,
+        plan_due=plan_due, due_date=due, recurring_of_id=by_item.get((case.unit_id, code)) if code else None,
+    )
+
+
+def _plan_due(round: m.Round) -> date:
+    return _today() + timedelta(days=_days(round.config, "rectification_plan_days", PLAN_DAYS))
+
+
+def _created(rects: list[m.Rectification], round: m.Round) -> list[m.Rectification]:
+    """Audit the new rectifications and tell the workflow to open their processes."""
+    for rect in rects:
+        audit(actor=None, action="rectification.start", obj=rect, round_id=round.pk,
+              after={"source": rect.source, "unit": rect.unit_id, "plan_due": rect.plan_due.isoformat(),
+                     "due_date": rect.due_date.isoformat()})
+    if rects:
+        rectifications_created.send(sender=m.Rectification, rectifications=rects)
+    return rects
+
+
 @transaction.atomic
 def rectifications_start(*, round: m.Round) -> list[m.Rectification]:
     """One rectification per finding of the round that requires one, and one per unit graded in the
-    round's lowest band. Idempotent: those that exist are left alone; returns the new ones."""
-    today = _today()
-    plan_due = today + timedelta(days=_days(round.config, "rectification_plan_days", PLAN_DAYS))
-    due = rectification_due(round)
-    by_item, lowest = _recurring(previous_round(round))
+    round's lowest band. Idempotent: those that exist (a finding's, started when it was recorded) are left
+    alone; returns the new ones."""
+    plan_due, due = _plan_due(round), rectification_due(round)
+    by_item, lowest = _recurring(previous_round_of_kind(round))
     done_findings = set(m.Rectification.objects.filter(round=round, finding__isnull=False)
                         .values_list("finding_id", flat=True))
     done_units = set(m.Rectification.objects.filter(round=round, source=m.RectificationSource.LOWEST_GRADE)
                      .values_list("unit_id", flat=True))
-    new: list[m.Rectification] = []
     findings = (m.Finding.objects.filter(case__round=round, requires_rectification=True)
-                .select_related("case", "item").order_by("case__unit__sort_order", "pk"))
-    for finding in findings:
-        if finding.pk in done_findings:
-            continue
-        case = finding.case
-        code = finding.item.code if finding.item is not None else None
-        new.append(m.Rectification(
-            round=round, case=case, unit_id=case.unit_id, group_id=case.group_id,
-            source=m.RectificationSource.FINDING, finding=finding, problem=finding.description,
-            plan_due=plan_due, due_date=due,
-            recurring_of_id=by_item.get((case.unit_id, code)) if code else None,
-        ))
+                .exclude(pk__in=done_findings).select_related("case", "item").order_by("case__unit__sort_order", "pk"))
+    new = [_for_finding(finding, plan_due=plan_due, due=due, by_item=by_item) for finding in findings]
     names = grade_names(round.config or {})
     if names:
-        results = (m.Result.objects.filter(round=round, grade=names[-1]).select_related("case")
-                   .order_by("case__unit__sort_order", "pk"))
+        results = (m.Result.objects.filter(round=round, grade=names[-1]).exclude(case__unit_id__in=done_units)
+                   .select_related("case").order_by("case__unit__sort_order", "pk"))
         for result in results:
             case = result.case
-            if case.unit_id in done_units:
-                continue
             new.append(m.Rectification(
                 round=round, case=case, unit_id=case.unit_id, group_id=case.group_id,
                 source=m.RectificationSource.LOWEST_GRADE,
                 problem=f"本轮考评等次为“{result.grade}”（末档），须书面整改。",
                 plan_due=plan_due, due_date=due, recurring_of_id=lowest.get(case.unit_id),
             ))
-    created = m.Rectification.objects.bulk_create(new)
-    for rect in created:
-        audit(actor=None, action="rectification.start", obj=rect, round_id=round.pk,
-              after={"source": rect.source, "unit": rect.unit_id, "plan_due": rect.plan_due.isoformat(),
-                     "due_date": rect.due_date.isoformat()})
-    return created
+    return _created(m.Rectification.objects.bulk_create(new), round)
+
+
+def finding_recorded(finding: m.Finding) -> m.Rectification | None:
+    """When the finding's round starts rectifications as findings are recorded (`rectification_start`:
+    "finding") and the finding requires one it does not have yet: its rectification, started now (called
+    inside the recording transaction). Otherwise None: the round's approval starts it."""
+    round = finding.case.round
+    if (not finding.requires_rectification or (round.config or {}).get("rectification_start") != START_ON_FINDING
+            or m.Rectification.objects.filter(finding=finding).exists()):
+        return None
+    by_item, _ = _recurring(previous_round_of_kind(round))
+    rect = _for_finding(finding, plan_due=_plan_due(round), due=rectification_due(round), by_item=by_item)
+    rect.save()
+    return _created([rect], round)[0]
 
 
 # --- who acts, in which state ------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Keys (all optional; docs/round-config.md): report_char_limit, aggregation, trim_min_sheets,
 aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_total_threshold,
-late_deduction, composite, and the deadline keys of docs/deadlines.md.
+late_deduction, composite, rectification_days, rectification_plan_days, rectification_start, and the
+deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -48,7 +49,9 @@ def problems(config: object) -> list[str]:
         scoring_config(config)
     except (KeyError, TypeError, ValueError, InvalidOperation) as exc:  # ScoringError is a ValueError
         found.append(f"评分配置有误：{exc}")
-    for key in ("report_char_limit", "rectification_days"):
+    if config.get("rectification_start", "approval") not in ("approval", "finding"):
+        found.append("rectification_start 必须是 approval（结果审定时）或 finding（记录问题时）。")
+    for key in ("report_char_limit", "rectification_days", "rectification_plan_days"):
         value = config.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             found.append(f"{key} 必须是正整数。")

@@ -16,6 +16,7 @@ from django.db import transaction
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.rectification import services as rectification
 from cases.services.audit import audit
 from cases.services.common import parse_points, require_office
 from cases.uploads import content_problems, mebibytes
@@ -95,6 +96,7 @@ def finding_create(
         after={"deduction_amount": str(finding.deduction_amount), "occurrences": finding.occurrences},
         round_id=case.round_id,
     )
+    rectification.finding_recorded(finding)
     return finding
 
 
@@ -207,13 +209,24 @@ def finding_update(*, user: m.User, finding: m.Finding, **changes: object) -> m.
         raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
     if "deduction_amount" in changes:
         changes["deduction_amount"] = parse_points(changes["deduction_amount"], "deduction_amount")
-    return _correct(user=user, row=finding, fields=FINDING_FIELDS, changes=changes, action="finding.update")
+    if changes.get("requires_rectification") is False:
+        _require_no_rectification(finding)
+    corrected = _correct(user=user, row=finding, fields=FINDING_FIELDS, changes=changes, action="finding.update")
+    rectification.finding_recorded(corrected)
+    return corrected
+
+
+def _require_no_rectification(finding: m.Finding) -> None:
+    """A finding whose rectification has started is the rectification's subject: it stays as it is."""
+    if m.Rectification.objects.filter(finding=finding).exists():
+        raise Conflict("该问题已启动整改，不能撤回或取消整改要求。")
 
 
 @transaction.atomic
 def finding_delete(*, user: m.User, finding: m.Finding) -> None:
     """Withdraw a wrong finding; the audit entry keeps what it said."""
     require_corrector(user, finding.case)
+    _require_no_rectification(finding)
     _withdraw(user=user, row=finding, fields=FINDING_FIELDS, action="finding.delete")
 
 

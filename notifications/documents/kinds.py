@@ -254,7 +254,7 @@ def rectification_ledger(round: m.Round, unit: m.Unit | None, data: Mapping[str,
     """整改台账 of a round (internal): every rectification with its status, light and verification."""
     qs = m.Rectification.objects.filter(round=round)
     rows = list(rectification.ledger_rows(qs))
-    f = rectification.figures(qs)
+    f, _ = rectification.figures_with_rounds(qs)
     pct = f"{f.closed_on_time_pct}%" if f.closed_on_time_pct is not None else "—"
     body = [
         f"截至{_day(timezone.localdate())}，{_subject(round)}共有整改事项{len(rows)}项：已销号{f.closed}项，"

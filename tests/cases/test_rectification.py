@@ -218,8 +218,8 @@ def test_a_unit_in_the_lowest_band_twice_running_is_flagged(db, api):
     second.round.refresh_from_db()
     (again,) = _lowest(second, 0)
     assert again.recurring_of == m.Rectification.objects.get(round=first.round, source="lowest_grade")
-    assert list(selectors.consecutive_lowest(second.round)) == [again]
-    assert list(selectors.consecutive_lowest(first.round)) == []
+    assert [x.unit_id for x in selectors.lowest_band_repeats(second.round)] == [first.units[0].pk]
+    assert selectors.lowest_band_repeats(first.round) == []
     rows = ok(api(second.office).get(f"{API}/rectifications/", {"round": second.round.pk, "source": "lowest_grade"}))
     assert [(r["id"], r["consecutive_lowest"]) for r in rows["results"]] == [(again.pk, True)]
 
@@ -259,3 +259,13 @@ def test_the_office_records_a_closed_rectifications_publication(world, api):
     done = ok(api(setup.office).put(url, body, format="json"))
     assert (done["published_from"], done["published_until"]) == (body["published_from"], body["published_until"])
     assert m.AuditEntry.objects.filter(action="rectification.publish", object_id=str(rect.pk)).exists()
+
+
+def test_the_round_config_names_when_rectifications_start():
+    from cases.scoring.round_config import problems
+
+    assert problems({"rectification_start": "finding", "rectification_plan_days": 7}) == []
+    assert problems({"rectification_start": "soon", "rectification_plan_days": 0}) == [
+        "rectification_start 必须是 approval（结果审定时）或 finding（记录问题时）。",
+        "rectification_plan_days 必须是正整数。",
+    ]

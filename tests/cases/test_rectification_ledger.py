@@ -139,12 +139,12 @@ def test_rows_light_days_verification_recurrence(world):
 
 
 def test_figures_match_the_hand_computed_example(world):
-    total = s.figures(_all(world))
+    total, rounds = s.figures_with_rounds(_all(world))
     assert total == s.Figures(open=5, overdue=2, closed=3, closed_on_time=2, closed_on_time_pct=Decimal("66.7"))
-    by_round = {r.round_id: r.figures for r in s.figures_by_round(_all(world))}
+    by_round = {r.round_id: r.figures for r in rounds}
     assert by_round[world["a"].round.pk] == s.Figures(4, 2, 2, 1, Decimal("50.0"))
     assert by_round[world["b"].round.pk] == s.Figures(1, 0, 1, 1, Decimal("100.0"))
-    empty = s.figures(_all(world).none())
+    empty, _ = s.figures_with_rounds(_all(world).none())
     assert empty == s.Figures(0, 0, 0, 0, None)
 
 
@@ -285,3 +285,18 @@ def test_xlsx_is_bounded(world, api, monkeypatch):
     refused = api(world["a"].office).get("/api/v1/rectification-ledger.xlsx")
     assert refused.status_code == 400 and "round" in str(refused.content, "utf-8")
     assert api(world["a"].office).get("/api/v1/rectification-ledger.xlsx", {"round": world["b"].round.pk}).status_code == 200
+
+
+def test_figures_are_cached_until_a_rectification_changes(world, api):
+    a = world["a"]
+    assert api(a.office).get(URL).json()["figures"]["closed"] == 3
+    with CaptureQueriesContext(connection) as again:
+        body = api(a.office).get(URL).json()
+    assert body["figures"]["closed"] == 3 and not any("FILTER" in q["sql"] for q in again.captured_queries)
+    rect = world["r"][3]
+    with time_machine.travel(datetime(2026, 6, 15, 10, 5, tzinfo=SH), tick=False):
+        rect.status, rect.closed_at, rect.updated = m.RectificationStatus.CLOSED, NOW, datetime.now(SH)
+        rect.save()
+        assert api(a.office).get(URL).json()["figures"]["closed"] == 4
+        # Each scope and filter has its own figures: a unit sees its own, whatever the office's are.
+        assert api(a.staff[1]).get(URL).json()["figures"]["closed"] == 3

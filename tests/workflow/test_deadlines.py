@@ -258,14 +258,16 @@ def test_a_reminder_is_never_sent_twice():
 
 
 @pytest.mark.django_db
-def test_an_idle_sweep_is_one_indexed_query():
+def test_an_idle_sweep_is_two_indexed_queries():
     dated_round(at(2026, 3, 16), at(2026, 3, 2, 9), units=3)
     with travel(at(2026, 3, 5, 9)), CaptureQueriesContext(connection) as queries:
         counts = sweep()
     assert counts["checked"] == 0
     selects = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1
+    assert len(selects) == 2
     assert '"next_check_at" <=' in selects[0] and "SKIP LOCKED" in selects[0] and "LIMIT" in selects[0]
+    # The rectification measures due in the last few days (their progress reminders), by their due date.
+    assert '"cases_rectificationmeasure"."due_date" BETWEEN' in selects[1]
 
 
 # --- extensions ---------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from notifications.documents import services as document_services
 from notifications.documents.models import Document
 from notifications.models import Notification
 from tests.api_helpers import API, ok
+from tests.factories import act as factory_act
+from tests.factories import advance_case, make_round
 from tests.rectification_helpers import approved_round, attachment, measures, rect_task
 from workflow.deadlines import events
 from workflow.deadlines.reminders import sweep
@@ -44,6 +46,36 @@ def test_approval_starts_one_flow_per_rectification_with_its_own_dues():
     assert row.phase == "rectify" and row.case_id == rect.case_id
     assert row.due.astimezone(SH).date() == rect.plan_due
     assert m.AuditEntry.objects.filter(action="rectification.start", round_id=setup.round.pk).count() == 4
+
+
+@pytest.mark.django_db
+def test_a_round_may_start_each_rectification_when_its_finding_is_recorded(api):
+    setup = make_round(units=2, experts=1, launch=True, config={"rectification_start": "finding"})
+    case = advance_case(setup, 0, upto="inspect")
+    leader = setup.group_of(0).leader
+    body = ok(api(leader).post(f"{API}/findings/", {
+        "case": case.pk, "source": "inspection", "description": "台账不全", "requires_rectification": True,
+    }, format="json"), 201)
+    rect = m.Rectification.objects.get(finding_id=body["id"])
+    assert rect.status == S.PLANNING and rect.round_id == setup.round.pk
+    assert rect_task(rect, "plan").owner == setup.staff[0]  # its process is open before the results
+    # The finding is now the rectification's subject: it is neither withdrawn nor freed of it.
+    ok(api(leader).delete(f"{API}/findings/{body['id']}/"), 409)
+    ok(api(leader).patch(f"{API}/findings/{body['id']}/", {"requires_rectification": False}, format="json"), 409)
+    assert m.Finding.objects.get(pk=body["id"]).requires_rectification
+    # A finding recorded without the requirement, then given it: started then.
+    other = ok(api(leader).post(f"{API}/findings/", {
+        "case": case.pk, "source": "inspection", "description": "制度未更新"}, format="json"), 201)
+    assert not m.Rectification.objects.filter(finding_id=other["id"]).exists()
+    ok(api(leader).patch(f"{API}/findings/{other['id']}/", {"requires_rectification": True}, format="json"))
+    assert rect_task(m.Rectification.objects.get(finding_id=other["id"]), "plan") is not None
+    # The approval starts nothing twice.
+    advance_case(setup, 0, upto="done")
+    advance_case(setup, 1, upto="done")
+    factory_act(setup, setup.office, "compile")
+    factory_act(setup, setup.leader, "approve", None, "approve", comment="同意")
+    assert m.Rectification.objects.filter(round=setup.round).count() == 2
+    assert Task.objects.filter(process__flow_class=RectificationFlow, flow_task=RectificationFlow.plan).count() == 2
 
 
 @pytest.mark.django_db
@@ -130,6 +162,48 @@ def test_a_late_plan_reminds_and_escalates():
     assert [n.recipient_id for n in escalated] == [head.pk, office.pk]
     assert Notification.objects.filter(event=events.OVERDUE, recipient=staff).count() == 1
     assert task.flow_task is RectificationFlow.plan
+
+
+@pytest.mark.django_db
+def test_the_list_counts_days_overdue_from_the_step_it_is_at(client):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=SH), tick=False):
+        setup = approved_round(units=1)
+    rect = m.Rectification.objects.get(round=setup.round)
+    assert (rect.plan_due.isoformat(), rect.due_date > rect.plan_due + timedelta(days=5)) == ("2026-03-12", True)
+    client.force_login(setup.office)
+    with time_machine.travel(datetime(2026, 3, 17, 9, tzinfo=SH), tick=False):
+        page = client.get("/rectifications/").content.decode()
+    # Planning, five days past the plan's due (not the rectification's own, weeks away).
+    assert "2026-03-12</td>" in page and '<td>5</td>' in page
+
+
+@pytest.mark.django_db
+def test_progress_is_asked_for_at_each_measure_s_due_date(api):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=SH), tick=False):
+        setup = approved_round(units=1)
+        rect = m.Rectification.objects.get(round=setup.round)
+        staff = setup.staff[0]
+        plan = [{"text": "健全制度", "responsible": "张三", "due_date": "2026-03-20"},
+                {"text": "组织培训", "responsible": "李四", "due_date": "2026-04-10"}]
+        act(api(staff), rect_task(rect, "plan"), "submit", target="目标", measures=plan)
+        act(api(setup.heads[0]), rect_task(rect, "plan_sign"), "approve")
+        act(api(setup.groups[0].leader), rect_task(rect, "plan_review"), "approve")
+    rect.refresh_from_db()
+    assert rect.status == S.IN_PROGRESS
+
+    def run(*args):
+        with time_machine.travel(datetime(*args, tzinfo=SH), tick=False):
+            return sweep()["progress"]
+
+    assert run(2026, 3, 19, 23, 0) == 0  # the day before
+    assert run(2026, 3, 20, 7, 59) == 0  # not before eight in the morning
+    assert run(2026, 3, 20, 8, 0) == 1
+    assert run(2026, 3, 20, 15, 0) == 0  # once
+    assert run(2026, 4, 11, 9, 0) == 1  # the second measure, a day late (no sweep on its day)
+    notices = Notification.objects.filter(event=events.PROGRESS_DUE).order_by("pk")
+    assert [n.recipient_id for n in notices] == [staff.pk, staff.pk]
+    assert "健全制度" in notices[0].body and "张三" in notices[0].body
+    assert notices[0].link == f"/rectifications/{rect.pk}/"
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ collected and written by one call of the batch API.
 """
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ OVERDUE = "task.overdue"
 ESCALATED = "task.escalated"
 EXTENDED = "task.extended"
 DUE_CHANGED = "task.due_changed"
+PROGRESS_DUE = "rectification.progress_due"
 
 ROLE_LABELS = {
     "unit_staff": "填报员",
@@ -311,6 +313,29 @@ def deadline_notices(plan) -> dict[str, int]:
                         kind=moment.kind)
     created = notices.send_counted()
     return {kind: created[kind] for kind in ("reminder", "overdue", "escalate")}
+
+
+def progress_notices(measures: Sequence[Mapping[str, Any]]) -> int:
+    """A measure of a rectification's plan has come to its due date: the unit's staff are asked for a
+    progress report. `measures` are values of RectificationMeasure (pk, text, responsible, due_date,
+    rectification_id, rectification__unit_id, rectification__unit__name). Once per measure, due date and
+    person; returns the number sent."""
+    staff: dict[int, list[int]] = {}
+    for unit_id, user_id in m.UnitMembership.objects.filter(
+            unit_id__in={x["rectification__unit_id"] for x in measures}, role=m.UnitRole.STAFF
+    ).values_list("unit_id", "user_id"):
+        staff.setdefault(unit_id, []).append(user_id)
+    notices = Notices(_users([uid for ids in staff.values() for uid in ids]))
+    for x in measures:
+        day = x["due_date"]
+        for user_id in staff.get(x["rectification__unit_id"], []):
+            notices.add(
+                user_id, event=PROGRESS_DUE, subject=f"整改进展报送提醒：{x['rectification__unit__name']}",
+                body=(f"整改措施“{x['text']}”（责任人：{x['responsible']}）的完成时限为{day.year}年{day.month}月"
+                      f"{day.day}日，请报送整改进展（可附佐证材料）。"),
+                link=reverse("ui:rectification", args=[x["rectification_id"]]),
+                key=f"progress:{x['pk']}:{day.isoformat()}")
+    return notices.send()
 
 
 # --- deadline changes ---------------------------------------------------------------------------

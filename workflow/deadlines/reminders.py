@@ -15,7 +15,7 @@ reminders for the new date are sent again, as they should be.
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +28,10 @@ from workflow.selectors import OPEN
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+# A measure of a rectification plan is due: its progress reminder goes out on that day from this hour (local
+# time), or within CATCH_UP_DAYS after it when no sweep ran on the day.
+PROGRESS_HOUR = 8
+CATCH_UP_DAYS = 3
 
 
 # What the sweep reads of a due row, its task and its case: plain values, no model instances
@@ -67,10 +71,30 @@ def sweep(now=None, batch_size: int = BATCH) -> dict[str, int]:
                 _process(found, now, counts)
         if len(found) < batch_size:
             break
-    result = {key: counts.get(key, 0) for key in ("checked", "closed", "announced", "reminder", "overdue", "escalate")}
+    counts["progress"] += progress_reminders(now)
+    result = {key: counts.get(key, 0)
+              for key in ("checked", "closed", "announced", "reminder", "overdue", "escalate", "progress")}
     if any(result.values()):
         logger.info("deadline sweep: %s", result)
     return result
+
+
+def progress_reminders(now: datetime) -> int:
+    """The dates a rectification's plan sets are its progress reports' dates: on each measure's due date the
+    unit's staff are reminded to report progress, while the rectification is being carried out and its
+    round's reminders are on. One indexed query when nothing is due; never twice (the outbox's key)."""
+    local = timezone.localtime(now)
+    last = local.date() if local.hour >= PROGRESS_HOUR else local.date() - timedelta(days=1)
+    due = list(
+        m.RectificationMeasure.objects.filter(
+            due_date__range=(last - timedelta(days=CATCH_UP_DAYS), last),
+            rectification__status=m.RectificationStatus.IN_PROGRESS,
+        ).order_by("due_date", "pk").values(
+            "pk", "text", "responsible", "due_date", "rectification_id", "rectification__unit_id",
+            "rectification__unit__name", "rectification__round__config")
+    )
+    due = [x for x in due if rules.config_of(x["rectification__round__config"]).enabled]
+    return events.progress_notices(due) if due else 0
 
 
 def _process(found: list[tuple], now, counts: Counter) -> None:

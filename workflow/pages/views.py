@@ -483,9 +483,12 @@ def rectification_list(request):
             process__flow_class=RectificationFlow, status__in=selectors.OPEN,
             process__data__rectification__in=[r.pk for r in rects]).select_related("process")
     }
+    # Days overdue of the step the rectification is at (the plan's due while planning, the review's, the
+    # rectification's own, the verification's), as its task's traffic light counts them.
     today = timezone.localdate()
-    rows = [{"rect": r, "task": open_tasks.get(r.pk),
-             "overdue": (today - r.due_date).days if r.status != m.RectificationStatus.CLOSED and today > r.due_date else 0}
+    dues = {pk: timezone.localdate(due) for pk, due in selectors.rectification_step_dues(r.pk for r in rects).items()}
+    rows = [{"rect": r, "task": open_tasks.get(r.pk), "step_due": dues.get(r.pk),
+             "overdue": max((today - dues[r.pk]).days, 0) if r.pk in dues else 0}
             for r in rects]
     rounds = access.visible(m.Round, request.user).filter(rectifications__isnull=False).distinct().order_by("-prepare_due")
     return render(request, "ui/rectifications.html", {
