@@ -1,7 +1,8 @@
 """Receivers that keep due dates in step with what happens elsewhere (connected in apps.ready).
 
 - a human task created by the engine gets its due date and its people are told;
-- a launched round whose phase dates or configuration are edited moves its open tasks' dues;
+- a launched round whose phase dates or configuration are edited moves its open tasks' dues, and a
+  rectification whose dates the office moves, its open step's;
 - an edit of the working-day calendar makes every open schedule be worked out again;
 - a self-assessment draft being saved claims the unit's prepare task for the saver;
 - rectifications just started (at the round's approval, or as their findings are recorded) get one
@@ -31,6 +32,11 @@ def round_saved(sender, instance, created, raw=False, update_fields=None, **kwar
         deadlines.round_saved(instance, update_fields)
 
 
+def rectification_saved(sender, instance, created, raw=False, update_fields=None, **kwargs):
+    if not created and not raw:
+        deadlines.rectification_saved(instance, update_fields)
+
+
 def calendar_saved(sender, instance, raw=False, **kwargs):
     if not raw:
         deadlines.calendar_changed()
@@ -51,6 +57,7 @@ def connect() -> None:
     draft_saving_signal.connect(draft_saving, sender=m.Case, dispatch_uid="workflow.draft_claim")
     post_save.connect(task_saved, sender=Task, dispatch_uid="workflow.task_deadline")
     post_save.connect(round_saved, sender=m.Round, dispatch_uid="workflow.round_dues")
+    post_save.connect(rectification_saved, sender=m.Rectification, dispatch_uid="workflow.rectification_dues")
     for model in (WorkdayOverride, CalendarYear):
         post_save.connect(calendar_saved, sender=model, dispatch_uid=f"workflow.calendar.save.{model.__name__}")
         post_delete.connect(calendar_saved, sender=model, dispatch_uid=f"workflow.calendar.delete.{model.__name__}")

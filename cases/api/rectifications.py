@@ -93,6 +93,12 @@ class PublicationSerializer(StrictSerializer):
     where = serializers.CharField(max_length=255, allow_blank=True)
 
 
+class DuesSerializer(StrictSerializer):
+    plan_due = serializers.DateField()
+    due_date = serializers.DateField()
+    reason = serializers.CharField(max_length=500, allow_blank=True)
+
+
 class RectificationViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RectificationSerializer
     filterset_fields = ["round", "unit", "group", "status", "source"]
@@ -133,6 +139,19 @@ class RectificationViewSet(viewsets.ReadOnlyModelViewSet):
         body = PublicationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.publication_record(user=request.user, rectification=rect, **body.validated_data)
+        return self._detail(rect.pk)
+
+    @extend_schema(request=DuesSerializer, responses=RectificationDetailSerializer)
+    @action(detail=True, methods=["put"])
+    def dues(self, request, pk=None):
+        """The office moves the plan's and the rectification's due dates (with a reason); the open step's due
+        follows and its people are told."""
+        rect = self.get_object()
+        if not access.is_office(request.user):  # before the body is read
+            raise PermissionDenied("只有考核办可以调整整改期限。")
+        body = DuesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.dues_change(user=request.user, rectification=rect, **body.validated_data)
         return self._detail(rect.pk)
 
     @extend_schema(request=ProgressSerializer, responses={201: ReportSerializer})

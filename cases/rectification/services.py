@@ -417,3 +417,32 @@ def publication_record(*, user: m.User, rectification: m.Rectification, publishe
               after={"published_from": str(published_from), "published_until": str(published_until),
                      "published_where": rect.published_where})
     return rect
+
+
+def dues_change(*, user: m.User, rectification: m.Rectification, plan_due: date, due_date: date,
+                reason: str) -> m.Rectification:
+    """The office moves a rectification's dates (延期, or an earlier date), with a reason; audited. The open
+    step's task follows (workflow.signals: its due, its reminders, its people told). Every bad field is
+    named: a date already past, a plan due after the rectification's own, no reason."""
+    require_office(user)
+    today = _today()
+    errors: dict[str, list[str]] = {}
+    if not reason.strip():
+        errors["reason"] = ["请填写调整期限的理由。"]
+    if due_date < today:
+        errors["due_date"] = ["整改完成截止不能早于今天。"]
+    if plan_due > due_date:
+        errors["plan_due"] = ["方案报送截止不能晚于整改完成截止。"]
+    with transaction.atomic():
+        rect = _lock(rectification)
+        _require_status(rect, S.PLANNING, S.SIGNING, S.PLAN_REVIEW, S.IN_PROGRESS, S.VERIFYING)
+        if plan_due != rect.plan_due and plan_due < today:
+            errors["plan_due"] = ["方案报送截止不能早于今天。"]
+        if errors:
+            raise ValidationError(errors)
+        before = {"plan_due": rect.plan_due.isoformat(), "due_date": rect.due_date.isoformat()}
+        rect.plan_due, rect.due_date, rect.updated = plan_due, due_date, timezone.now()
+        rect.save(update_fields=["plan_due", "due_date", "updated"])
+        audit(actor=user, action="rectification.dues", obj=rect, round_id=rect.round_id, before=before,
+              after={"plan_due": plan_due.isoformat(), "due_date": due_date.isoformat()}, comment=reason.strip())
+    return rect

@@ -49,6 +49,8 @@ class DocumentCreateSerializer(StrictSerializer):
     round = serializers.PrimaryKeyRelatedField(queryset=m.Round.objects.all())
     kind = serializers.ChoiceField(choices=DocumentKind.choices)
     unit = serializers.PrimaryKeyRelatedField(queryset=m.Unit.objects.all(), required=False, allow_null=True)
+    # The row a per-row kind is about: the closure sheet's rectification (checked against round and unit).
+    rectification = serializers.IntegerField(required=False, min_value=1)
 
 
 class DocumentUpdateSerializer(StrictSerializer):
@@ -132,7 +134,9 @@ class DocumentViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     def create(self, request):
         body = DocumentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        document = services.draft_create(user=request.user, **body.validated_data)
+        fields = dict(body.validated_data)
+        row = {"rectification": fields.pop("rectification")} if "rectification" in fields else None
+        document = services.draft_create(user=request.user, data=row, **fields)
         return Response(DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DocumentUpdateSerializer, responses=DocumentSerializer)

@@ -178,6 +178,45 @@ def test_the_list_counts_days_overdue_from_the_step_it_is_at(client):
 
 
 @pytest.mark.django_db
+def test_the_office_moves_a_rectification_s_dates_and_its_open_step_follows(api, client):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=SH), tick=False):
+        setup = approved_round(units=2)
+        rect = m.Rectification.objects.get(round=setup.round, unit=setup.units[0])
+        task = rect_task(rect, "plan")
+        url = f"{API}/rectifications/{rect.pk}/dues/"
+        body = {"plan_due": "2026-03-20", "due_date": "2026-05-31", "reason": "单位机构调整"}
+        # Not the unit's, not the group's: the office's (refused before the body is read).
+        for user in (setup.staff[0], setup.groups[0].leader):
+            ok(api(user).put(url, {"nonsense": 1}, format="json"), 403)
+        bad = ok(api(setup.office).put(url, {"plan_due": "2026-06-30", "due_date": "2026-03-01", "reason": " ",
+                                             "extra": 1}, format="json"), 400)
+        assert "extra" in bad["errors"]  # unknown fields refused
+        bad = ok(api(setup.office).put(url, {"plan_due": "2026-06-30", "due_date": "2026-03-01", "reason": " "},
+                                       format="json"), 400)
+        assert set(bad["errors"]) == {"plan_due", "due_date", "reason"}
+        rect.refresh_from_db()
+        assert rect.plan_due.isoformat() == "2026-03-12"  # nothing changed
+        ok(api(setup.office).put(url, body, format="json"))
+        rect.refresh_from_db()
+        assert (rect.plan_due.isoformat(), rect.due_date.isoformat()) == ("2026-03-20", "2026-05-31")
+        assert TaskDeadline.objects.get(task=task).due == datetime(2026, 3, 20, 23, 59, 59, tzinfo=SH)
+        assert Notification.objects.filter(event=events.EXTENDED, recipient=setup.staff[0]).count() == 1
+        entry = m.AuditEntry.objects.get(action="rectification.dues")
+        assert entry.comment == "单位机构调整" and entry.before["plan_due"] == "2026-03-12"
+        other = m.Rectification.objects.get(round=setup.round, unit=setup.units[1])
+        assert other.plan_due.isoformat() == "2026-03-12"  # the other unit's stays
+        # The page: the office's form, and the unit sees none.
+        client.force_login(setup.staff[0])
+        assert "调整整改期限" not in client.get(f"/rectifications/{rect.pk}/").content.decode()
+        client.force_login(setup.office)
+        page = client.post(f"/rectifications/{other.pk}/", {"form": "dues", "plan_due": "2026-03-25",
+                                                             "due_date": other.due_date.isoformat(), "reason": "延期"})
+        assert page.status_code == 302
+        other.refresh_from_db()
+        assert other.plan_due.isoformat() == "2026-03-25"
+
+
+@pytest.mark.django_db
 def test_progress_is_asked_for_at_each_measure_s_due_date(api):
     with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=SH), tick=False):
         setup = approved_round(units=1)

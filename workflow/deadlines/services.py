@@ -299,6 +299,26 @@ def round_saved(round: m.Round, update_fields: Iterable[str] | None) -> None:
             TaskDeadline.objects.filter(round_id=round.pk, task__status__in=OPEN).update(next_check_at=now)
 
 
+def rectification_saved(rectification: m.Rectification, update_fields: Iterable[str] | None) -> None:
+    """A rectification's dates were moved (`cases.rectification.services.dues_change`): its open step's due
+    follows (with a task's own extension, the later of the two), its schedule starts again and its people
+    are told."""
+    if update_fields is not None and not set(update_fields) & {"plan_due", "due_date"}:
+        return
+    now = timezone.now()
+    changes = []
+    with transaction.atomic():
+        for row in _open_rows(task__process__data__rectification=rectification.pk):
+            own = own_due(row.task.flow_task, rectification.pk)
+            due = _effective(own, row.extended_due) if own is not None else row.due
+            if due != row.due:
+                old = row.due
+                _reset(row, due, now)
+                row.save(update_fields=["due", "checked_at", "next_check_at"])
+                changes.append((_info(row), old))
+        events.due_changed(changes)
+
+
 def calendar_changed() -> None:
     """The office edited the calendar: every open task's schedule is worked out again."""
     calendar.clear_cache()

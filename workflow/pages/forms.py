@@ -220,6 +220,14 @@ class FindingForm(forms.Form):
         }
 
 
+class DuesForm(forms.Form):
+    """The office moves a rectification's dates, with a reason (the service checks the dates)."""
+
+    plan_due = forms.DateField()
+    due_date = forms.DateField()
+    reason = _text()
+
+
 class PublicationForm(forms.Form):
     """Where and from when to when a closed rectification is published (the service checks the 30 days)."""
 

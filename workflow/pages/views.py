@@ -271,11 +271,17 @@ def rectification_detail(request, pk):
     """One rectification as its people and the office read it: problem, plan, reports, reviews, its open task."""
     rect = _rectification(request.user, pk)
     errors = None
-    if request.method == "POST":  # the office records the publication of a closed rectification
+    if request.method == "POST":  # the office moves its dates, or records the publication once it is closed
         try:
-            form = _valid(forms.PublicationForm(request.POST))
-            rectification_services.publication_record(user=request.user, rectification=rect, **form.cleaned_data)
-            messages.success(request, _("已登记公示。"))
+            if request.POST.get("form") == "dues":
+                form = _valid(forms.DuesForm(request.POST))
+                rectification_services.dues_change(user=request.user, rectification=rect, **form.cleaned_data)
+                messages.success(request, _("已调整整改期限。"))
+            else:
+                form = _valid(forms.PublicationForm(request.POST))
+                rectification_services.publication_record(user=request.user, rectification=rect,
+                                                          **form.cleaned_data)
+                messages.success(request, _("已登记公示。"))
             return redirect("ui:rectification", pk=rect.pk)
         except ValidationError as exc:
             errors = _errors(exc)
@@ -287,6 +293,7 @@ def rectification_detail(request, pk):
     return render(request, "ui/rectification.html", {
         "rect": rect, "task": task, "errors": errors,
         "can_publish": access.is_office(request.user) and rect.status == m.RectificationStatus.CLOSED,
+        "can_move_dues": access.is_office(request.user) and rect.status != m.RectificationStatus.CLOSED,
     })
 
 

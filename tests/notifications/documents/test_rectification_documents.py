@@ -129,3 +129,17 @@ def test_the_ledger_pdf_is_a_document_drafted_from_the_ledger_page(world, client
     assert Document.objects.filter(round=setup.round, kind="rectification_ledger", status="draft").exists()
     client.force_login(setup.staff[0])
     assert 'value="rectification_ledger"' not in client.get("/rectification-ledger/").content.decode()
+
+
+def test_closure_sheet_drafted_through_the_api_names_its_rectification(world, api):
+    setup = world["setup"]
+    url = "/api/v1/documents/"
+    body = {"round": setup.round.pk, "kind": "closure_sheet", "unit": setup.units[0].pk}
+    missing = api(setup.office).post(url, body, format="json")
+    assert missing.status_code == 400 and "rectification" in missing.json()["errors"]
+    foreign = api(setup.office).post(url, {**body, "rectification": world["foreign"].pk}, format="json")
+    assert foreign.status_code == 400 and "rectification" in foreign.json()["errors"]
+    created = api(setup.office).post(url, {**body, "rectification": world["closed"].pk}, format="json")
+    assert created.status_code == 201, created.content
+    assert m.AuditEntry.objects.filter(action="document.draft").count() == 1
+    assert created.json()["title"] == f"{setup.units[0].name}整改销号单"
