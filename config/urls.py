@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from cases.api import rectifications as rectification_api
+from cases.api import round_templates as round_template_api
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from cases.rectification import ledger_api as rectification_ledger
@@ -52,6 +53,9 @@ api_v1: list[URLPattern | URLResolver] = [
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
     path("auth/token/", ObtainToken.as_view(), name="api-token"),
     path("scoring/compute", case_views.scoring_compute, name="scoring-compute"),
+    path("round-templates/", round_template_api.template_list, name="round-templates"),
+    path("round-templates/create-round/", round_template_api.create_round, name="round-template-create-round"),
+    path("round-templates/<str:code>.yaml", round_template_api.template_file, name="round-template-file"),
     path("rectification-ledger/", rectification_ledger.ledger, name="rectification-ledger"),
     path("rectification-ledger.xlsx", rectification_ledger.ledger_xlsx, name="rectification-ledger-xlsx"),
     path("", include(router.urls)),

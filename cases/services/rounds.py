@@ -5,7 +5,7 @@ The round flow (`workflow`) decides *when* a change happens and calls these; the
 change (what it writes, who may make it, from which state) are here.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NotRequired, TypedDict, Unpack
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +15,9 @@ from django.utils import timezone
 from cases import access, selectors
 from cases import models as m
 from cases.errors import Conflict
+from cases.round_templates import RoundTemplate, rubric_file
+from cases.rubrics.services import rubric_import
+from cases.rubrics.text import load_rubric_yaml
 from cases.scoring import results
 from cases.services.audit import audit
 from cases.services.common import require_office
@@ -126,6 +129,33 @@ def round_create(
     round.save()
     audit(actor=user, action="round.create", obj=round, round_id=round.pk)
     return round
+
+
+def _template_rubric(template: RoundTemplate) -> m.Rubric:
+    """The template's rubric: the latest version loaded, else its shipped file, loaded now."""
+    rubric = m.Rubric.objects.filter(code=template.rubric).order_by("-version").first()
+    if rubric is not None:
+        return rubric
+    path = rubric_file(template.rubric)
+    if path is None:
+        raise ValidationError({"template": [f"模板所用的评分细则“{template.rubric}”尚未导入。"]})
+    return rubric_import(user=None, spec=load_rubric_yaml(path.read_text("utf-8")))
+
+
+@transaction.atomic
+def round_create_from_template(*, user: m.User, template: RoundTemplate, year: int, start: date,
+                               title: str = "") -> m.Round:
+    """The office drafts a round from a template (考评模板): its kind, rubric, phase dues counted from
+    `start`, inspection methods, configuration and notice requirements; everything stays editable while the
+    round is a draft."""
+    require_office(user)
+    dues = template.dues(start)
+    return round_create(
+        user=user, title=title.strip() or template.title.replace("{year}", str(year)), kind=template.kind,
+        year=year, rubric=_template_rubric(template), config=template.round_config(),
+        prepare_due=dues["prepare_due"], inspect_due=dues["inspect_due"], review_due=dues["review_due"],
+        approve_due=dues["approve_due"], report_due=dues["report_due"],
+    )
 
 
 @transaction.atomic

@@ -98,7 +98,13 @@ def launch_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) 
     groups = reports.round_groups(round)
     units = sum(len(g.units) for g in groups)
     phases = reports.round_phases(round)
-    methods = [str(label) for _, label in m.InspectionMethod.choices]
+    config = round.config or {}
+    # The round's methods and requirements when its template (cases.round_templates) gave them.
+    methods = [str(label) for value, label in m.InspectionMethod.choices if value in config.get("methods", [value])]
+    requirements = config.get("notice_requirements") or [
+        "各单位要如实提供材料，不得弄虚作假；逾期未报送的，按考评细则扣分。",
+        "考评工作中遇到的问题，请及时与所在考评组联络员联系。",
+    ]
     body = [
         f"根据年度工作安排，决定开展{_subject(round)}。现将有关事项通知如下。",
         "一、考评对象和分组",
@@ -113,8 +119,7 @@ def launch_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) 
         "四、有关要求",
         f"（一）各单位于{_day(round.prepare_due)}前通过系统报送自评报告（不超过{round.report_char_limit}字）和佐证材料，"
         "经单位负责人审定后提交。",
-        "（二）各单位要如实提供材料，不得弄虚作假；逾期未报送的，按考评细则扣分。",
-        "（三）考评工作中遇到的问题，请及时与所在考评组联络员联系。",
+        *(f"（{NUMERALS[i + 1]}）{text}" for i, text in enumerate(requirements)),
     ]
     return Content(
         title=f"关于开展{_subject(round)}的通知", addressees="各被考评单位：", body=body,

@@ -220,6 +220,15 @@ class FindingForm(forms.Form):
         }
 
 
+class RoundFromTemplateForm(forms.Form):
+    """A draft round from a ready template: the year, the first day of preparation, an optional title."""
+
+    template = forms.CharField(max_length=64)
+    year = forms.IntegerField(min_value=2000, max_value=2100)
+    start = forms.DateField()
+    title = forms.CharField(max_length=255, required=False)
+
+
 class DuesForm(forms.Form):
     """The office moves a rectification's dates, with a reason (the service checks the dates)."""
 

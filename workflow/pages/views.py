@@ -19,12 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
-from cases import access
+from cases import access, round_templates
 from cases import models as m
 from cases.errors import Conflict
 from cases.rectification import services as rectification_services
 from cases.scoring import results, round_config
 from cases.services import inspections, submissions
+from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
 from cases.uploads import mebibytes
 from workflow import selectors, services
@@ -404,8 +405,29 @@ def case_detail(request, pk):
 
 @login_required
 def round_list(request):
+    """The rounds the user may see; the office drafts a new one from a template (考评模板)."""
+    errors = None
+    if request.method == "POST":
+        try:
+            form = _valid(forms.RoundFromTemplateForm(request.POST))
+            template = round_templates.ready_template(form.cleaned_data["template"])
+            if template is None:
+                raise ValidationError({"template": [_("请选择考评模板。")]})
+            round = round_services.round_create_from_template(
+                user=request.user, template=template, year=form.cleaned_data["year"],
+                start=form.cleaned_data["start"], title=form.cleaned_data["title"])
+            messages.success(request, _("已按模板新建考评轮次（草稿），请设置考评组和单位后启动。"))
+            return redirect("ui:round", pk=round.pk)
+        except ValidationError as exc:
+            errors = _errors(exc)
+        except PermissionDenied as exc:
+            errors = [str(exc)]
     rounds = access.visible(m.Round, request.user).annotate(case_count=Count("cases"))
-    return render(request, "ui/rounds.html", {"rounds": rounds, "can_dashboard": access.sees_everything(request.user)})
+    return render(request, "ui/rounds.html", {
+        "rounds": rounds, "can_dashboard": access.sees_everything(request.user), "errors": errors,
+        "templates": round_templates.ready_templates() if access.is_office(request.user) else (),
+        "this_year": timezone.localdate().year,
+    })
 
 
 @login_required
