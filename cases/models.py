@@ -446,6 +446,11 @@ class ScoreSheet(models.Model):
     returned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("退回人"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Grade first (seed 000, round config `grade_first`): before the group leader decides a unit's grade each
+    # expert proposes one, a rank within the group and the deduction for the ordinary assessment.
+    proposed_grade = models.CharField(_("建议档次"), max_length=16, blank=True)
+    proposed_rank = models.PositiveIntegerField(_("建议排名"), null=True, blank=True)
+    proposed_deduction = models.DecimalField(_("建议扣分"), max_digits=8, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name = _("评分表")

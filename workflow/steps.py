@@ -21,7 +21,7 @@ from viewflow.workflow.nodes.view import ViewActivation
 
 from cases import models as m
 from cases.rectification import services as rectification_services
-from cases.scoring import results
+from cases.scoring import results, round_config
 from cases.services import decisions, submissions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
@@ -43,6 +43,7 @@ class ActionData(TypedDict, total=False):
     reason: str
     sheets: list[int]
     grade: str
+    proposal: dict[str, Any]  # grade first (seed 000): an expert's proposed grade, rank and deduction
     target: str  # a rectification's plan
     measures: list[dict[str, Any]]
     evidence_ids: list[int]  # a rectification's completion report (its text is `report`)
@@ -126,21 +127,32 @@ def _inspect(user: m.User, activation: ViewActivation, action: str, data: Action
 def _score(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
     case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
     sheet = sheet_services.score_sheet_open(case=case, expert=user)
-    sheet_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"))
+    sheet_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"),
+                                      proposal=data.get("proposal"))
     if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
         decisions.case_set_status(user=user, case=case, status=m.CaseStatus.REVIEW)
 
 
 def _review(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
     case = _case(activation)
+    grade_first = round_config.grade_first(case.round.config or {})
     if action == "approve":
         grade = data.get("grade")
-        if grade:
+        if grade_first:
+            problems = decisions.grade_first_review_problems(case, grade)
+            if problems:
+                raise ValidationError(problems)
+        elif grade:
             decisions.case_propose_grade(user=user, case=case, grade=grade)
         _set_process_flag(activation, "returned_experts", [])
         audit(actor=user, action="case.review_approved", obj=case, round_id=case.round_id)
         return
     sheet_ids = data.get("sheets")
+    if grade_first and data.get("grade"):
+        # The leader decides the grade from the panel's proposals; every expert then scores within its band.
+        decisions.case_propose_grade(user=user, case=case, grade=data["grade"])
+        if not sheet_ids:
+            sheet_ids = list(case.score_sheets.filter(status=m.SheetStatus.SUBMITTED).values_list("pk", flat=True))
     if not isinstance(sheet_ids, list) or not sheet_ids:
         raise ValidationError({"sheets": ["请选择要退回的评分表。"]})
     sheets = list(case.score_sheets.filter(pk__in=sheet_ids, status=m.SheetStatus.SUBMITTED))

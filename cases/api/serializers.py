@@ -151,6 +151,7 @@ class ScoreSheetSerializer(serializers.ModelSerializer):
         fields = [
             "id", "case", "expert", "expert_name", "attempt", "status", "total", "reason",
             "submitted_at", "return_comment", "returned_by", "item_scores",
+            "proposed_grade", "proposed_rank", "proposed_deduction",
         ]
         read_only_fields = fields
 

@@ -2,7 +2,7 @@
 
 Keys (all optional; docs/round-config.md): report_char_limit, aggregation, trim_min_sheets,
 aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_total_threshold,
-late_deduction, composite, rectification_days, rectification_plan_days, rectification_start, and the
+late_deduction, composite, grade_first, rectification_days, rectification_plan_days, rectification_start, and the
 deadline keys of docs/deadlines.md.
 """
 
@@ -15,6 +15,25 @@ from cases.scoring import engine
 def grade_names(config: dict[str, Any]) -> list[str]:
     """The names of the round's grade bands, best first (empty when the round has no grades)."""
     return [name for name, _ in (config.get("grades") or {}).get("bands", [])]
+
+
+def grade_first(config: dict[str, Any]) -> bool:
+    """Seed 000: experts propose a grade, the group leader decides it, the experts score within its band."""
+    return bool(config.get("grade_first"))
+
+
+def grade_band(config: dict[str, Any], grade: str, total_max: Decimal) -> tuple[Decimal, Decimal, bool] | None:
+    """(lowest, highest, whether the highest belongs to the band) of a grade of a `thresholds` scheme: from
+    the grade's minimum total up to the next better grade's minimum (not included), the best grade up to the
+    rubric's maximum (included). None for another scheme or an unknown grade."""
+    grades = config.get("grades") or {}
+    if grades.get("scheme") != "thresholds":
+        return None
+    bands = [(name, Decimal(str(value))) for name, value in grades.get("bands", [])]
+    for i, (name, low) in enumerate(bands):
+        if name == grade:
+            return (low, total_max, True) if i == 0 else (low, bands[i - 1][1], False)
+    return None
 
 
 def scoring_config(config: dict[str, Any]) -> engine.ScoringConfig:
@@ -62,6 +81,9 @@ def problems(config: object) -> list[str]:
                     raise InvalidOperation
             except (InvalidOperation, ValueError):
                 found.append(f"{key} 必须是非负数。")
+    if grade_first(config) and ((config.get("grades") or {}).get("scheme") != "thresholds"
+                                or config.get("grade_source") != "proposal"):
+        found.append("grade_first 需要按分数段划分的等次（grades.scheme: thresholds）和 grade_source: proposal。")
     quotas = config.get("group_quotas")
     if quotas is not None and (not isinstance(quotas, dict) or any(
             not str(v).replace(".", "", 1).isdigit() for v in quotas.values())):

@@ -82,3 +82,16 @@ def case_propose_grade(*, user: m.User, case: m.Case, grade: str) -> m.Case:
     audit(actor=user, action="case.propose_grade", obj=case, before=before, after={"proposed_grade": grade},
           round_id=case.round_id)
     return case
+
+
+def grade_first_review_problems(case: m.Case, grade: str | None) -> dict[str, list[str]]:
+    """What stops the group leader from finishing a grade-first case's review (seed 000): the grade must have
+    been decided (and returned to the experts, whose sheets are then scored within its band); a different
+    grade now would need the sheets scored again."""
+    if not case.proposed_grade:
+        return {"grade": ["请先根据专家的档次建议确定档次，并退回评分表由专家在档次内赋分。"]}
+    if grade and grade != case.proposed_grade:
+        return {"grade": [f"档次已定为“{case.proposed_grade}”；如需改变，请退回评分表由专家重新赋分。"]}
+    if case.score_sheets.filter(status=m.SheetStatus.SUBMITTED).exclude(proposed_grade="").exists():
+        return {"sheets": ["还有专家的评分表只是档次建议，请退回由专家在档次内赋分。"]}
+    return {}

@@ -11,9 +11,10 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.scoring import round_config
 from cases.scoring.adapter import rubric_items, sheet_total
 from cases.services.audit import audit
-from cases.services.common import parse_points
+from cases.services.common import parse_int, parse_points
 
 
 class _CleanScore(TypedDict):
@@ -170,12 +171,51 @@ def _submit_problems(sheet: m.ScoreSheet, scores: list[m.ItemScore], total: Deci
     return errors
 
 
+_PROPOSAL_KEYS = ("grade", "rank", "deduction")
+
+
+def _proposal_problems(sheet: m.ScoreSheet, proposal: object) -> dict[str, list[str]]:
+    """Grade first, before the group leader decides: the expert's proposed grade, rank in the group and
+    ordinary-assessment deduction, set on `sheet` in memory; every bad part named (`proposal.rank`)."""
+    if not isinstance(proposal, dict):
+        return {"proposal": ["请提出档次、排名和扣分建议。"]}
+    errors: dict[str, list[str]] = {f"proposal.{k}": ["未知字段。"] for k in proposal if k not in _PROPOSAL_KEYS}
+    grades = round_config.grade_names(sheet.case.round.config or {})
+    if proposal.get("grade") not in grades:
+        errors["proposal.grade"] = [f"档次必须是：{'、'.join(grades)}。"]
+    else:
+        sheet.proposed_grade = proposal["grade"]
+    size = m.Case.objects.filter(group_id=sheet.case.group_id).count()
+    for key, parse in (("rank", lambda v: parse_int(v, "proposal.rank", min_value=1, max_value=size)),
+                       ("deduction", lambda v: parse_points(v, "proposal.deduction"))):
+        try:
+            setattr(sheet, f"proposed_{key}", parse(proposal.get(key)))
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    return errors
+
+
+def _band_problems(sheet: m.ScoreSheet, total: Decimal) -> dict[str, list[str]]:
+    """Grade first, once the group leader has decided the grade: the total lies within its band."""
+    case = sheet.case
+    band = round_config.grade_band(case.round.config or {}, case.proposed_grade, case.round.rubric.total_max)
+    if band is None:
+        return {}
+    low, high, high_included = band
+    if low <= total and (total < high or (high_included and total == high)):
+        return {}
+    upper = f"不高于{high}分" if high_included else f"低于{high}分"
+    return {"total": [f"本单位档次已定为“{case.proposed_grade}”，评分须不低于{low}分且{upper}（本表总分{total}分）。"]}
+
+
 @transaction.atomic
 def score_sheet_submit(*, user: m.User, sheet: m.ScoreSheet, items: object = None,
-                       reason: str | None = None) -> m.ScoreSheet:
+                       reason: str | None = None, proposal: object = None) -> m.ScoreSheet:
     """Save the given item scores and reason as `score_sheet_save` does, if any, and lock the sheet.
     Checks at entry: a deduction needs a reason; full marks on every item or a total below the
-    round's threshold needs a written reason for the whole sheet."""
+    round's threshold needs a written reason for the whole sheet. In a grade-first round (seed 000) the
+    first sheet is the expert's proposal (grade, rank, deduction; item scores optional) and, once the
+    group leader has decided the grade, the total must lie within the grade's band."""
     _require_sheet_owner(user, sheet)
     cleaned, row_errors = _clean_item_scores(sheet, [] if items is None else items)
     scores, created = _merged_scores(sheet, cleaned)
@@ -183,7 +223,11 @@ def score_sheet_submit(*, user: m.User, sheet: m.ScoreSheet, items: object = Non
         sheet.reason = reason  # in memory until every check has passed
     total = sheet_total(sheet, scores)
     # Every problem at once: the rows' own and those of the sheet they would make.
-    errors = _submit_problems(sheet, scores, total)
+    proposing = round_config.grade_first(sheet.case.round.config or {}) and not sheet.case.proposed_grade
+    if proposing:
+        errors = _proposal_problems(sheet, proposal)
+    else:
+        errors = {**_submit_problems(sheet, scores, total), **_band_problems(sheet, total)}
     if row_errors:
         errors["items"] = [*row_errors, *errors.get("items", [])]
     if errors:
@@ -193,14 +237,13 @@ def score_sheet_submit(*, user: m.User, sheet: m.ScoreSheet, items: object = Non
     sheet.status = m.SheetStatus.SUBMITTED
     sheet.total = total
     sheet.submitted_at = timezone.now()
-    sheet.save(update_fields=["status", "total", "submitted_at"])
-    audit(
-        actor=user,
-        action="score_sheet.submit",
-        obj=sheet,
-        after={"total": str(total), "rubric": sheet.case.round.rubric.code},
-        round_id=sheet.case.round_id,
-    )
+    sheet.save(update_fields=["status", "total", "submitted_at", "proposed_grade", "proposed_rank",
+                              "proposed_deduction"])
+    after = {"total": str(total), "rubric": sheet.case.round.rubric.code}
+    if proposing:
+        after |= {"proposed_grade": sheet.proposed_grade, "proposed_rank": str(sheet.proposed_rank),
+                  "proposed_deduction": str(sheet.proposed_deduction)}
+    audit(actor=user, action="score_sheet.submit", obj=sheet, after=after, round_id=sheet.case.round_id)
     return sheet
 
 

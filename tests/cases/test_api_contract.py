@@ -333,6 +333,12 @@ def write_requests(world) -> dict:
         ("PUT", "/api/v1/rectifications/{id}/publication/"): (
             "office", f"{API}/rectifications/{world.rectification.pk}/publication/",
             {"published_from": "2030-01-01", "published_until": "2030-02-15", "where": "门户网站"}),
+        ("PUT", "/api/v1/rectifications/{id}/dues/"): (
+            "office", f"{API}/rectifications/{world.rectification.pk}/dues/",
+            {"plan_due": "2030-01-10", "due_date": "2030-02-15", "reason": "延期"}),
+        ("POST", "/api/v1/round-templates/create-round/"): (
+            "office", f"{API}/round-templates/create-round/",
+            {"template": "city_organ_annual", "year": 2030, "start": "2030-01-01"}),
         ("POST", "/api/v1/rectifications/{id}/progress/"): ("staff0",
                                                             f"{API}/rectifications/{world.rectification.pk}/progress/",
                                                             {"text": "进展"}),

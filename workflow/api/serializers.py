@@ -187,6 +187,8 @@ class TaskActionSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True)
     sheets = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False)
     grade = serializers.CharField(required=False, allow_blank=True)
+    # Grade first (seed 000): the expert's proposal {grade, rank, deduction}, checked by the sheet service.
+    proposal = serializers.DictField(required=False)
     # A rectification's plan (the `plan` step) and completion evidence (`carry_out`, with `report`).
     target = serializers.CharField(required=False, allow_blank=True)
     measures = MeasureSerializer(many=True, required=False)

@@ -76,6 +76,9 @@ class ScoreForm(ActionForm):
     (an item posted in any of the three is scored; a blank amount is 0), and the sheet's `reason`."""
 
     reason = _text()
+    proposed_grade = _text()
+    proposed_rank = _text()
+    proposed_deduction = _text()
     ITEM_FIELDS = ("deduction", "bonus", "reason")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -99,7 +102,11 @@ class ScoreForm(ActionForm):
         ]
 
     def payload(self) -> ActionData:
-        return {**super().payload(), "items": self.items(), "reason": self.cleaned_data["reason"]}
+        data: ActionData = {**super().payload(), "items": self.items(), "reason": self.cleaned_data["reason"]}
+        proposal = {key: self.cleaned_data[f"proposed_{key}"] for key in ("grade", "rank", "deduction")}
+        if any(proposal.values()):  # grade first (seed 000): the expert's proposal before the grade is decided
+            data["proposal"] = proposal
+        return data
 
 
 class ReviewForm(ActionForm):

@@ -337,7 +337,22 @@ def _case_context(user, case: m.Case) -> dict:
         "can_inspect": access.can_record_inspection(user, case),
         "grade_bands": round_config.grade_names(case.round.config),
         "char_limit": case.round.report_char_limit,
+        **_grade_first_context(case),
     }
+
+
+def _grade_first_context(case: m.Case) -> dict:
+    """Grade first (seed 000): whether the experts are still proposing, the decided grade's band, and the
+    panel's proposals counted by grade for the group leader."""
+    config = case.round.config or {}
+    if not round_config.grade_first(config):
+        return {}
+    band = round_config.grade_band(config, case.proposed_grade, case.round.rubric.total_max)
+    proposals = [s for s in case.score_sheets.select_related("expert").order_by("expert_id", "attempt")
+                 if s.proposed_grade]
+    tally = {g: sum(1 for s in proposals if s.proposed_grade == g) for g in round_config.grade_names(config)}
+    return {"grade_first": True, "proposing": not case.proposed_grade, "band": band, "proposals": proposals,
+            "proposal_tally": tally}
 
 
 def _round_context(round: m.Round) -> dict:
