@@ -198,6 +198,10 @@ class Round(models.Model):
     launched_at = models.DateTimeField(_("启动时间"), null=True, blank=True)
     # Set when the leader approves: results can no longer be recomputed.
     results_frozen_at = models.DateTimeField(_("结果锁定时间"), null=True, blank=True)
+    # The leader returned the results to this group alone (seed 000): until its leaders have rechecked, only
+    # its cases' group decisions may change.
+    reopened_group = models.ForeignKey("cases.Group", verbose_name=_("退回复核的考评组"), null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         verbose_name = _("考评轮次")

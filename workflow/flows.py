@@ -154,7 +154,8 @@ class CaseFlow(flow.Flow):
 
 
 class RoundFlow(flow.Flow):
-    """The office's round: wait for every case → compile → leader approval → report."""
+    """The office's round: wait for every case → compile → leader approval → report; a return goes to the
+    office, or to one group's leaders to recheck first."""
 
     process_title = _("考评轮次")
     process_description = _("考评轮次的汇总、审定与通报")
@@ -180,7 +181,21 @@ class RoundFlow(flow.Flow):
         flow.If(lambda act: act.process.data.get("approved"))
         .Annotation(title=_("是否审定通过"))
         .Then(this.report)
+        .Else(this.check_returned_to_group)
+    )
+    check_returned_to_group = (
+        flow.If(lambda act: act.process.data.get("group"))
+        .Annotation(title=_("是否退回考评组"))
+        .Then(this.group_recheck)
         .Else(this.compile)
+    )
+    # The leader returned the results to one group (seed 000): its leaders recheck, then the office compiles.
+    group_recheck = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("考评组复核"))
+        .Permission("cases.group_lead", obj=_group)
+        .Assign(evident_owner)
+        .Next(this.compile)
     )
     report = (
         flow.View(task_redirect_view)

@@ -44,6 +44,7 @@ class ActionData(TypedDict, total=False):
     sheets: list[int]
     grade: str
     proposal: dict[str, Any]  # grade first (seed 000): an expert's proposed grade, rank and deduction
+    group: int  # the leader's return to one group (seed 000)
     target: str  # a rectification's plan
     measures: list[dict[str, Any]]
     evidence_ids: list[int]  # a rectification's completion report (its text is `report`)
@@ -181,8 +182,14 @@ def _approve(user: m.User, activation: ViewActivation, action: str, data: Action
         # process for each).
         rectification_services.rectifications_start(round=round)
     else:
-        round_services.round_return(user=user, round=round, comment=comment)
+        round = round_services.round_return(user=user, round=round, comment=comment, group=data.get("group"))
+    # `group`: the group the results went back to (its recheck task's role object), else none.
+    _set_process_flag(activation, "group", round.reopened_group_id)
     _set_process_flag(activation, "approved", approve)
+
+
+def _group_recheck(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    round_services.round_group_rechecked(user=user, round=_round(activation))
 
 
 def _report(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
@@ -245,6 +252,7 @@ _DECLARED = (
     Step(CaseFlow.review, APPROVE_OR_RETURN, _review, Phase.REVIEW, escalation=("office",)),
     Step(RoundFlow.compile, SUBMIT, _compile, Phase.APPROVE, escalation=("leader",)),
     Step(RoundFlow.approve, APPROVE_OR_RETURN, _approve, Phase.APPROVE, escalation=("office",)),
+    Step(RoundFlow.group_recheck, SUBMIT, _group_recheck, Phase.APPROVE, escalation=("office",)),
     Step(RoundFlow.report, SUBMIT, _report, Phase.REPORT, escalation=("leader",)),
     # A rectification: plan and signature by the plan's due, review five days later, the completion by
     # the rectification's due date, verification ten days after it.

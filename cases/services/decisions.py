@@ -30,10 +30,13 @@ def case_set_status(*, user: m.User | None, case: m.Case, status: str) -> m.Case
     return case
 
 
-def _require_open_for_decisions(round: m.Round) -> None:
-    """Group decisions (panel override, grade proposal) stop once the results go to the leader."""
+def _require_open_for_decisions(round: m.Round, case: m.Case) -> None:
+    """Group decisions (panel override, grade proposal) stop once the results go to the leader; when the
+    leader returns them to one group, only that group's are open again."""
     if round.results_frozen_at or round.status not in (m.RoundStatus.RUNNING, m.RoundStatus.COMPILING):
         raise Conflict("结果已提交领导审定，不能再调整。")
+    if round.reopened_group_id is not None and case.group_id != round.reopened_group_id:
+        raise Conflict("本轮结果已退回其他考评组复核，本组的评审结果暂不能调整。")
 
 
 @transaction.atomic
@@ -41,7 +44,7 @@ def case_set_panel_override(*, user: m.User, case: m.Case, panel: object, reason
     """The group leader replaces the aggregated panel score (or clears it with panel=None)."""
     if not access.can_lead_group(user, case.group_id):
         raise PermissionDenied("只有组长或副组长可以调整评审分数。")
-    _require_open_for_decisions(case.round)
+    _require_open_for_decisions(case.round, case)
     value = None if panel in (None, "") else parse_points(panel, "panel")
     if value is not None:
         if value > case.round.rubric.total_max:
@@ -63,7 +66,7 @@ def case_propose_grade(*, user: m.User, case: m.Case, grade: str) -> m.Case:
     (config "group_quotas": {"优秀": "25"}), a proposal over the quota is refused at once."""
     if not access.can_lead_group(user, case.group_id):
         raise PermissionDenied("只有组长或副组长可以提出等次建议。")
-    _require_open_for_decisions(case.round)
+    _require_open_for_decisions(case.round, case)
     bands = round_config.grade_names(case.round.config)
     if grade and bands and grade not in bands:
         raise ValidationError({"grade": [f"等次必须是：{'、'.join(bands)}。"]})

@@ -20,7 +20,7 @@ from cases.rubrics.services import rubric_import
 from cases.rubrics.text import load_rubric_yaml
 from cases.scoring import results
 from cases.services.audit import audit
-from cases.services.common import require_office
+from cases.services.common import parse_int, require_office
 
 # --- units ------------------------------------------------------------------------------------
 
@@ -305,14 +305,41 @@ def round_approve(*, user: m.User, round: m.Round, comment: str = "") -> m.Round
 
 
 @transaction.atomic
-def round_return(*, user: m.User, round: m.Round, comment: str) -> m.Round:
-    """The leader returns the results to the office, with a comment, to compile again."""
+def round_return(*, user: m.User, round: m.Round, comment: str, group: object = None) -> m.Round:
+    """The leader returns the results, with a comment, to the office to compile again — or to one group
+    (`group`: its id), whose leaders recheck its cases' decisions (panel, grade) before the office compiles;
+    the other groups' stay as they are meanwhile."""
     _require_leader(user)
     _require_status(round, m.RoundStatus.APPROVING, "结果不在待审定状态。")
+    errors: dict[str, list[str]] = {}
     if not comment.strip():
-        raise ValidationError({"comment": ["退回时必须填写意见。"]})
+        errors["comment"] = ["退回时必须填写意见。"]
+    reopened = None
+    if group not in (None, ""):
+        reopened = m.Group.objects.filter(round=round, pk=parse_int(group, "group", min_value=1)).first()
+        if reopened is None:
+            errors["group"] = ["考评组不属于本轮次。"]
+    if errors:
+        raise ValidationError(errors)
+    round.reopened_group = reopened
+    round.save(update_fields=["reopened_group"])
     _set_status(round, m.RoundStatus.COMPILING)
-    audit(actor=user, action="round.return", obj=round, comment=comment, round_id=round.pk)
+    audit(actor=user, action="round.return", obj=round, comment=comment, round_id=round.pk,
+          after={"group": reopened.name} if reopened else None)
+    return round
+
+
+@transaction.atomic
+def round_group_rechecked(*, user: m.User, round: m.Round) -> m.Round:
+    """The returned group's leaders have rechecked its cases: the office compiles again."""
+    group = round.reopened_group
+    if group is None:
+        raise Conflict("本轮结果没有退回考评组复核。")
+    if not access.can_lead_group(user, group.pk):
+        raise PermissionDenied("只有被退回考评组的组长或副组长可以提交复核。")
+    round.reopened_group = None
+    round.save(update_fields=["reopened_group"])
+    audit(actor=user, action="round.group_rechecked", obj=round, round_id=round.pk, after={"group": group.name})
     return round
 
 

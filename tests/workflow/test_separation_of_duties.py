@@ -38,6 +38,7 @@ RIGHTFUL = {
     "compile": "office",
     "approve": "leader",
     "report": "office",
+    "group_recheck": "group_leader",  # the leader returned the results to one group (seed 000)
     # A rectification (整改): the unit drafts and its head signs; the group's leads or the office review.
     "plan": "staff",
     "plan_sign": "head",
@@ -66,6 +67,7 @@ POSITIVE = {
     "compile": ("submit", {}),
     "approve": ("approve", {}),
     "report": ("submit", {}),
+    "group_recheck": ("submit", {}),
     "plan": ("submit", {"target": "目标", "measures": [
         {"text": "措施", "responsible": "张三", "due_date": (date.today() + timedelta(days=2)).isoformat()}]}),
     "plan_sign": ("approve", {}),
@@ -125,6 +127,12 @@ def build_world() -> World:
                 break
             act(rr, rr.office if step == "compile" else rr.leader, step, None, "submit" if step == "compile" else "approve")
         places[upto] = Place(rr.task(upto).pk, {**_people(rr, 0), **everyone})
+    # Results returned by the leader to the one group of a one-unit round.
+    rr = make_round(units=1, experts=2, launch=True, title="分工-复核", **org)
+    advance_case(rr, 0)
+    act(rr, rr.office, "compile", None, "submit")
+    act(rr, rr.leader, "approve", None, "return", comment="请本组复核", group=rr.groups[0].group.pk)
+    places["group_recheck"] = Place(rr.task("group_recheck").pk, {**_people(rr, 0), **everyone})
     # A rectification at each of its steps (five findings of one unit of an approved round).
     rr = approved_round(units=1, findings=5, experts=2, title="分工-整改")
     rects = list(m.Rectification.objects.filter(round=rr.round).order_by("pk"))

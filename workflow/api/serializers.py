@@ -189,6 +189,8 @@ class TaskActionSerializer(StrictSerializer):
     grade = serializers.CharField(required=False, allow_blank=True)
     # Grade first (seed 000): the expert's proposal {grade, rank, deduction}, checked by the sheet service.
     proposal = serializers.DictField(required=False)
+    # The leader's return of the results to one group (seed 000), by its id.
+    group = BoundedIntegerField(min_value=1, required=False)
     # A rectification's plan (the `plan` step) and completion evidence (`carry_out`, with `report`).
     target = serializers.CharField(required=False, allow_blank=True)
     measures = MeasureSerializer(many=True, required=False)

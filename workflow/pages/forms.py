@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from cases import models as m
 from cases.services.common import parse_int, parse_points
-from workflow.flows import CaseFlow, RectificationFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
 from workflow.steps import ActionData
 
 
@@ -163,8 +163,21 @@ class ReportForm(ActionForm):
                 "evidence_ids": self.cleaned_data["evidence_ids"]}
 
 
+class ApproveForm(ActionForm):
+    """The leader's approval: a return goes to the office, or to one group (`group`) to recheck first."""
+
+    group = forms.IntegerField(required=False, min_value=1)
+
+    def payload(self) -> ActionData:
+        data = super().payload()
+        if self.cleaned_data["group"]:
+            data["group"] = self.cleaned_data["group"]
+        return data
+
+
 # The steps whose page posts more than a comment (a node's page: see templates/ui/task.html).
 ACTION_FORMS: dict[Any, type[ActionForm]] = {
+    RoundFlow.approve: ApproveForm,
     CaseFlow.prepare: PrepareForm,
     CaseFlow.score: ScoreForm,
     CaseFlow.review: ReviewForm,

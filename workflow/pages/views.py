@@ -376,6 +376,7 @@ def _round_context(round: m.Round) -> dict:
         "results_preview": preview,
         "results_problems": problems,
         "results_summary": results.summary(round, stored) if stored else None,
+        "round_groups": round.groups.order_by("number"),
     }
 
 
