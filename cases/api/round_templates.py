@@ -32,7 +32,22 @@ def template_json(template: t.RoundTemplate) -> dict[str, Any]:
             "requirements": list(template.requirements)}
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT)
+class TemplateSerializer(serializers.Serializer):
+    """A template as the list shows it (the schema of `template_json`)."""
+
+    code = serializers.CharField()
+    seed = serializers.CharField()
+    title = serializers.CharField()
+    kind = serializers.CharField()
+    rubric = serializers.CharField()
+    description = serializers.CharField()
+    phases = serializers.DictField(child=serializers.IntegerField())
+    methods = serializers.ListField(child=serializers.CharField())
+    config = serializers.DictField()
+    requirements = serializers.ListField(child=serializers.CharField())
+
+
+@extend_schema(responses=TemplateSerializer(many=True))
 @api_view(["GET"])
 def template_list(request: Request) -> Response:
     """The ready templates, one per seed notice."""
