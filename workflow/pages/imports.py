@@ -10,7 +10,7 @@ by then, within `UPLOAD_MAX_BYTES`, as for every page form with a file).
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -60,6 +60,10 @@ def import_page(request):
                     dry_run=form.cleaned_data["dry_run"])
             except services.ImportRefused as exc:
                 context["problems"] = exc.problems
+            except ValidationError as exc:  # a round service refusing (another office user acted first)
+                for messages in exc.message_dict.values() if hasattr(exc, "error_dict") else [exc.messages]:
+                    for message in messages:
+                        form.add_error(None, message)
             except Conflict as exc:
                 form.add_error(None, str(exc))
     context["form"] = form
