@@ -7,8 +7,11 @@ import io
 import pytest
 from django.contrib.auth.hashers import get_hasher
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from openpyxl import Workbook, load_workbook
+from rest_framework.parsers import MultiPartParser
+from rest_framework.test import APIClient
 
 from cases import models as m
 from cases.imports import services
@@ -351,6 +354,29 @@ def test_only_the_office_imports_and_others_are_refused_before_the_file_is_read(
     # the office's own request with that body does get read, and refused for what it is
     response = api(office).generic("POST", PEOPLE_URL, broken_body, content_type="multipart/form-data; boundary=x")
     assert response.status_code == 400
+
+
+def test_a_browser_session_is_refused_before_the_multipart_body_is_parsed(monkeypatch, office, draft_round):
+    parses = []
+    real_parse = MultiPartParser.parse
+
+    def parse(self, *args, **kwargs):
+        parses.append("multipart")
+        return real_parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(MultiPartParser, "parse", parse)
+    token = _get_new_csrf_string()
+    staff = make_round(units=1, experts=1, office=office).staff[0]
+    for user, expected in ((staff, 403), (office, 200)):
+        client = APIClient(enforce_csrf_checks=True)
+        client.force_login(user)
+        client.cookies["csrftoken"] = token
+        for url in (PEOPLE_URL, groups_url(draft_round.pk)):
+            response = client.post(url, {"file": SimpleUploadedFile("a.xlsx", full_file() if url != PEOPLE_URL else
+                                                                    build_xlsx({UNITS: [["甲", "", "其他", "", "", ""]]}))},
+                                   format="multipart", HTTP_X_CSRFTOKEN=token)
+            assert response.status_code == expected, (user.username, url, response.content)
+        assert parses == ([] if expected == 403 else ["multipart", "multipart"])
 
 
 def test_template_downloads_and_its_examples_import(api, office, draft_round):
