@@ -408,6 +408,7 @@ def test_import_page_shows_errors_then_passwords_once(office, draft_round):
     text = response.content.decode()
     assert response.status_code == 200 and "13800000001" in text
     assert draft_round.groups.count() == 1
+    assert f"/imports/?round={draft_round.pk}" in client.get(f"/rounds/{draft_round.pk}/").content.decode()
     staff = make_user("page-staff")
     client.force_login(staff)
     assert client.get("/imports/").status_code == 403
