@@ -157,8 +157,28 @@ def read_workbook(fileobj: IO[bytes]) -> ReadWorkbook:
             for name in present:
                 sheets[name] = _rows(name, book.rows(name), problems)
     except WorkbookError as exc:
-        problems.extend(Problem("", 0, "", "", f"无法读取该 Excel 文件：{message}") for message in exc.messages)
+        problems.extend(Problem("", 0, "", "", workbook_message(message)) for message in exc.messages)
     return ReadWorkbook(sheets, problems)
+
+
+# `cases.workbooks` words its refusals in English (shared with the rubric import); the office reads these.
+_WORKBOOK_MESSAGES = (
+    (re.compile(r"more than the (\d+) rows"), "每个工作表最多 {} 行（含列名行），请分批导入。"),
+    (re.compile(r"more than the (\d+) columns"), "每个工作表最多 {} 列。"),
+    (re.compile(r"more than the (\d+) cells"), "整个文件最多 {} 个单元格，请分批导入。"),
+    (re.compile(r"longer than (\S+) s"), "读取超过 {} 秒的上限，请分批导入。"),
+    (re.compile(r"unpacks to \d+ bytes, more than the (\d+)"), "文件解压后超过 {} 字节的上限。"),
+    (re.compile(r"not a readable \.xlsx workbook"), "不是可读取的 .xlsx 文件{}。"),
+)
+
+
+def workbook_message(message: str) -> str:
+    """A refusal of `cases.workbooks` in Chinese (the English original kept in brackets for support)."""
+    for pattern, text in _WORKBOOK_MESSAGES:
+        match = pattern.search(message)
+        if match:
+            return f"{text.format(*match.groups())}（{message}）"
+    return f"无法读取该 Excel 文件：{message}"
 
 
 # --- the cells people type ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.contrib.auth.hashers import get_hasher
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
@@ -268,6 +269,13 @@ def test_a_workbook_without_the_sheets_or_not_a_workbook_is_a_400(api, office):
     assert snapshot() == before
 
 
+def test_the_service_is_the_offices_only(draft_round):
+    for role in ("", m.OrgRole.LEADER, m.OrgRole.AUDITOR):
+        with pytest.raises(PermissionDenied):
+            services.import_workbook(user=make_user(org_role=role), fileobj=io.BytesIO(full_file()), round=draft_round)
+    assert not m.Unit.objects.exists()
+
+
 def test_groups_sheet_needs_a_round_and_a_draft_one(api, office, draft_round):
     response = upload(api(office), PEOPLE_URL, full_file())
     assert response.status_code == 400 and response.json()["problems"][0]["sheet"] == GROUPS
@@ -279,7 +287,8 @@ def test_groups_sheet_needs_a_round_and_a_draft_one(api, office, draft_round):
 def test_bounds_rows_and_bytes(api, office, settings):
     too_many = build_xlsx({PEOPLE: [[f"人{i}", f"p{i}", "", "", "", "", "", ""] for i in range(5_001)]})
     response = upload(api(office), PEOPLE_URL, too_many)
-    assert response.status_code == 400 and "5001 rows" in str(response.json()["problems"])  # 5,000 + the header
+    assert response.status_code == 400
+    assert response.json()["problems"][0]["message"].startswith("每个工作表最多 5001 行（含列名行）")  # 5,000 + the header
     settings.UPLOAD_MAX_BYTES = 1024
     response = upload(api(office), PEOPLE_URL, full_file())
     assert response.status_code == 413 and not m.User.objects.filter(display_name="张三").exists()
