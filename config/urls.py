@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from cases.api import imports as import_api
 from cases.api import rectifications as rectification_api
 from cases.api import round_templates as round_template_api
 from cases.api import views as case_views
@@ -58,6 +59,9 @@ api_v1: list[URLPattern | URLResolver] = [
     path("round-templates/<str:code>.yaml", round_template_api.template_file, name="round-template-file"),
     path("rectification-ledger/", rectification_ledger.ledger, name="rectification-ledger"),
     path("rectification-ledger.xlsx", rectification_ledger.ledger_xlsx, name="rectification-ledger-xlsx"),
+    path("imports/template.xlsx", import_api.import_template, name="import-template"),
+    path("imports/people/", import_api.import_people, name="import-people"),
+    path("rounds/<int:pk>/groups/import/", import_api.import_round_groups, name="round-groups-import"),
     path("", include(router.urls)),
 ]
 

@@ -1,6 +1,6 @@
 """The audit log's one writer: who did what to which object, with before/after values."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import models
@@ -30,3 +30,22 @@ def audit(
         after=after,
         comment=comment,
     )
+
+
+def audit_many(
+    *,
+    actor: m.User | None,
+    action: str,
+    entries: Iterable[tuple[models.Model, Mapping[str, Any] | None, Mapping[str, Any] | None]],
+    round_id: int | None = None,
+) -> int:
+    """`audit` for many objects in one INSERT (an import of a thousand people): one entry per
+    (object, before, after). Returns the number written."""
+    rows = [
+        m.AuditEntry(actor=actor if getattr(actor, "pk", None) else None, action=action,
+                     object_type=obj._meta.model_name or "", object_id=str(obj.pk), round_id=round_id,
+                     before=before, after=after)
+        for obj, before, after in entries
+    ]
+    m.AuditEntry.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)

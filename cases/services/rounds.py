@@ -213,6 +213,40 @@ def group_create(*, user: m.User, round: m.Round, number: int, name: str, phone:
     return group
 
 
+class GroupChanges(TypedDict, total=False):
+    """The fields of a group that `group_update` changes; a field not given keeps its value."""
+
+    name: str
+    phone: str
+
+
+@transaction.atomic
+def group_update(*, user: m.User, group: m.Group, members: list[GroupMemberSpec] | None = None,
+                 **changes: Unpack[GroupChanges]) -> m.Group:
+    """Rename a group, change its phone, or replace its people (with `members`), in its (still draft)
+    round; audited with before/after."""
+    require_office(user)
+    _require_draft(group.round)
+    before: dict[str, Any] = {k: getattr(group, k) for k in changes}
+    after: dict[str, Any] = dict(changes)
+    if members is not None:
+        pairs = [(member["user"].pk, member["role"]) for member in members]
+        if len(set(pairs)) != len(pairs):
+            raise ValidationError({"members": ["同一人员的同一角色重复。"]})
+        before["members"] = sorted(f"{uid}:{role}" for uid, role in group.members.values_list("user_id", "role"))
+        after["members"] = sorted(f"{uid}:{role}" for uid, role in pairs)
+        group.members.all().delete()
+        m.GroupMember.objects.bulk_create(
+            m.GroupMember(group=group, user=member["user"], role=member["role"]) for member in members
+        )
+    for key, value in changes.items():
+        setattr(group, key, value)
+    if changes:
+        group.save(update_fields=list(changes))
+    audit(actor=user, action="group.update", obj=group, before=before, after=after, round_id=group.round_id)
+    return group
+
+
 @transaction.atomic
 def group_set_units(*, user: m.User, group: m.Group, units: list[m.Unit]) -> m.Group:
     """Set the units a group assesses in its (still draft) round; each unit keeps one case per round."""

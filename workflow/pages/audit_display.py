@@ -42,6 +42,8 @@ ACTIONS = {
     "finding.create": _("记录问题"),
     "group.create": _("新建考评组"),
     "group.set_units": _("调整考评组单位"),
+    "group.update": _("修改考评组"),
+    "import.people": _("Excel 导入单位、人员和考评组"),
     "inspection.create": _("记录检查"),
     "round.approve": _("领导审定通过"),
     "round.cases_done": _("各单位考评完成"),
@@ -63,6 +65,9 @@ ACTIONS = {
     "submission.submit": _("提交自评材料"),
     "unit.create": _("新建单位"),
     "unit.update": _("修改单位"),
+    "user.import_create": _("导入新建人员账号"),
+    "user.import_update": _("导入修改人员信息"),
+    "user.import_units": _("导入调整人员所在单位"),
 }
 # The last part of a code this page has no label for: "finding.update" reads 修改 + the object's kind.
 VERBS = {

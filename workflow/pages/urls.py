@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow.pages import views
+from workflow.pages import imports, views
 
 app_name = "ui"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("rounds/<int:pk>/dashboard/", views.round_dashboard, name="dashboard"),
     path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
     path("audit/", views.audit_log, name="audit"),
+    path("imports/", imports.import_page, name="imports"),
     path("rectifications/", views.rectification_list, name="rectifications"),
     path("rectifications/<int:pk>/", views.rectification_detail, name="rectification"),
 ]
