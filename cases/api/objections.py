@@ -35,14 +35,14 @@ class ObjectionSerializer(serializers.ModelSerializer):
 
 class ObjectionFileSerializer(StrictSerializer):
     case = BoundedIntegerField(min_value=1)
-    reasons = serializers.CharField(max_length=services.MAX_TEXT)
+    reasons = serializers.CharField(max_length=services.MAX_TEXT, allow_blank=True)  # required: the service names it
     evidence = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False, default=list,
                                      max_length=50)
 
 
 class ObjectionResolveSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=["uphold", "reject"])
-    resolution = serializers.CharField(max_length=services.MAX_TEXT)
+    resolution = serializers.CharField(max_length=services.MAX_TEXT, allow_blank=True)  # required: the service
     # Signed points ("-1.50", "2"), required when upheld; parsed by the service's one parser.
     adjustment = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=16)
 

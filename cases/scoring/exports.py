@@ -39,21 +39,15 @@ def results_xlsx(results: Iterable[m.Result], *, round: m.Round | None = None) -
     评先资格 columns (cases.objections; seed 003's 违法案件)."""
     coefficients = round_config.reward_coefficients(round.config or {}) if round is not None else {}
     header = ["名次", "单位编码", "单位", "类别", "考评组", "评审得分", "扣分", "加分", "总分", "等次", "升降", "一票否决"]
-    if round is not None:
-        header[8:8] = ["异议更正"]
-        header += ["评先资格"]
-        if coefficients:
-            header.insert(header.index("等次") + 1, "奖励系数")
+    if round is not None:  # the added columns go last: the first twelve keep their places
+        header += ["异议更正", *(["奖励系数"] if coefficients else []), "评先资格"]
 
     def row(r: m.Result) -> list[Cell]:
         cells: list[Cell] = [r.rank, r.case.unit.code, r.case.unit.name, r.category, r.case.group.name, r.panel,
                              r.deductions, r.bonus, r.total, r.grade, r.movement, "是" if r.veto else ""]
-        if round is None:
-            return cells
-        cells[8:8] = [r.correction]
-        cells += [f"取消（{r.commendation_barred}）" if r.commendation_barred else "有"]
-        if coefficients:
-            cells.insert(11, coefficients.get(r.grade))
+        if round is not None:
+            cells += [r.correction, *([coefficients.get(r.grade)] if coefficients else []),
+                      f"取消（{r.commendation_barred}）" if r.commendation_barred else "有"]
         return cells
 
     return _workbook("考评结果", header, (row(r) for r in results))
