@@ -267,18 +267,14 @@ def test_publication_needs_approval_and_opens_once(api):
 
 
 def test_the_period_counts_working_days():
-    # 2026-09-30 (Wednesday) + 5 working days over the National Day holiday (10-01…10-08, 10-09 a make-up
-    # workday is a Friday in 2026? the calendar decides): the period ends after the 5th working day.
-    from workflow.deadlines.calendar import add_workdays
+    """Opened on Wednesday 2026-09-30, 5 working days: the National Day holiday (10-01…10-07) is skipped
+    and Saturday 10-10 is a make-up workday (调休): 10-08, 10-09, 10-10, 10-12, 10-13. The period ends at
+    the end of 10-13 (local midnight). Counted in calendar days: the end of 10-05."""
+    import datetime as dt
 
-    start = timezone.make_aware(timezone.datetime(2026, 9, 30, 10, 0))
-    end = services.period_end(start, 5, "working")
-    last = add_workdays(start.date(), 5)
-    assert timezone.localtime(end) == timezone.make_aware(timezone.datetime.combine(
-        last + timedelta(days=1), timezone.datetime.min.time()))
-    assert last > start.date() + timedelta(days=7)  # the holiday is skipped
-    calendar_end = services.period_end(start, 5, "calendar")
-    assert timezone.localtime(calendar_end).date() == start.date() + timedelta(days=6)
+    start = timezone.make_aware(dt.datetime(2026, 9, 30, 10, 0))
+    assert services.period_end(start, 5, "working") == timezone.make_aware(dt.datetime(2026, 10, 14))
+    assert services.period_end(start, 5, "calendar") == timezone.make_aware(dt.datetime(2026, 10, 6))
 
 
 def test_permission_matrix(api):
@@ -326,3 +322,43 @@ def test_round_config_checks_the_new_keys():
                                    "publication_day_kind": "weekly"})
     assert len(found) == 5, found
     assert round_config.reward_coefficients(CONFIG)["良好"] == D("1.05")
+
+
+def test_publication_page_office_opens_and_resolves_unit_files(client):
+    setup = _approved_round()
+    url = f"/rounds/{setup.round.pk}/publication/"
+    client.force_login(setup.staff[2])
+    assert client.post(url, {"action": "file", "reasons": "理由"}).status_code == 403  # not published yet
+    client.force_login(setup.office)
+    page = client.get(url)
+    assert page.status_code == 200 and "公示考评结果" in page.content.decode()
+    assert client.post(url, {"action": "open", "days": "5"}).status_code == 302
+    client.force_login(setup.staff[2])
+    page = client.get(url).content.decode()
+    assert "提出异议" in page and "奖励系数" in page and setup.units[0].name not in page  # its own result only
+    missing = client.post(url, {"action": "file", "reasons": ""})
+    assert missing.status_code == 400 and "reasons" in missing.content.decode()
+    assert client.post(url, {"action": "file", "reasons": "扣分有误"}).status_code == 302
+    objection = m.Objection.objects.get()
+    client.force_login(setup.group_of(0).leader)
+    assert client.post(url, {"action": "resolve", "objection": objection.pk, "decision": "reject",
+                             "resolution": "维持"}).status_code == 403
+    client.force_login(setup.office)
+    no_reason = client.post(url, {"action": "resolve", "objection": objection.pk, "decision": "uphold",
+                                  "adjustment": "2", "resolution": ""})
+    assert no_reason.status_code == 400
+    assert client.post(url, {"action": "resolve", "objection": objection.pk, "decision": "uphold",
+                             "adjustment": "2", "resolution": "属实"}).status_code == 302
+    assert _table(setup)["C"] == (D("14.50"), 1, "优秀")
+    assert client.post(url, {"action": "finalise"}).status_code == 409
+    assert "异议" in client.get(f"/rounds/{setup.round.pk}/dashboard/").content.decode()
+
+
+def test_results_notice_names_the_barred_units_and_the_coefficients():
+    from notifications.documents.kinds import results_notice
+
+    setup = _approved_round()
+    body = "\n".join(results_notice(setup.round, None, {}).body)
+    assert f"{setup.units[1].name}因违法案件，取消当年评先资格（不影响其得分和名次）。" in body
+    assert f"{setup.units[3].name}因等次为不达标，取消当年评先资格" in body
+    assert "优秀1.10，良好1.05，达标1.00，不达标0.80" in body
