@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.dispatch import Signal
 from django.utils import timezone
 
 from cases import access
@@ -24,6 +25,12 @@ from cases.services.common import parse_points, require_office
 
 DEFAULT_PUBLICATION_DAYS = 5
 MAX_TEXT = 5000
+
+# Announced inside the write's transaction, for the layers above (the domain sends no messages itself):
+# `notifications.objections` tells the units and the office.
+publication_opened = Signal()  # round
+objection_filed = Signal()  # objection
+objection_resolved = Signal()  # objection
 
 WorkdayCounter = Callable[[dt.date, int], dt.date]
 
@@ -98,6 +105,7 @@ def publication_open(*, user: m.User, round: m.Round, days: int | None = None,
     audit(actor=user, action="round.publication_open", obj=round, round_id=round.pk,
           after={"starts_at": start.isoformat(), "ends_at": round.publication_ends_at.isoformat(),
                  "days": days, "day_kind": kind})
+    publication_opened.send(sender=m.Round, round=round)
     return round
 
 
@@ -143,6 +151,7 @@ def objection_file(*, user: m.User, case: m.Case, reasons: str, evidence_ids: Se
     objection.evidence.set(evidence)
     audit(actor=user, action="objection.file", obj=objection, round_id=round.pk,
           after={"case": case.pk, "unit": case.unit.name, "reasons": text, "evidence": sorted(a.pk for a in evidence)})
+    objection_filed.send(sender=m.Objection, objection=objection)
     return objection
 
 
@@ -194,6 +203,7 @@ def objection_resolve(*, user: m.User, objection: m.Objection, decision: str, re
           comment=text)
     if amount is not None:
         _recompute(user=user, round=round, objection=objection)
+    objection_resolved.send(sender=m.Objection, objection=objection)
     return objection
 
 

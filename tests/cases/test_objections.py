@@ -362,3 +362,19 @@ def test_results_notice_names_the_barred_units_and_the_coefficients():
     assert f"{setup.units[1].name}因违法案件，取消当年评先资格（不影响其得分和名次）。" in body
     assert f"{setup.units[3].name}因等次为不达标，取消当年评先资格" in body
     assert "优秀1.10，良好1.05，达标1.00，不达标0.80" in body
+
+
+def test_units_and_office_are_told():
+    from notifications.models import Notification
+
+    setup = _approved_round()
+    services.publication_open(user=setup.office, round=setup.round)
+    told = set(Notification.objects.filter(event="results_published").values_list("recipient_id", flat=True))
+    assert told == {u.pk for u in setup.staff + setup.heads}
+    objection = services.objection_file(user=setup.staff[2], case=setup.case(2), reasons="扣分有误")
+    assert list(Notification.objects.filter(event="objection_filed").values_list("recipient_id", flat=True)) == [
+        setup.office.pk]
+    services.objection_resolve(user=setup.office, objection=objection, decision="reject", resolution="依据充分")
+    resolved = Notification.objects.filter(event="objection_resolved")
+    assert {n.recipient_id for n in resolved} == {setup.staff[2].pk, setup.heads[2].pk}
+    assert "异议不成立" in resolved[0].subject and "依据充分" in resolved[0].body
