@@ -289,10 +289,12 @@ def round_return(*, user: m.User, round: m.Round, comment: str) -> m.Round:
 @transaction.atomic
 def round_close(*, user: m.User, round: m.Round) -> m.Round:
     """The office has reported the approved results: the round is over. A round with a publication
-    period (`publication_days`) waits until its results are final (cases.objections)."""
+    period (`publication_days`, or one the office opened anyway) waits until its results are final
+    (cases.objections)."""
     require_office(user)
     _require_status(round, m.RoundStatus.REPORTING, "结果尚未审定，不能通报。")
-    if round_config.publication_days(round.config or {}) and round.results_final_at is None:
+    published = round_config.publication_days(round.config or {}) or round.publication_starts_at is not None
+    if published and round.results_final_at is None:
         raise Conflict("本轮考评设有公示期：公示期结束且异议全部处理、结果最终确定后才能结束通报。")
     _set_status(round, m.RoundStatus.CLOSED)
     audit(actor=user, action="round.reported", obj=round, round_id=round.pk)

@@ -378,3 +378,13 @@ def test_units_and_office_are_told():
     resolved = Notification.objects.filter(event="objection_resolved")
     assert {n.recipient_id for n in resolved} == {setup.staff[2].pk, setup.heads[2].pk}
     assert "异议不成立" in resolved[0].subject and "依据充分" in resolved[0].body
+
+
+def test_a_round_without_publication_days_reports_at_once_unless_published():
+    plain = _approved_round({"grades": GRADES})
+    act(plain, plain.office, "report")
+    assert plain.refresh().round.status == m.RoundStatus.CLOSED
+    opened = _approved_round({"grades": GRADES})
+    services.publication_open(user=opened.office, round=opened.round, days=3)
+    with pytest.raises(Conflict):
+        act(opened, opened.office, "report")
