@@ -128,6 +128,10 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.filter(_rectification_q(user))
     if model in (m.RectificationMeasure, m.RectificationReport, m.RectificationReview):
         return qs.filter(rectification__in=m.Rectification.objects.filter(_rectification_q(user)).values("pk"))
+    if model is m.Objection:
+        # A unit's own objections (staff and head); the leaders, deputies and liaisons of the case's
+        # group. Experts see none.
+        return qs.filter(_rectification_q(user, "case__"))
     if model is m.Result:
         # Units see their own result once the round's results are approved; group leads see
         # their group's while compiling; experts see none (they score, the office compiles).

@@ -181,3 +181,11 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor", "action", "object_type", "object_id", "round"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "comment"]
+
+
+@admin.register(m.Objection)
+class ObjectionAdmin(ReadOnlyAdmin):
+    """Shown, not edited: objections are filed and resolved through their services (audited)."""
+
+    list_display = ["round", "case", "status", "filed_at", "adjustment", "resolved_at"]
+    list_filter = ["round", "status"]

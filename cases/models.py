@@ -202,6 +202,11 @@ class Round(models.Model):
     # its cases' group decisions may change.
     reopened_group = models.ForeignKey("cases.Group", verbose_name=_("退回复核的考评组"), null=True, blank=True,
                                        on_delete=models.SET_NULL, related_name="+")
+    # Publication (公示) of the approved results: the period units may object in (cases.objections),
+    # and when the results became final (the period over with no objection open).
+    publication_starts_at = models.DateTimeField(_("公示开始"), null=True, blank=True)
+    publication_ends_at = models.DateTimeField(_("公示结束"), null=True, blank=True)
+    results_final_at = models.DateTimeField(_("结果确定时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("考评轮次")
@@ -335,6 +340,7 @@ class Attachment(models.Model):
         INSPECTION = "inspection", _("检查记录附件")
         FINDING = "finding", _("问题附件")
         RECTIFICATION = "rectification", _("整改佐证")
+        OBJECTION = "objection", _("异议佐证")
 
     case = models.ForeignKey(Case, verbose_name=_("考评对象"), on_delete=models.CASCADE, related_name="attachments")
     purpose = models.CharField(_("用途"), max_length=16, choices=Purpose.choices)
@@ -416,6 +422,9 @@ class Finding(models.Model):
     requires_rectification = models.BooleanField(_("须整改"), default=False)
     # 一票否决: the unit gets the lowest grade and ranks after every unit without a veto.
     veto = models.BooleanField(_("一票否决"), default=False)
+    # Seed 003 (廉洁型 6.1): 出现违法案件的取消当年评先资格 — the unit loses its eligibility for commendation
+    # this year; its score, rank and grade do not change.
+    bars_commendation = models.BooleanField(_("违法案件（取消当年评先资格）"), default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("记录人"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -548,6 +557,10 @@ class Result(models.Model):
     sheet_scores = models.JSONField(_("各评分表得分"), default=list)
     # With a composite across rounds: [["self", own total], [component name, score], …].
     components = models.JSONField(_("计分明细"), default=list, blank=True)
+    # The sum of the upheld objections' corrections included in the total (cases.objections).
+    correction = models.DecimalField(_("异议更正"), max_digits=8, decimal_places=2, default=ZERO)
+    # Why the unit is not eligible for commendation this year (取消当年评先资格); empty: eligible.
+    commendation_barred = models.CharField(_("取消评先资格原因"), max_length=255, blank=True)
     computed_at = models.DateTimeField(_("计算时间"), default=timezone.now)
 
     class Meta:
@@ -557,6 +570,7 @@ class Result(models.Model):
 
 
 # Rectification (整改) lives in its own module; Django finds its models through this one.
+from cases.objections.models import Objection, ObjectionStatus  # noqa: E402,F401
 from cases.rectification.models import (  # noqa: E402,F401
     Rectification,
     RectificationMeasure,

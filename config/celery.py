@@ -14,6 +14,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Deadline reminders, overdue notices and escalations (idempotent; cheap when nothing is due).
     "workflow-deadline-sweep": {"task": "workflow.tasks.sweep_deadlines", "schedule": 300.0},
+    # Published results whose period has ended with no objection open become final (cases.objections).
+    "workflow-publication-finality": {"task": "workflow.tasks.finalise_publications", "schedule": 300.0},
     # The outbox sweep: sends what no kick announced (broker down at commit time, a worker lost mid-send).
     "notifications-outbox": {"task": "notifications.tasks.deliver_outbox", "schedule": 60.0},
     # Documents whose render request was lost (broker down at commit, worker killed mid-render).

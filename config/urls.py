@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from cases.api import imports as import_api
+from cases.api import objections as objection_api
 from cases.api import rectifications as rectification_api
 from cases.api import round_templates as round_template_api
 from cases.api import views as case_views
@@ -40,6 +41,7 @@ router.register("results", case_views.ResultViewSet, basename="result")
 router.register("special-bonuses", case_views.SpecialBonusViewSet, basename="special-bonus")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
 router.register("rectifications", rectification_api.RectificationViewSet, basename="rectification")
+router.register("objections", objection_api.ObjectionViewSet, basename="objection")
 router.register("notifications", notification_api.NotificationViewSet, basename="notification")
 router.register("documents", document_api.DocumentViewSet, basename="document")
 router.register("document-batches", document_api.DocumentBatchViewSet, basename="document-batch")
@@ -49,6 +51,10 @@ api_v1: list[URLPattern | URLResolver] = [
     path("rounds/<int:pk>/dashboard/", workflow_api.round_dashboard, name="round-dashboard"),
     path("rounds/<int:pk>/urge/", workflow_api.round_urge, name="round-urge"),
     path("rounds/<int:pk>/extend-phase/", workflow_api.round_extend_phase, name="round-extend-phase"),
+    path("rounds/<int:pk>/publication/", objection_api.publication, name="round-publication"),
+    path("rounds/<int:pk>/publication/open/", objection_api.publication_open, name="round-publication-open"),
+    path("rounds/<int:pk>/publication/finalise/", objection_api.publication_finalise,
+         name="round-publication-finalise"),
     path("cases/<int:pk>/extend/", workflow_api.case_extend, name="case-extend"),
     path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),

@@ -7,7 +7,10 @@ class NotificationsConfig(AppConfig):
     verbose_name = "通知与公文"
 
     def ready(self):
+        from notifications import objections
+
         checks.register(check_lease_covers_send, checks.Tags.compatibility)
+        objections.connect()  # publication and objection messages (the domain announces, we tell people)
 
 
 def check_lease_covers_send(app_configs=None, **kwargs):

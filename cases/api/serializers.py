@@ -6,6 +6,7 @@ from rest_framework import serializers
 from cases import access
 from cases import models as m
 from cases.api.fields import BoundedIntegerField, PointsField, StrictModelSerializer, StrictSerializer
+from cases.scoring import round_config
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
@@ -129,7 +130,8 @@ class FindingSerializer(StrictModelSerializer):
         model = m.Finding
         fields = [
             "id", "case", "source", "description", "item", "severity", "deduction_kind",
-            "deduction_amount", "occurrences", "requires_rectification", "veto", "created_by", "created",
+            "deduction_amount", "occurrences", "requires_rectification", "veto", "bars_commendation", "created_by",
+            "created",
         ]
         read_only_fields = ["created_by", "created"]
 
@@ -248,11 +250,23 @@ class ResultSerializer(serializers.ModelSerializer):
     unit = serializers.CharField(source="case.unit.name", read_only=True)
     unit_code = serializers.CharField(source="case.unit.code", read_only=True)
     group = serializers.CharField(source="case.group.name", read_only=True)
+    # 奖励系数 of the grade, when the round configures them (seed 002); else null.
+    reward_coefficient = serializers.SerializerMethodField()
+    # 评先资格: false with the reason when barred (违法案件, seed 003; a grade the round names).
+    commendation_eligible = serializers.SerializerMethodField()
+
+    def get_reward_coefficient(self, obj) -> str | None:
+        value = round_config.reward_coefficients(obj.round.config or {}).get(obj.grade)
+        return None if value is None else str(value)
+
+    def get_commendation_eligible(self, obj) -> bool:
+        return not obj.commendation_barred
 
     class Meta:
         model = m.Result
         fields = ["id", "round", "case", "unit", "unit_code", "group", "category", "panel", "deductions", "bonus",
-                  "total", "rank", "grade", "movement", "veto", "sheet_scores", "components", "computed_at"]
+                  "correction", "total", "rank", "grade", "reward_coefficient", "movement", "veto",
+                  "commendation_eligible", "commendation_barred", "sheet_scores", "components", "computed_at"]
         read_only_fields = fields
 
 

@@ -161,7 +161,7 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     def results_xlsx(self, request, pk=None):
         round = self.get_object()
         rows = access.visible(m.Result, request.user).filter(round=round).select_related("case__unit", "case__group")
-        return _xlsx(exports.results_xlsx(rows), f"results-{round.pk}.xlsx")
+        return _xlsx(exports.results_xlsx(rows, round=round), f"results-{round.pk}.xlsx")
 
     @extend_schema(responses={(200, XLSX): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path="score-sheets-export")
@@ -183,6 +183,7 @@ class RoundViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
             "group_means": [{"group": g, "mean": str(v)} for g, v in data["group_means"].items()],
             "overall_mean": str(data["overall_mean"]) if data["overall_mean"] is not None else None,
             "frozen": data["frozen"],
+            "final": round.results_final_at is not None,
         })
 
 
@@ -242,7 +243,7 @@ class ResultViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["round", "category", "grade", "veto"]
 
     def get_queryset(self):
-        return super().get_queryset().select_related("case__unit", "case__group")
+        return super().get_queryset().select_related("case__unit", "case__group", "round")
 
 
 class SubmissionViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):

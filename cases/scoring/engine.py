@@ -293,6 +293,9 @@ class UnitInput:
     panel_override: Decimal | None = None
     # Scores of the other composite components, by name (see ScoringConfig.composite_weights).
     components: tuple[tuple[str, Decimal], ...] = ()
+    # A correction of the unit's own total (signed), e.g. from an upheld objection during the
+    # publication of the results (cases.objections); added after deductions and bonus.
+    adjustment: Decimal = ZERO
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sheets", _tuple(self.sheets))
@@ -688,7 +691,7 @@ def _score_unit(
     deductions = round2(sum((i.amount * i.count for i in unit.incidents), ZERO))
     bonus_sum = sum(unit.special_bonus, ZERO)
     bonus = round2(min(special_cap, bonus_sum))
-    total = panel - deductions + bonus
+    total = panel - deductions + bonus + round2(unit.adjustment)
     sheet_scores = tuple(sorted(zip(experts, scores)))
     components: tuple[tuple[str, Decimal], ...] = ()
     if config.composite_weights:

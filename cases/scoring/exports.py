@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from cases import models as m
+from cases.scoring import round_config
 
 Cell = str | int | Decimal | datetime | None
 
@@ -32,15 +33,24 @@ def _workbook(title: str, header: list[str], rows: Iterable[Sequence[Cell]]) -> 
     return out.getvalue()
 
 
-def results_xlsx(results: Iterable[m.Result]) -> bytes:
-    """The ranking table: numbers as numbers with two decimals, as the office works with them."""
+def results_xlsx(results: Iterable[m.Result], *, round: m.Round | None = None) -> bytes:
+    """The ranking table: numbers as numbers with two decimals, as the office works with them. With the
+    round given: its 奖励系数 column when it configures them (seed 002), and always the 异议更正 and
+    评先资格 columns (cases.objections; seed 003's 违法案件)."""
+    coefficients = round_config.reward_coefficients(round.config or {}) if round is not None else {}
     header = ["名次", "单位编码", "单位", "类别", "考评组", "评审得分", "扣分", "加分", "总分", "等次", "升降", "一票否决"]
-    rows = (
-        [r.rank, r.case.unit.code, r.case.unit.name, r.category, r.case.group.name, r.panel, r.deductions, r.bonus,
-         r.total, r.grade, r.movement, "是" if r.veto else ""]
-        for r in results
-    )
-    return _workbook("考评结果", header, rows)
+    if round is not None:  # the added columns go last: the first twelve keep their places
+        header += ["异议更正", *(["奖励系数"] if coefficients else []), "评先资格"]
+
+    def row(r: m.Result) -> list[Cell]:
+        cells: list[Cell] = [r.rank, r.case.unit.code, r.case.unit.name, r.category, r.case.group.name, r.panel,
+                             r.deductions, r.bonus, r.total, r.grade, r.movement, "是" if r.veto else ""]
+        if round is not None:
+            cells += [r.correction, *([coefficients.get(r.grade)] if coefficients else []),
+                      f"取消（{r.commendation_barred}）" if r.commendation_barred else "有"]
+        return cells
+
+    return _workbook("考评结果", header, (row(r) for r in results))
 
 
 def score_sheets_xlsx(sheets: Iterable[m.ScoreSheet]) -> bytes:

@@ -22,6 +22,35 @@ from cases.scoring.adapter import scoring_rubric
 from cases.services.audit import audit
 
 LATE_KIND = "逾期提交"
+ZERO = Decimal("0")
+# Seed 003 (廉洁型 6.1): 出现违法案件的取消当年评先资格.
+ILLEGAL_CASE_REASON = "违法案件"
+
+
+def objection_corrections(case_ids: list[int]) -> dict[int, Decimal]:
+    """Per case, the sum of its upheld objections' corrections (cases.objections)."""
+    rows = (m.Objection.objects.filter(case_id__in=case_ids, status=m.ObjectionStatus.UPHELD,
+                                       adjustment__isnull=False)
+            .values_list("case_id", "adjustment"))
+    sums: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for case_id, adjustment in rows:
+        sums[case_id] += adjustment or ZERO
+    return dict(sums)
+
+
+def commendation_bars(round: m.Round, grades: dict[int, str]) -> dict[int, str]:
+    """Per case (of `grades`: case id → grade), why the unit may not be commended this year: a finding
+    of an illegal case (违法案件, seed 003), or a grade the round names in `commendation_barred_grades`
+    (seed 002: 不达标 → 取消年度评先评优资格). Neither changes the score. Absent: eligible."""
+    reasons: dict[int, list[str]] = defaultdict(list)
+    barred_cases = m.Finding.objects.filter(case_id__in=list(grades), bars_commendation=True)
+    for case_id in sorted(set(barred_cases.values_list("case_id", flat=True))):
+        reasons[case_id].append(ILLEGAL_CASE_REASON)
+    barred_grades = set(round_config.commendation_barred_grades(round.config or {}))
+    for case_id, grade in grades.items():
+        if grade and grade in barred_grades:
+            reasons[case_id].append(f"等次为{grade}")
+    return {case_id: "；".join(parts) for case_id, parts in reasons.items()}
 
 
 def scoring_config(round: m.Round) -> engine.ScoringConfig:
@@ -94,6 +123,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
         previous = dict(m.Result.objects.filter(round_id=round.previous_round_id).values_list("case__unit_id", "rank"))
     by_category = bool((round.config or {}).get("rank_by_category"))
     components = composite_scores(round, cases)
+    corrections = objection_corrections(case_ids)
 
     inputs = []
     for case in cases:
@@ -111,6 +141,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
                 special_bonus=tuple(bonuses[case.pk]),
                 panel_override=case.panel_override,
                 components=components.get(case.pk, ()),
+                adjustment=corrections.get(case.pk, ZERO),
             )
         )
     return inputs
@@ -138,12 +169,17 @@ def compute(round: m.Round) -> list[engine.UnitResult]:
 def result_rows(round: m.Round, computed: Iterable[engine.UnitResult]) -> list[m.Result]:
     """`compute`'s results as (unsaved) Result rows."""
     computed_at = timezone.now()
+    computed = list(computed)
+    case_ids = [int(r.code) for r in computed]
+    corrections = objection_corrections(case_ids)
+    bars = commendation_bars(round, {int(r.code): r.grade or "" for r in computed})
     return [
         m.Result(
             case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
             bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "", movement=r.movement, veto=r.veto,
             sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores],
             components=[[name, str(score)] for name, score in r.components], computed_at=computed_at,
+            correction=corrections.get(int(r.code), ZERO), commendation_barred=bars.get(int(r.code), ""),
         )
         for r in computed
     ]

@@ -2,8 +2,9 @@
 
 Keys (all optional; docs/round-config.md): report_char_limit, aggregation, trim_min_sheets,
 aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_total_threshold,
-late_deduction, composite, grade_first, rectification_days, rectification_plan_days, rectification_start, and the
-deadline keys of docs/deadlines.md.
+late_deduction, composite, grade_first, reward_coefficients, commendation_barred_grades, publication_days,
+publication_day_kind, rectification_days, rectification_plan_days, rectification_start, and the deadline keys of
+docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,65 @@ def grade_band(config: dict[str, Any], grade: str, total_max: Decimal) -> tuple[
         if name == grade:
             return (low, total_max, True) if i == 0 else (low, bands[i - 1][1], False)
     return None
+
+
+PUBLICATION_DAY_KINDS = ("working", "calendar")
+
+
+def reward_coefficients(config: dict[str, Any]) -> dict[str, Decimal]:
+    """奖励系数 by grade name (seed 002: 优秀 1.10, 良好 1.05, 达标 1.00, 不达标 0.80); empty when not
+    configured. Assumes a checked configuration (`problems`)."""
+    return {str(k): Decimal(str(v)) for k, v in (config.get("reward_coefficients") or {}).items()}
+
+
+def commendation_barred_grades(config: dict[str, Any]) -> list[str]:
+    """The grades that remove the unit's eligibility for commendation (seed 002: 不达标)."""
+    return [str(g) for g in config.get("commendation_barred_grades") or []]
+
+
+def publication_days(config: dict[str, Any]) -> int | None:
+    """How long the approved results are published (公示) for objections; None: no publication period."""
+    value = config.get("publication_days")
+    return int(value) if value else None
+
+
+def _publication_problems(config: dict[str, Any]) -> list[str]:
+    found = []
+    days = config.get("publication_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 60):
+        found.append("publication_days 必须是 1 到 60 之间的整数。")
+    if config.get("publication_day_kind", "working") not in PUBLICATION_DAY_KINDS:
+        found.append("publication_day_kind 必须是 working 或 calendar。")
+    return found
+
+
+def _grade_key_problems(config: dict[str, Any]) -> list[str]:
+    found = []
+    try:
+        names = set(grade_names(config))
+    except (TypeError, ValueError, AttributeError):  # malformed grades: reported by scoring_config
+        names = set()
+    coefficients = config.get("reward_coefficients")
+    if coefficients is not None:
+        if not isinstance(coefficients, dict):
+            found.append("reward_coefficients 必须是 {等次: 系数}。")
+        else:
+            for grade, value in coefficients.items():
+                if names and grade not in names:
+                    found.append(f"reward_coefficients：未知的等次“{grade}”。")
+                try:
+                    number = Decimal(str(value))
+                    if not number.is_finite() or number < 0 or number > 10 or number != number.quantize(Decimal("0.0001")):
+                        raise InvalidOperation
+                except (InvalidOperation, ValueError):
+                    found.append(f"reward_coefficients：“{grade}”的系数必须是 0 到 10 之间、最多四位小数的数。")
+    barred = config.get("commendation_barred_grades")
+    if barred is not None:
+        if not isinstance(barred, list) or not all(isinstance(g, str) for g in barred):
+            found.append("commendation_barred_grades 必须是等次名称的列表。")
+        elif names and set(barred) - names:
+            found.append(f"commendation_barred_grades：未知的等次“{'、'.join(sorted(set(barred) - names))}”。")
+    return found
 
 
 def scoring_config(config: dict[str, Any]) -> engine.ScoringConfig:
@@ -84,6 +144,8 @@ def problems(config: object) -> list[str]:
     if grade_first(config) and ((config.get("grades") or {}).get("scheme") != "thresholds"
                                 or config.get("grade_source") != "proposal"):
         found.append("grade_first 需要按分数段划分的等次（grades.scheme: thresholds）和 grade_source: proposal。")
+    found += _publication_problems(config)
+    found += _grade_key_problems(config)
     quotas = config.get("group_quotas")
     if quotas is not None and (not isinstance(quotas, dict) or any(
             not str(v).replace(".", "", 1).isdigit() for v in quotas.values())):

@@ -77,15 +77,18 @@ def finding_create(
     occurrences: int = 1,
     requires_rectification: bool = False,
     veto: bool = False,
+    bars_commendation: bool = False,
 ) -> m.Finding:
-    """Record a problem found on the case, optionally on one rubric item and with a deduction."""
+    """Record a problem found on the case, optionally on one rubric item and with a deduction;
+    `bars_commendation`: an illegal case (违法案件, seed 003) that removes the unit's eligibility for
+    commendation this year without changing its score."""
     _require_finding_recorder(user, case)
     if item is not None and item.rubric_id != case.round.rubric_id:
         raise ValidationError({"item": ["评分项不属于本轮考评的细则。"]})
     finding = m.Finding(
         case=case, created_by=user, source=source, description=description, item=item, severity=severity,
         deduction_kind=deduction_kind, deduction_amount=deduction_amount, occurrences=occurrences,
-        requires_rectification=requires_rectification, veto=veto,
+        requires_rectification=requires_rectification, veto=veto, bars_commendation=bars_commendation,
     )
     finding.full_clean()
     finding.save()
@@ -93,7 +96,8 @@ def finding_create(
         actor=user,
         action="finding.create",
         obj=finding,
-        after={"deduction_amount": str(finding.deduction_amount), "occurrences": finding.occurrences},
+        after={"deduction_amount": str(finding.deduction_amount), "occurrences": finding.occurrences,
+               "bars_commendation": finding.bars_commendation},
         round_id=case.round_id,
     )
     rectification.finding_recorded(finding)
@@ -152,7 +156,7 @@ def _snapshot(row: m.InspectionRecord | m.Finding, fields: tuple[str, ...]) -> d
 
 RECORD_FIELDS = ("method", "date", "place", "participants", "notes")
 FINDING_FIELDS = ("source", "description", "item", "severity", "deduction_kind", "deduction_amount", "occurrences",
-                  "requires_rectification", "veto")
+                  "requires_rectification", "veto", "bars_commendation")
 
 
 def _refuse_unknown(changes: dict[str, object], fields: tuple[str, ...]) -> None:
@@ -248,6 +252,14 @@ def _require_uploader(user: m.User, case: m.Case, purpose: str) -> None:
             raise PermissionDenied("只有本单位填报员可以上传整改佐证材料。")
         if not case.rectifications.exclude(status=m.RectificationStatus.CLOSED).exists():
             raise Conflict("该单位没有正在进行的整改，不能上传整改佐证材料。")
+    elif purpose == m.Attachment.Purpose.OBJECTION:
+        # Evidence for an objection (异议): the unit's staff, while the round's results are published.
+        from cases.objections.services import publication_is_open  # the objections build on this module's area
+
+        if not access.is_unit_member(user, case.unit_id, m.UnitRole.STAFF):
+            raise PermissionDenied("只有本单位填报员可以上传异议佐证材料。")
+        if not publication_is_open(case.round):
+            raise Conflict("不在公示期内，不能上传异议佐证材料。")
     else:
         raise ValidationError({"purpose": ["未知的附件用途。"]})
 

@@ -18,7 +18,7 @@ from cases.errors import Conflict
 from cases.round_templates import RoundTemplate, rubric_file
 from cases.rubrics.services import rubric_import
 from cases.rubrics.text import load_rubric_yaml
-from cases.scoring import results
+from cases.scoring import results, round_config
 from cases.services.audit import audit
 from cases.services.common import parse_int, require_office
 
@@ -379,9 +379,14 @@ def round_group_rechecked(*, user: m.User, round: m.Round) -> m.Round:
 
 @transaction.atomic
 def round_close(*, user: m.User, round: m.Round) -> m.Round:
-    """The office has reported the approved results: the round is over."""
+    """The office has reported the approved results: the round is over. A round with a publication
+    period (`publication_days`, or one the office opened anyway) waits until its results are final
+    (cases.objections)."""
     require_office(user)
     _require_status(round, m.RoundStatus.REPORTING, "结果尚未审定，不能通报。")
+    published = round_config.publication_days(round.config or {}) or round.publication_starts_at is not None
+    if published and round.results_final_at is None:
+        raise Conflict("本轮考评设有公示期：公示期结束且异议全部处理、结果最终确定后才能结束通报。")
     _set_status(round, m.RoundStatus.CLOSED)
     audit(actor=user, action="round.reported", obj=round, round_id=round.pk)
     return round

@@ -16,6 +16,7 @@ from django.utils import timezone
 from cases import models as m
 from cases import reports
 from cases.rectification import selectors as rectification
+from cases.scoring import round_config
 from notifications.documents.models import DocumentKind
 
 Tables = dict[str, Any]
@@ -132,6 +133,23 @@ def _distribution(counts: list[tuple[str, int]]) -> str:
     return "、".join(f"{grade}{n}个" for grade, n in counts)
 
 
+def _commendation_and_rewards(round: m.Round) -> list[str]:
+    """Who loses the eligibility for commendation (取消当年评先资格: 违法案件, seed 003; a barred grade,
+    seed 002) and, when the round configures them, the grades' 奖励系数 (seed 002)."""
+    lines = []
+    barred: dict[str, list[str]] = {}
+    for unit, reason in (m.Result.objects.filter(round=round).exclude(commendation_barred="")
+                         .order_by("rank", "case__unit__code").values_list("case__unit__name", "commendation_barred")):
+        barred.setdefault(reason, []).append(unit)
+    for reason, units in barred.items():
+        lines.append(f"{'、'.join(units)}因{reason}，取消当年评先资格（不影响其得分和名次）。")
+    coefficients = round_config.reward_coefficients(round.config or {})
+    if coefficients:
+        lines.append("按照考评结果兑现奖惩，各等次奖励系数为：" + "，".join(
+            f"{grade}{value}" for grade, value in coefficients.items()) + "。")
+    return lines
+
+
 def results_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
     tables = reports.round_ranking(round)
     units = sum(len(t.rows) for t in tables)
@@ -147,6 +165,7 @@ def results_notice(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any])
         "一、总体情况",
         overview,
         *([f"{'、'.join(vetoed)}因存在一票否决情形，排在其他单位之后。"] if vetoed else []),
+        *_commendation_and_rewards(round),
         "各单位得分、名次、等次及与上一轮次相比的名次变化见附件。",
         "二、有关要求",
         "各单位要认真对照考评反馈意见，查找不足，抓好整改，整改情况按要求报送。",

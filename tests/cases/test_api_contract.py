@@ -43,6 +43,7 @@ class World:
     document: Document
     batch: DocumentBatch
     rectification: m.Rectification
+    objection: m.Objection
 
     def case(self, i):
         return self.r.case(i)
@@ -87,7 +88,9 @@ def build_world() -> World:
     rectification = m.Rectification.objects.create(  # written directly: its flow is tested elsewhere
         round=r.round, case=case0, unit_id=case0.unit_id, group_id=case0.group_id, source="finding",
         problem="台账不全", plan_due=date(2030, 1, 1), due_date=date(2030, 2, 1))
-    return World(r, other, record, finding, done_record, done_finding, notification, document, batch, rectification)
+    objection = m.Objection.objects.create(round=r.round, case=case0, reasons="扣分有误")  # directly, as above
+    return World(r, other, record, finding, done_record, done_finding, notification, document, batch, rectification,
+                 objection)
 
 
 world = module_world(build_world)
@@ -114,6 +117,8 @@ def snapshot() -> dict:
         "notifications": list(Notification.objects.order_by("pk").values_list("pk", "read_at")),
         "documents": list(Document.objects.order_by("pk").values_list("pk", "status", "title", "body", "render_status")),
         "batches": DocumentBatch.objects.count(),
+        "objections": list(m.Objection.objects.order_by("pk").values_list("pk", "status", "resolution")),
+        "publication": list(m.Round.objects.order_by("pk").values_list("pk", "publication_starts_at", "results_final_at")),
     }
 
 
@@ -343,6 +348,13 @@ def write_requests(world) -> dict:
                                                             f"{API}/rectifications/{world.rectification.pk}/progress/",
                                                             {"text": "进展"}),
         ("POST", "/api/v1/units/"): ("office", f"{API}/units/", {"code": "NEW9", "name": "新单位"}),
+        ("POST", "/api/v1/objections/"): ("staff0", f"{API}/objections/", {"case": world.case(0).pk, "reasons": "异议"}),
+        ("POST", "/api/v1/objections/{id}/resolve/"): ("office", f"{API}/objections/{world.objection.pk}/resolve/",
+                                                       {"decision": "reject", "resolution": "维持"}),
+        ("POST", "/api/v1/rounds/{id}/publication/open/"): ("office", f"{API}/rounds/{world.r.round.pk}/publication/open/",
+                                                            {"days": 5}),
+        ("POST", "/api/v1/rounds/{id}/publication/finalise/"): (
+            "office", f"{API}/rounds/{world.r.round.pk}/publication/finalise/", {}),
         ("PATCH", "/api/v1/units/{id}/"): ("office", f"{API}/units/{world.r.units[0].pk}/", {"name": "改名"}),
     }
 

@@ -215,6 +215,7 @@ class FindingForm(forms.Form):
     # Checkboxes: any value but blank is ticked (so "0" and "false" are too, as before).
     requires_rectification = _text()
     veto = _text()
+    bars_commendation = _text()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -237,6 +238,7 @@ class FindingForm(forms.Form):
             "deduction_amount": data["deduction_amount"],
             "requires_rectification": bool(data["requires_rectification"]),
             "veto": bool(data["veto"]),
+            "bars_commendation": bool(data["bars_commendation"]),
         }
 
 

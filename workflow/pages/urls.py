@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow.pages import imports, views
+from workflow.pages import imports, publication, views
 
 app_name = "ui"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("rounds/<int:pk>/", views.round_detail, name="round"),
     path("rounds/<int:pk>/dashboard/", views.round_dashboard, name="dashboard"),
     path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
+    path("rounds/<int:pk>/publication/", publication.round_publication, name="publication"),
     path("audit/", views.audit_log, name="audit"),
     path("imports/", imports.import_page, name="imports"),
     path("rectifications/", views.rectification_list, name="rectifications"),

@@ -22,6 +22,7 @@ from viewflow.workflow.models import Task
 from cases import access, round_templates
 from cases import models as m
 from cases.errors import Conflict
+from cases.objections import selectors as objection_selectors
 from cases.rectification import services as rectification_services
 from cases.scoring import results, round_config
 from cases.services import inspections, submissions
@@ -493,6 +494,7 @@ def round_dashboard(request, pk):
     return render(request, "ui/dashboard.html", {
         "round": round, **data, "chart": mark_safe(dashboard.completion_svg(data["completion"])),
         "can_urge": access.is_office(request.user),
+        "open_objections": objection_selectors.open_counts().get(round.pk, 0),
     })
 
 
