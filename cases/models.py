@@ -547,7 +547,15 @@ class Result(models.Model):
         ordering = ["round", "category", "rank", "case__unit__code"]
 
 
-# Rectification (整改) lives in its own module; Django finds its models through this one.
+# Seed 001's self-check, democratic recommendation and declared bonus items (cases/party_building/) and
+# rectification (整改) live in their own modules; Django finds their models through this one.
+from cases.party_building.models import (  # noqa: E402,F401
+    BonusDeclaration,
+    DeclarationStatus,
+    Nomination,
+    NominationKind,
+    RecommendationBallot,
+)
 from cases.rectification.models import (  # noqa: E402,F401
     Rectification,
     RectificationMeasure,

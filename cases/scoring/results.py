@@ -17,6 +17,8 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.party_building import rules as party_rules
+from cases.party_building import selectors as party_selectors
 from cases.scoring import engine, round_config
 from cases.scoring.adapter import scoring_rubric
 from cases.services.audit import audit
@@ -26,6 +28,14 @@ LATE_KIND = "逾期提交"
 
 def scoring_config(round: m.Round) -> engine.ScoringConfig:
     return round_config.scoring_config(round.config or {})
+
+
+def round_scoring_rubric(round: m.Round) -> engine.ScoringRubric:
+    """The round's rubric as the engine takes it, with the round's own special bonus cap where it sets
+    one (`special_bonus_cap`, seed 001's declared bonus items: the rubric states none)."""
+    rubric = scoring_rubric(round.rubric)
+    cap = party_rules.special_bonus_cap(round.config)
+    return rubric if cap is None else replace(rubric, special_bonus_cap=cap)
 
 
 def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tuple[str, Decimal], ...]]:
@@ -94,12 +104,16 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
         previous = dict(m.Result.objects.filter(round_id=round.previous_round_id).values_list("case__unit_id", "rank"))
     by_category = bool((round.config or {}).get("rank_by_category"))
     components = composite_scores(round, cases)
+    # Seed 001: the self-check table's shortfalls, where the round deducts for them (capped per row).
+    self_check = party_selectors.deductions_by_case(round, cases)
 
     inputs = []
     for case in cases:
         case_incidents = list(incidents[case.pk])
         if case.late and late_amount > 0:
             case_incidents.append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
+        case_incidents.extend(engine.Incident(kind=label, amount=amount, count=1)
+                              for label, amount in self_check.get(case.pk, ()))
         inputs.append(
             engine.UnitInput(
                 code=str(case.pk),
@@ -124,7 +138,7 @@ def compute(round: m.Round) -> list[engine.UnitResult]:
     if missing:
         raise Conflict(f"尚有{len(missing)}个单位未完成评审：{'、'.join(missing[:5])}。")
     try:
-        computed = engine.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
+        computed = engine.compute_results(round_scoring_rubric(round), scoring_config(round), unit_inputs(round, cases))
     except engine.ScoringError as exc:
         raise ValidationError({"config": [str(exc)]}) from None
     if (round.config or {}).get("grade_source") == "proposal":

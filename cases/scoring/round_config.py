@@ -2,12 +2,14 @@
 
 Keys (all optional; docs/round-config.md): report_char_limit, aggregation, trim_min_sheets,
 aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_total_threshold,
-late_deduction, composite, and the deadline keys of docs/deadlines.md.
+late_deduction, composite, self_check, recommendation, special_bonus_cap
+(docs/party-building.md), and the deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cases.party_building import rules, selfcheck
 from cases.scoring import engine
 
 
@@ -63,4 +65,6 @@ def problems(config: object) -> list[str]:
     if quotas is not None and (not isinstance(quotas, dict) or any(
             not str(v).replace(".", "", 1).isdigit() for v in quotas.values())):
         found.append("group_quotas 必须是 {等次: 百分比}。")
+    found.extend(selfcheck.config_problems(config))  # seed 001: the self-check statistics table
+    found.extend(rules.config_problems(config))  # seed 001: democratic recommendation, special_bonus_cap
     return found
