@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from cases import access
 from cases import models as m
 from cases.api.fields import BoundedIntegerField, PointsField, StrictSerializer
-from cases.errors import Conflict
 from cases.party_building import selectors, selfcheck, services
 
 
@@ -31,10 +30,12 @@ class RecommendationWriteSerializer(StrictSerializer):
 
 def _self_check_body(case: m.Case) -> dict:
     rows = selectors.table(case.round)
-    if rows is None:
-        raise Conflict("本轮次未设自查统计表。")
+    if rows is None:  # a round without the table: nothing to show (a write is a 409)
+        return {"case": case.pk, "unit": case.unit_id, "enabled": False, "rows": [], "shortfall_rows": 0,
+                "deduction": "0"}
     found = selfcheck.lines(rows, selectors.current_counts(case), selectors.item_maxima(case.round))
-    return {"case": case.pk, "unit": case.unit_id, "rows": [selectors.line_dict(line) for line in found],
+    return {"case": case.pk, "unit": case.unit_id, "enabled": True,
+            "rows": [selectors.line_dict(line) for line in found],
             "shortfall_rows": sum(1 for line in found if line.shortfall),
             "deduction": str(selfcheck.total_deduction(found))}
 
@@ -69,10 +70,9 @@ def group_self_check(request, pk: int):
     group = _group_for_group_work(request, pk)
     if not access.can_read_group_work(request.user, group):
         raise PermissionDenied("只有本组成员和考核办可以查看本组的自查统计。")
-    if selectors.table(group.round) is None:
-        raise Conflict("本轮次未设自查统计表。")
-    units = selectors.group_shortfalls(group)
-    return Response({"group": group.pk, "units": [{**u, "deduction": str(u["deduction"])} for u in units]})
+    units = selectors.group_shortfalls(group)  # empty for a round without the table
+    return Response({"group": group.pk, "enabled": selectors.table(group.round) is not None,
+                     "units": [{**u, "deduction": str(u["deduction"])} for u in units]})
 
 
 @extend_schema(methods=["GET"], responses=OpenApiTypes.OBJECT)
@@ -83,9 +83,6 @@ def group_recommendations(request, pk: int):
     group's people and the organisation-wide roles the tally (votes per nominated organisation and worker,
     which units voted). PUT: a unit's head casts (or replaces) the unit's ballot while the group step runs."""
     group = _group_for_group_work(request, pk)
-    rules = selectors.recommendation_rules(group.round)
-    if rules is None:
-        raise Conflict("本轮次不开展民主推荐。")
     if request.method == "PUT":
         if not any(access.can_vote_for_unit(request.user, uid) for uid in group.cases.values_list("unit_id", flat=True)):
             raise PermissionDenied("只有本组被考评单位的负责人可以代表单位进行民主推荐。")
@@ -95,10 +92,12 @@ def group_recommendations(request, pk: int):
         services.ballot_save(user=request.user, group=group, organisations=data["organisations"],
                              workers=data["workers"], unit_id=data["unit"])
     own = access.visible(m.RecommendationBallot, request.user).filter(group=group, unit_id__in=access.unit_ids(request.user))
-    out = {"group": group.pk, "rules": {"organisations": rules.organisations, "workers": rules.workers,
-                                        "allow_self": rules.allow_self},
+    rules = selectors.recommendation_rules(group.round)  # None: the round holds none (a write is a 409)
+    out = {"group": group.pk, "enabled": rules is not None,
+           "rules": None if rules is None else {"organisations": rules.organisations, "workers": rules.workers,
+                                                "allow_self": rules.allow_self},
            "own_ballots": [selectors.ballot_dict(b) for b in own.select_related("unit")]}
-    if access.can_read_group_work(request.user, group):
+    if rules is not None and access.can_read_group_work(request.user, group):
         out["tally"] = selectors.tally(group)
     return Response(out)
 

@@ -173,8 +173,17 @@ def test_recommendation_tally_and_bad_input(api):
 
 def test_a_round_without_recommendation_holds_none(api):
     r = make_round(units=2, launch=True)
-    ok(api(r.heads[0]).get(f"{API}/groups/{r.groups[0].group.pk}/recommendations/"), 409)
-    ok(api(r.groups[0].leader).get(f"{API}/groups/{r.groups[0].group.pk}/self-check/"), 409)
+    advance_case(r, 0, upto="inspect")
+    url = f"{API}/groups/{r.groups[0].group.pk}/recommendations/"
+    assert ok(api(r.groups[0].leader).get(url)) == {"group": r.groups[0].group.pk, "enabled": False, "rules": None,
+                                                     "own_ballots": []}
+    ok(api(r.heads[0]).put(url, {"organisations": [r.units[1].pk]}, format="json"), 409)
+    assert not ok(api(r.groups[0].leader).get(f"{API}/groups/{r.groups[0].group.pk}/self-check/"))["enabled"]
+    assert not ok(api(r.staff[0]).get(f"{API}/cases/{r.cases[0].pk}/self-check/"))["enabled"]
+    ok(api(r.staff[1]).put(f"{API}/cases/{r.cases[1].pk}/self-check/", {"counts": {}}, format="json"), 409)
+    # Without a table, the statistics stay a free-form object, as before.
+    ok(api(r.staff[1]).put(f"{API}/cases/{r.cases[1].pk}/submission/", {"statistics": {"党委会": {"done": 3}}},
+                           format="json"))
 
 
 def _evidence(api, r, index):
