@@ -93,7 +93,7 @@ def group_recommendations(request, pk: int):
                              workers=data["workers"], unit_id=data["unit"])
     own = access.visible(m.RecommendationBallot, request.user).filter(group=group, unit_id__in=access.unit_ids(request.user))
     rules = selectors.recommendation_rules(group.round)  # None: the round holds none (a write is a 409)
-    out = {"group": group.pk, "enabled": rules is not None,
+    out: dict[str, object] = {"group": group.pk, "enabled": rules is not None,
            "rules": None if rules is None else {"organisations": rules.organisations, "workers": rules.workers,
                                                 "allow_self": rules.allow_self},
            "own_ballots": [selectors.ballot_dict(b) for b in own.select_related("unit")]}
