@@ -32,7 +32,7 @@ def _self_check_body(case: m.Case) -> dict:
     rows = selectors.table(case.round)
     if rows is None:  # a round without the table: nothing to show (a write is a 409)
         return {"case": case.pk, "unit": case.unit_id, "enabled": False, "rows": [], "shortfall_rows": 0,
-                "deduction": "0"}
+                "deduction": "0.00"}
     found = selfcheck.lines(rows, selectors.current_counts(case), selectors.item_maxima(case.round))
     return {"case": case.pk, "unit": case.unit_id, "enabled": True,
             "rows": [selectors.line_dict(line) for line in found],

@@ -192,9 +192,10 @@ def lines(rows: tuple[Row, ...], counts: dict[str, Any], item_max: dict[str, Dec
             for limit in (row.cap, item_max.get(row.item)):
                 if limit is not None and amount > limit:
                     amount = limit
-        out.append(Line(row=row, completed=completed, entered=entered, shortfall=short, deduction=amount))
+        out.append(Line(row=row, completed=completed, entered=entered, shortfall=short,
+                        deduction=amount.quantize(TWO_PLACES)))
     return out
 
 
 def total_deduction(found: list[Line]) -> Decimal:
-    return sum((line.deduction for line in found), ZERO)
+    return sum((line.deduction for line in found), ZERO).quantize(TWO_PLACES)

@@ -55,7 +55,7 @@ def test_counts_shortfalls_and_the_deduction_by_hand(api):
     rows = {row["code"]: row for row in body["rows"]}
     assert (rows["A01"]["shortfall"], rows["A01"]["deduction"]) == (3, "1.50")
     assert (rows["A02"]["shortfall"], rows["A02"]["deduction"]) == (4, "2.00")  # the item's max caps it
-    assert (rows["A03"]["shortfall"], rows["A03"]["deduction"]) == (0, "0")
+    assert (rows["A03"]["shortfall"], rows["A03"]["deduction"]) == (0, "0.00")
     assert rows["A04"]["not_applicable"] and rows["A04"]["shortfall"] == 0
     assert body["deduction"] == "3.50" and body["shortfall_rows"] == 2
     _to_group_step(api, r)
@@ -64,7 +64,7 @@ def test_counts_shortfalls_and_the_deduction_by_hand(api):
     by_unit = {u["unit"]: u for u in group["units"]}
     assert by_unit[r.units[0].pk]["deduction"] == "3.50"
     assert [s["code"] for s in by_unit[r.units[0].pk]["shortfalls"]] == ["A01", "A02"]
-    assert by_unit[r.units[1].pk]["shortfalls"] == [] and by_unit[r.units[1].pk]["deduction"] == "0"
+    assert by_unit[r.units[1].pk]["shortfalls"] == [] and by_unit[r.units[1].pk]["deduction"] == "0.00"
     assert by_unit[r.units[2].pk]["deduction"] == "4.00"
     # Results: every expert deducts 1 on S1.1 (advance_case) → panel 14.00, less the table's deductions.
     for i in range(3):

@@ -68,6 +68,8 @@ def test_recommendation_and_declaration_pages():
     done = _as(r.heads[0]).post(url, {"organisations": [str(u1)], "worker_unit_0": str(u2), "worker_name_0": "李四",
                                       "worker_post_0": "组织委员"})
     assert done.status_code == 302
+    again = _as(r.heads[0]).get(url).content.decode()  # the form starts from the unit's ballot
+    assert 'value="李四"' in again and 'value="组织委员"' in again
     assert _as(r.staff[0]).post(url, {"organisations": [str(u1)]}).status_code == 403
     tally = _as(r.groups[0].leader).get(url).content.decode()
     assert "推荐结果" in tally and "李四" in tally and "已推荐单位 1 / 3" in tally

@@ -118,10 +118,16 @@ def group_recommendations(request, pk):
             messages.success(request, _("推荐已提交。"))
             return redirect("ui:group_recommendations", pk=group.pk)
     own = [selectors.ballot_dict(selectors.ballot_of(group, c.unit_id)) for c in voting]
-    chosen = {o["unit"] for b in own if b for o in b["organisations"]}  # type: ignore[union-attr,index]
+    own_ballots = [b for b in own if b]
+    # The form starts from the unit's ballot (a new one replaces it whole): its choices and its workers.
+    first = own_ballots[0] if len(voting) == 1 and own_ballots else {"organisations": [], "workers": []}
+    chosen = {o["unit"] for o in first["organisations"]}
+    earlier = list(first["workers"])
+    worker_rows = [{"i": i, **(earlier[i] if i < len(earlier) else {"unit": None, "name": "", "post": ""})}
+                   for i in range(rules.workers if rules else 0)]
     return render(request, "ui/party_building/recommendations.html", {
-        "group": group, "rules": rules, "cases": cases, "voting": voting, "own": [b for b in own if b],
-        "chosen": chosen, "worker_slots": range(rules.workers if rules else 0), "errors": errors,
+        "group": group, "rules": rules, "cases": cases, "voting": voting, "own": own_ballots,
+        "chosen": chosen, "worker_rows": worker_rows, "errors": errors,
         "tally": selectors.tally(group) if rules and access.can_read_group_work(request.user, group) else None,
     }, status=400 if errors else 200)
 
