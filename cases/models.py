@@ -539,6 +539,9 @@ class Result(models.Model):
     sheet_scores = models.JSONField(_("各评分表得分"), default=list)
     # With a composite across rounds: [["self", own total], [component name, score], …].
     components = models.JSONField(_("计分明细"), default=list, blank=True)
+    # The deductions item by item, as the engine took them: [[kind, points], …] (findings' catalogue
+    # deductions, a late submission, seed 001's self-check shortfalls).
+    deduction_items = models.JSONField(_("扣分明细"), default=list, blank=True)
     computed_at = models.DateTimeField(_("计算时间"), default=timezone.now)
 
     class Meta:

@@ -251,7 +251,8 @@ class ResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = m.Result
         fields = ["id", "round", "case", "unit", "unit_code", "group", "category", "panel", "deductions", "bonus",
-                  "total", "rank", "grade", "movement", "veto", "sheet_scores", "components", "computed_at"]
+                  "total", "rank", "grade", "movement", "veto", "sheet_scores", "components", "deduction_items",
+                  "computed_at"]
         read_only_fields = fields
 
 

@@ -59,6 +59,29 @@ def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tup
     return {c.pk: tuple((name, by_unit[c.unit_id]) for name, by_unit in totals.items()) for c in cases}
 
 
+def incidents_of(round: m.Round, cases: list[m.Case]) -> tuple[dict[int, list[engine.Incident]], set[int]]:
+    """Per case, the deductions the engine takes off its panel (findings' catalogue deductions, a late
+    submission where the round deducts for it, the self-check table's shortfalls where the round deducts
+    for them, seed 001); and the vetoed cases."""
+    incidents: dict[int, list[engine.Incident]] = defaultdict(list)
+    vetoed = set()
+    findings = m.Finding.objects.filter(case_id__in=[c.pk for c in cases]).values_list(
+        "case_id", "deduction_kind", "source", "deduction_amount", "occurrences", "veto"
+    )
+    for case_id, kind, source, amount, count, veto in findings:
+        if amount > 0:
+            incidents[case_id].append(engine.Incident(kind=kind or source, amount=amount, count=count))
+        if veto:
+            vetoed.add(case_id)
+    late_amount = Decimal(str((round.config or {}).get("late_deduction", "0")))
+    for case in cases:
+        if case.late and late_amount > 0:
+            incidents[case.pk].append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
+    for case_id, found in party_selectors.deductions_by_case(round, cases).items():
+        incidents[case_id].extend(engine.Incident(kind=label, amount=amount, count=1) for label, amount in found)
+    return incidents, vetoed
+
+
 def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
     """The engine's inputs for the given cases of the round: submitted sheets only."""
     case_ids = [c.pk for c in cases]
@@ -85,17 +108,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
     for sheet_id, case_id, expert_id in sheets:
         sheets_by_case[case_id].append(engine.Sheet(expert=str(expert_id), items=marks.get(sheet_id, {})))
 
-    incidents = defaultdict(list)
-    vetoed = set()
-    findings = m.Finding.objects.filter(case_id__in=case_ids).values_list(
-        "case_id", "deduction_kind", "source", "deduction_amount", "occurrences", "veto"
-    )
-    for case_id, kind, source, amount, count, veto in findings:
-        if amount > 0:
-            incidents[case_id].append(engine.Incident(kind=kind or source, amount=amount, count=count))
-        if veto:
-            vetoed.add(case_id)
-    late_amount = Decimal(str((round.config or {}).get("late_deduction", "0")))
+    incidents, vetoed = incidents_of(round, cases)
     bonuses = defaultdict(list)
     for case_id, amount in m.SpecialBonus.objects.filter(case_id__in=case_ids).values_list("case_id", "amount"):
         bonuses[case_id].append(amount)
@@ -104,16 +117,10 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
         previous = dict(m.Result.objects.filter(round_id=round.previous_round_id).values_list("case__unit_id", "rank"))
     by_category = bool((round.config or {}).get("rank_by_category"))
     components = composite_scores(round, cases)
-    # Seed 001: the self-check table's shortfalls, where the round deducts for them (capped per row).
-    self_check = party_selectors.deductions_by_case(round, cases)
 
     inputs = []
     for case in cases:
-        case_incidents = list(incidents[case.pk])
-        if case.late and late_amount > 0:
-            case_incidents.append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
-        case_incidents.extend(engine.Incident(kind=label, amount=amount, count=1)
-                              for label, amount in self_check.get(case.pk, ()))
+        case_incidents = incidents.get(case.pk, [])
         inputs.append(
             engine.UnitInput(
                 code=str(case.pk),
@@ -150,14 +157,17 @@ def compute(round: m.Round) -> list[engine.UnitResult]:
 
 
 def result_rows(round: m.Round, computed: Iterable[engine.UnitResult]) -> list[m.Result]:
-    """`compute`'s results as (unsaved) Result rows."""
+    """`compute`'s results as (unsaved) Result rows, each with its deductions item by item."""
     computed_at = timezone.now()
+    computed = list(computed)
+    incidents, _ = incidents_of(round, list(round.cases.filter(pk__in=[int(r.code) for r in computed])))
     return [
         m.Result(
             case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
             bonus=r.bonus, total=r.total, rank=r.rank, grade=r.grade or "", movement=r.movement, veto=r.veto,
             sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores],
             components=[[name, str(score)] for name, score in r.components], computed_at=computed_at,
+            deduction_items=[[i.kind, engine.decimal_str(i.amount * i.count)] for i in incidents.get(int(r.code), ())],
         )
         for r in computed
     ]

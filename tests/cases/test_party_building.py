@@ -73,6 +73,13 @@ def test_counts_shortfalls_and_the_deduction_by_hand(api):
     got = {row["case"]: (row["panel"], row["deductions"], row["total"]) for row in results}
     assert got == {r.cases[0].pk: ("14.00", "3.50", "10.50"), r.cases[1].pk: ("14.00", "0.00", "14.00"),
                    r.cases[2].pk: ("14.00", "4.00", "10.00")}
+    # The result's breakdown names each row's deduction.
+    items = {row["case"]: row["deduction_items"] for row in results}
+    assert items[r.cases[0].pk] == [["自查统计表：党委会少3次，计入S1.1", "1.50"], ["自查统计表：党员大会少4次，计入S2.2", "2.00"]]
+    assert items[r.cases[1].pk] == []
+    assert [amount for _, amount in items[r.cases[2].pk]] == ["2.00", "1.00", "1.00"]
+    stored = m.Result.objects.get(case=r.cases[0])
+    assert stored.deductions == Decimal("3.50") and len(stored.deduction_items) == 2
 
 
 def test_a_self_assessment_needs_every_row_and_good_counts(api):

@@ -90,3 +90,13 @@ def test_recommendation_and_declaration_pages():
     declaration.refresh_from_db()
     assert declaration.status == "approved" and str(declaration.points_granted) == "1.50"
     assert "已批准" in _as(r.staff[0]).get(durl).content.decode()
+
+
+def test_the_compile_page_shows_the_deductions_item_by_item():
+    r = make_round(units=3, experts=2, launch=True, config=CONFIG)
+    for i in range(3):
+        _fill(r, i, COUNTS[i])
+        advance_case(r, i, upto="done")
+    task = r.task("compile")
+    page = _as(r.office).get(f"/tasks/{task.pk}/").content.decode()
+    assert "自查统计表：党委会少3次，计入S1.1 −1.50" in page
