@@ -122,10 +122,14 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.filter(document_q(user))
     if model._meta.label == "notifications.DocumentBatch":  # the office's bulk actions
         return qs.none()
-    if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment, m.SpecialBonus):
+    if model in (m.Submission, m.InspectionRecord, m.Finding, m.Attachment, m.SpecialBonus, m.BonusDeclaration):
         return qs.filter(case__in=_visible_case_ids(user))
     if model is m.Rectification:
         return qs.filter(_rectification_q(user))
+    if model is m.RecommendationBallot:
+        # A unit's ballot (民主推荐) is its own; the group's leaders and liaison see their group's.
+        return qs.filter(Q(unit_id__in=unit_ids(user))
+                         | Q(group_id__in=group_ids(user, GROUP_LEAD_ROLES + [m.GroupRole.LIAISON])))
     if model in (m.RectificationMeasure, m.RectificationReport, m.RectificationReview):
         return qs.filter(rectification__in=m.Rectification.objects.filter(_rectification_q(user)).values("pk"))
     if model is m.Objection:
@@ -313,3 +317,26 @@ def can_review_rectification(user, rect) -> bool:
     """The plan is accepted and the completion verified by the leader or a deputy of the case's group,
     or by the office."""
     return user.is_active and (is_office(user) or can_lead_group(user, rect.group_id))
+
+
+# --- seed 001: self-check table, democratic recommendation, declared bonus items -----------------
+
+
+def is_group_member(user, group_id: int) -> bool:
+    return m.GroupMember.objects.filter(user=user, group_id=group_id).exists()
+
+
+def can_read_group_work(user, group: m.Group) -> bool:
+    """A group's self-check shortfalls and its recommendation tally: the group's people (any role)
+    and the organisation-wide roles. Units see their own case and their own ballot only."""
+    return sees_everything(user) or is_group_member(user, group.pk)
+
+
+def can_vote_for_unit(user, unit_id: int) -> bool:
+    """A unit's recommendation is the unit's own act: its head casts it (seed 001: 各单位…民主推荐)."""
+    return user.is_active and is_unit_member(user, unit_id, m.UnitRole.HEAD)
+
+
+def can_declare_bonus(user, case: m.Case) -> bool:
+    """A unit's staff declare its bonus items (单位自行申报), as they write its self-assessment."""
+    return user.is_active and is_unit_member(user, case.unit_id, m.UnitRole.STAFF)

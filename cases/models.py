@@ -561,6 +561,9 @@ class Result(models.Model):
     correction = models.DecimalField(_("异议更正"), max_digits=8, decimal_places=2, default=ZERO)
     # Why the unit is not eligible for commendation this year (取消当年评先资格); empty: eligible.
     commendation_barred = models.CharField(_("取消评先资格原因"), max_length=255, blank=True)
+    # The deductions item by item, as the engine took them: [[kind, points], …] (findings' catalogue
+    # deductions, a late submission, seed 001's self-check shortfalls).
+    deduction_items = models.JSONField(_("扣分明细"), default=list, blank=True)
     computed_at = models.DateTimeField(_("计算时间"), default=timezone.now)
 
     class Meta:
@@ -569,8 +572,16 @@ class Result(models.Model):
         ordering = ["round", "category", "rank", "case__unit__code"]
 
 
-# Rectification (整改) lives in its own module; Django finds its models through this one.
+# Rectification (整改), objections (异议) and seed 001's self-check, democratic recommendation and declared bonus
+# items (cases/party_building/) live in their own modules; Django finds their models through this one.
 from cases.objections.models import Objection, ObjectionStatus  # noqa: E402,F401
+from cases.party_building.models import (  # noqa: E402,F401
+    BonusDeclaration,
+    DeclarationStatus,
+    Nomination,
+    NominationKind,
+    RecommendationBallot,
+)
 from cases.rectification.models import (  # noqa: E402,F401
     Rectification,
     RectificationMeasure,

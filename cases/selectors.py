@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef
 
 from cases import access
 from cases import models as m
+from cases.party_building import selfcheck
 from cases.scoring import round_config
 
 
@@ -43,4 +44,10 @@ def round_launch_problems(round: m.Round) -> dict[str, list[str]]:
     eligible = access.scoring_experts(OuterRef("group_id"), OuterRef("unit_id"))
     for case in round.cases.filter(~Exists(eligible)).select_related("unit"):
         problems.setdefault("cases", []).append(f"{case.unit.name}没有可回避后评分的专家。")
+    # Seed 001: a self-check row's deduction is charged to an item the rubric must have.
+    rows = selfcheck.table(round.config or {}, round.rubric.spec)
+    if rows:
+        unknown = selfcheck.unknown_items(rows, set(round.rubric.items.values_list("code", flat=True)))
+        if unknown:
+            problems["config"] = unknown
     return problems

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from cases.api import imports as import_api
 from cases.api import objections as objection_api
+from cases.api import party_building as party_building_api
 from cases.api import rectifications as rectification_api
 from cases.api import round_templates as round_template_api
 from cases.api import views as case_views
@@ -40,6 +41,7 @@ router.register("attachments", case_views.AttachmentViewSet, basename="attachmen
 router.register("results", case_views.ResultViewSet, basename="result")
 router.register("special-bonuses", case_views.SpecialBonusViewSet, basename="special-bonus")
 router.register("audit", case_views.AuditEntryViewSet, basename="audit")
+router.register("bonus-declarations", party_building_api.BonusDeclarationViewSet, basename="bonus-declaration")
 router.register("rectifications", rectification_api.RectificationViewSet, basename="rectification")
 router.register("objections", objection_api.ObjectionViewSet, basename="objection")
 router.register("notifications", notification_api.NotificationViewSet, basename="notification")
@@ -56,6 +58,9 @@ api_v1: list[URLPattern | URLResolver] = [
     path("rounds/<int:pk>/publication/finalise/", objection_api.publication_finalise,
          name="round-publication-finalise"),
     path("cases/<int:pk>/extend/", workflow_api.case_extend, name="case-extend"),
+    path("cases/<int:pk>/self-check/", party_building_api.case_self_check, name="case-self-check"),
+    path("groups/<int:pk>/self-check/", party_building_api.group_self_check, name="group-self-check"),
+    path("groups/<int:pk>/recommendations/", party_building_api.group_recommendations, name="group-recommendations"),
     path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),
     path("flows/<str:flow>/diagram.svg", workflow_api.flow_diagram, name="flow-diagram"),
     path("auth/token/", ObtainToken.as_view(), name="api-token"),

@@ -266,7 +266,8 @@ class ResultSerializer(serializers.ModelSerializer):
         model = m.Result
         fields = ["id", "round", "case", "unit", "unit_code", "group", "category", "panel", "deductions", "bonus",
                   "correction", "total", "rank", "grade", "reward_coefficient", "movement", "veto",
-                  "commendation_eligible", "commendation_barred", "sheet_scores", "components", "computed_at"]
+                  "commendation_eligible", "commendation_barred", "sheet_scores", "components", "deduction_items",
+                  "computed_at"]
         read_only_fields = fields
 
 

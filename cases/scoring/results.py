@@ -17,6 +17,8 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.party_building import rules as party_rules
+from cases.party_building import selectors as party_selectors
 from cases.scoring import engine, round_config
 from cases.scoring.adapter import scoring_rubric
 from cases.services.audit import audit
@@ -57,6 +59,14 @@ def scoring_config(round: m.Round) -> engine.ScoringConfig:
     return round_config.scoring_config(round.config or {})
 
 
+def round_scoring_rubric(round: m.Round) -> engine.ScoringRubric:
+    """The round's rubric as the engine takes it, with the round's own special bonus cap where it sets
+    one (`special_bonus_cap`, seed 001's declared bonus items: the rubric states none)."""
+    rubric = scoring_rubric(round.rubric)
+    cap = party_rules.special_bonus_cap(round.config)
+    return rubric if cap is None else replace(rubric, special_bonus_cap=cap)
+
+
 def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tuple[str, Decimal], ...]]:
     """Per case, the other rounds' totals of its unit that the round's composite names, e.g.
     {"self_weight": "70", "rounds": [{"round": 12, "name": "平时考核", "weight": "30"}]} (seed 001)."""
@@ -76,6 +86,29 @@ def composite_scores(round: m.Round, cases: list[m.Case]) -> dict[int, tuple[tup
     if missing:
         raise ValidationError({"composite": missing[:20]})
     return {c.pk: tuple((name, by_unit[c.unit_id]) for name, by_unit in totals.items()) for c in cases}
+
+
+def incidents_of(round: m.Round, cases: list[m.Case]) -> tuple[dict[int, list[engine.Incident]], set[int]]:
+    """Per case, the deductions the engine takes off its panel (findings' catalogue deductions, a late
+    submission where the round deducts for it, the self-check table's shortfalls where the round deducts
+    for them, seed 001); and the vetoed cases."""
+    incidents: dict[int, list[engine.Incident]] = defaultdict(list)
+    vetoed = set()
+    findings = m.Finding.objects.filter(case_id__in=[c.pk for c in cases]).values_list(
+        "case_id", "deduction_kind", "source", "deduction_amount", "occurrences", "veto"
+    )
+    for case_id, kind, source, amount, count, veto in findings:
+        if amount > 0:
+            incidents[case_id].append(engine.Incident(kind=kind or source, amount=amount, count=count))
+        if veto:
+            vetoed.add(case_id)
+    late_amount = Decimal(str((round.config or {}).get("late_deduction", "0")))
+    for case in cases:
+        if case.late and late_amount > 0:
+            incidents[case.pk].append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
+    for case_id, found in party_selectors.deductions_by_case(round, cases).items():
+        incidents[case_id].extend(engine.Incident(kind=label, amount=amount, count=1) for label, amount in found)
+    return incidents, vetoed
 
 
 def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
@@ -104,17 +137,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
     for sheet_id, case_id, expert_id in sheets:
         sheets_by_case[case_id].append(engine.Sheet(expert=str(expert_id), items=marks.get(sheet_id, {})))
 
-    incidents = defaultdict(list)
-    vetoed = set()
-    findings = m.Finding.objects.filter(case_id__in=case_ids).values_list(
-        "case_id", "deduction_kind", "source", "deduction_amount", "occurrences", "veto"
-    )
-    for case_id, kind, source, amount, count, veto in findings:
-        if amount > 0:
-            incidents[case_id].append(engine.Incident(kind=kind or source, amount=amount, count=count))
-        if veto:
-            vetoed.add(case_id)
-    late_amount = Decimal(str((round.config or {}).get("late_deduction", "0")))
+    incidents, vetoed = incidents_of(round, cases)
     bonuses = defaultdict(list)
     for case_id, amount in m.SpecialBonus.objects.filter(case_id__in=case_ids).values_list("case_id", "amount"):
         bonuses[case_id].append(amount)
@@ -127,9 +150,7 @@ def unit_inputs(round: m.Round, cases: list[m.Case]) -> list[engine.UnitInput]:
 
     inputs = []
     for case in cases:
-        case_incidents = list(incidents[case.pk])
-        if case.late and late_amount > 0:
-            case_incidents.append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
+        case_incidents = incidents.get(case.pk, [])
         inputs.append(
             engine.UnitInput(
                 code=str(case.pk),
@@ -155,7 +176,7 @@ def compute(round: m.Round) -> list[engine.UnitResult]:
     if missing:
         raise Conflict(f"尚有{len(missing)}个单位未完成评审：{'、'.join(missing[:5])}。")
     try:
-        computed = engine.compute_results(scoring_rubric(round.rubric), scoring_config(round), unit_inputs(round, cases))
+        computed = engine.compute_results(round_scoring_rubric(round), scoring_config(round), unit_inputs(round, cases))
     except engine.ScoringError as exc:
         raise ValidationError({"config": [str(exc)]}) from None
     if (round.config or {}).get("grade_source") == "proposal":
@@ -167,12 +188,13 @@ def compute(round: m.Round) -> list[engine.UnitResult]:
 
 
 def result_rows(round: m.Round, computed: Iterable[engine.UnitResult]) -> list[m.Result]:
-    """`compute`'s results as (unsaved) Result rows."""
+    """`compute`'s results as (unsaved) Result rows, each with its deductions item by item."""
     computed_at = timezone.now()
     computed = list(computed)
     case_ids = [int(r.code) for r in computed]
     corrections = objection_corrections(case_ids)
     bars = commendation_bars(round, {int(r.code): r.grade or "" for r in computed})
+    incidents, _ = incidents_of(round, list(round.cases.filter(pk__in=case_ids)))
     return [
         m.Result(
             case_id=int(r.code), round=round, category=r.category, panel=r.panel, deductions=r.deductions,
@@ -180,6 +202,7 @@ def result_rows(round: m.Round, computed: Iterable[engine.UnitResult]) -> list[m
             sheet_scores=[[expert, str(score)] for expert, score in r.sheet_scores],
             components=[[name, str(score)] for name, score in r.components], computed_at=computed_at,
             correction=corrections.get(int(r.code), ZERO), commendation_barred=bars.get(int(r.code), ""),
+            deduction_items=[[i.kind, engine.decimal_str(i.amount * i.count)] for i in incidents.get(int(r.code), ())],
         )
         for r in computed
     ]

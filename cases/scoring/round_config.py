@@ -3,13 +3,14 @@
 Keys (all optional; docs/round-config.md): report_char_limit, aggregation, trim_min_sheets,
 aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_total_threshold,
 late_deduction, composite, grade_first, reward_coefficients, commendation_barred_grades, publication_days,
-publication_day_kind, rectification_days, rectification_plan_days, rectification_start, and the deadline keys of
-docs/deadlines.md.
+publication_day_kind, rectification_days, rectification_plan_days, rectification_start, self_check,
+recommendation, special_bonus_cap (docs/party-building.md), and the deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cases.party_building import rules, selfcheck
 from cases.scoring import engine
 
 
@@ -150,4 +151,6 @@ def problems(config: object) -> list[str]:
     if quotas is not None and (not isinstance(quotas, dict) or any(
             not str(v).replace(".", "", 1).isdigit() for v in quotas.values())):
         found.append("group_quotas 必须是 {等次: 百分比}。")
+    found.extend(selfcheck.config_problems(config))  # seed 001: the self-check statistics table
+    found.extend(rules.config_problems(config))  # seed 001: democratic recommendation, special_bonus_cap
     return found

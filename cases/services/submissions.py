@@ -13,6 +13,7 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.party_building import selfcheck
 from cases.services.audit import audit
 from cases.services.common import parse_points
 
@@ -68,6 +69,14 @@ def _check_draft(case: m.Case, report: object, statistics: object) -> None:
             ]
     if statistics is not None and not isinstance(statistics, dict):
         errors["statistics"] = ["必须是对象。"]
+    elif statistics is not None:
+        # A round with a self-check table (seed 001) takes only its rows' counts (docs/party-building.md).
+        rows = selfcheck.table(case.round.config or {}, case.round.rubric.spec)
+        if rows is not None:
+            try:
+                selfcheck.clean_counts(rows, statistics, field="statistics")
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
 
@@ -111,8 +120,14 @@ def submission_submit(*, user: m.User, case: m.Case, due: datetime | None = None
     """Hand the self-assessment to the unit head. Flags (and audits) a late submission: later than
     `due` (the workflow passes the task's effective, possibly extended, due) or the round's prepare due."""
     sub = submission_save(user=user, case=case)
+    errors: dict[str, list[str]] = {}
     if not sub.report.strip():
-        raise ValidationError({"report": ["请填写自评报告后再提交。"]})
+        errors["report"] = ["请填写自评报告后再提交。"]
+    rows = selfcheck.table(case.round.config or {}, case.round.rubric.spec)
+    if rows is not None:  # seed 001: the self-check table is handed in with every row filled
+        errors.update(selfcheck.missing(rows, sub.statistics if isinstance(sub.statistics, dict) else {}))
+    if errors:
+        raise ValidationError(errors)
     now = timezone.now()
     sub.status = m.SubmissionStatus.SUBMITTED
     sub.submitted_by = user

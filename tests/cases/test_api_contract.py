@@ -89,6 +89,8 @@ def build_world() -> World:
         round=r.round, case=case0, unit_id=case0.unit_id, group_id=case0.group_id, source="finding",
         problem="台账不全", plan_due=date(2030, 1, 1), due_date=date(2030, 2, 1))
     objection = m.Objection.objects.create(round=r.round, case=case0, reasons="扣分有误")  # directly, as above
+    r.extra["declaration"] = m.BonusDeclaration.objects.create(  # written directly: tested in test_party_building
+        round=r.round, case=case0, title="表彰", reason="理由", points_requested="1", declared_by=r.staff[0])
     return World(r, other, record, finding, done_record, done_finding, notification, document, batch, rectification,
                  objection)
 
@@ -347,6 +349,17 @@ def write_requests(world) -> dict:
         ("POST", "/api/v1/rectifications/{id}/progress/"): ("staff0",
                                                             f"{API}/rectifications/{world.rectification.pk}/progress/",
                                                             {"text": "进展"}),
+        ("PUT", "/api/v1/cases/{id}/self-check/"): ("staff0", f"{API}/cases/{world.case(0).pk}/self-check/",
+                                                    {"counts": {}}),
+        ("PUT", "/api/v1/groups/{id}/recommendations/"): ("head1", f"{API}/groups/{world.group.group.pk}/recommendations/",
+                                                          {"organisations": []}),
+        ("POST", "/api/v1/bonus-declarations/"): ("staff0", f"{API}/bonus-declarations/",
+                                                  {"case": world.case(0).pk, "title": "表彰", "reason": "理由",
+                                                   "points_requested": "1"}),
+        ("POST", "/api/v1/bonus-declarations/{id}/approve/"): (
+            "office", f"{API}/bonus-declarations/{world.r.extra['declaration'].pk}/approve/", {"points_granted": "1"}),
+        ("POST", "/api/v1/bonus-declarations/{id}/refuse/"): (
+            "office", f"{API}/bonus-declarations/{world.r.extra['declaration'].pk}/refuse/", {"reason": "否"}),
         ("POST", "/api/v1/units/"): ("office", f"{API}/units/", {"code": "NEW9", "name": "新单位"}),
         ("POST", "/api/v1/objections/"): ("staff0", f"{API}/objections/", {"case": world.case(0).pk, "reasons": "异议"}),
         ("POST", "/api/v1/objections/{id}/resolve/"): ("office", f"{API}/objections/{world.objection.pk}/resolve/",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow.pages import imports, publication, views
+from workflow.pages import imports, party_building, publication, views
 
 app_name = "ui"
 
@@ -9,6 +9,10 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.task_detail, name="task"),
     path("tasks/<int:pk>/attachments/", views.task_attachment, name="task_attachment"),
     path("cases/<int:pk>/", views.case_detail, name="case"),
+    path("cases/<int:pk>/self-check/", party_building.case_self_check, name="case_self_check"),
+    path("cases/<int:pk>/bonus-declarations/", party_building.case_declarations, name="case_declarations"),
+    path("groups/<int:pk>/self-check/", party_building.group_self_check, name="group_self_check"),
+    path("groups/<int:pk>/recommendations/", party_building.group_recommendations, name="group_recommendations"),
     path("rounds/", views.round_list, name="rounds"),
     path("rounds/<int:pk>/", views.round_detail, name="round"),
     path("rounds/<int:pk>/dashboard/", views.round_dashboard, name="dashboard"),

@@ -23,6 +23,8 @@ from cases import access, round_templates
 from cases import models as m
 from cases.errors import Conflict
 from cases.objections import selectors as objection_selectors
+from cases.party_building import selectors as party_selectors
+from cases.party_building import selfcheck
 from cases.rectification import services as rectification_services
 from cases.scoring import results, round_config
 from cases.services import inspections, submissions
@@ -339,6 +341,20 @@ def _case_context(user, case: m.Case) -> dict:
         "grade_bands": round_config.grade_names(case.round.config),
         "char_limit": case.round.report_char_limit,
         **_grade_first_context(case),
+        **_party_building_context(user, case),
+    }
+
+
+def _party_building_context(user, case: m.Case) -> dict:
+    """Seed 001's section of the case pages: the self-check table (shortfalls highlighted), links to the
+    declared bonus items and the group's recommendation."""
+    lines = party_selectors.case_lines(case)
+    return {
+        "self_check_lines": lines,
+        "self_check_total": selfcheck.total_deduction(lines) if lines else None,
+        "self_check_editable": lines is not None and case.status == m.CaseStatus.PREPARE,
+        "recommendation_rules": party_selectors.recommendation_rules(case.round),
+        "can_read_group_work": access.can_read_group_work(user, case.group),
     }
 
 
