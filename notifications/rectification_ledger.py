@@ -32,7 +32,8 @@ def ledger_page(request):
     on = s.today()
     visible = access.restrict(m.Rectification.objects.all(), request.user)
     qs = s.filtered(visible, filters, on=on)
-    figures, by_round = s.ledger_figures(qs, scope=access.scope_key(request.user), filters=filters, on=on)
+    key = s.ledger_key(scope=access.scope_key(request.user), filters=filters, on=on)
+    figures, by_round = s.ledger_figures(qs, key=key, on=on)
     paginator = Paginator(range(figures.open + figures.closed), PAGE_SIZE)
     page = paginator.get_page(v.get("page") or 1)
     start = (page.number - 1) * PAGE_SIZE

@@ -9,6 +9,7 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
+from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -81,24 +82,32 @@ def row_json(row: s.LedgerRow) -> dict[str, Any]:
 def ledger(request: Request) -> Response:
     """The ledger: a page of rows (finding, unit, group, owner, dues, status, traffic light, days overdue,
     verification, 反复出现) with the figures of every row that matches (open, overdue, closed, closed on time)
-    across rounds and per round."""
+    across rounds and per round. A page is kept in the cache until a rectification changes
+    (`selectors.ledger_key`); the lowest-band repeats come from the results and are read each time."""
     filters, v = query_of(request)
     on = s.today()
-    qs = visible_ledger(request, filters, on)
-    total, by_round = s.ledger_figures(qs, scope=access.scope_key(request.user), filters=filters, on=on)
-    count = total.open + total.closed
+    key = s.ledger_key(scope=access.scope_key(request.user), filters=filters, on=on)
     page, size = v["page"], v["page_size"]
+    body = cache.get(f"{key}:page:{page}:{size}")
+    if body is None:
+        body = _page(visible_ledger(request, filters, on), filters, key, on, page, size)
+        cache.set(f"{key}:page:{page}:{size}", body, s.FIGURES_TTL)
+    return Response({**body, "lowest_band_repeats": _repeats(request, filters.round)})
+
+
+def _page(qs: Any, filters: s.LedgerFilters, key: str, on: date, page: int, size: int) -> dict[str, Any]:
+    total, by_round = s.ledger_figures(qs, key=key, on=on)
+    count = total.open + total.closed
     if page > 1 and (page - 1) * size >= count:
         raise ValidationError({"page": ["页码超出范围。"]})
     rows = s.ledger_page(qs, offset=(page - 1) * size, limit=size, on=on) if count else []
-    return Response({
+    return {
         "count": count, "page": page, "page_size": size, "on": on,
         "figures": _figures(total),
         "by_round": [{"round": r.round_id, "title": r.round_title, **_figures(r.figures)} for r in by_round]
         if filters.round is None else [],
-        "lowest_band_repeats": _repeats(request, filters.round),
         "results": [row_json(row) for row in rows],
-    })
+    }
 
 
 def _repeats(request: Request, round_id: int | None) -> list[dict[str, Any]]:

@@ -240,22 +240,25 @@ def figures_with_rounds(qs: QuerySet[Rectification], *, on: date | None = None) 
     return _with_rounds(_round_counts(qs, on or today()))
 
 
-def ledger_figures(qs: QuerySet[Rectification], *, scope: str, filters: LedgerFilters,
-                   on: date | None = None) -> tuple[Figures, list[RoundFigures]]:
-    """`figures_with_rounds` of `qs` (the rows `scope` sees, narrowed by `filters`), cached per scope, filters
-    and day. The figures rescan every matching row, the page reads 50: the office's ledger is read far more
-    often than it changes, so the figures are counted again only when a rectification changes — the key holds
-    the latest `updated` of all rectifications (every write sets it; one index-only read), which every
-    process reads from the database, so a per-process cache stays right — or after `FIGURES_TTL` seconds.
-    The cache holds plain tuples (unpickling 100 dataclasses with Decimals cost ~2 ms a request)."""
-    on = on or today()
+def ledger_key(*, scope: str, filters: LedgerFilters, on: date) -> str:
+    """The cache key of what `scope` (`access.scope_key`) sees of the ledger with `filters` on day `on`, as
+    the rectifications stand now. The office's ledger is read far more often than it changes, and its
+    figures rescan every matching row; so reads are cached under a key that holds the latest `updated` of all
+    rectifications (every write sets it; one index-only read). Every process reads that from the database,
+    so a per-process cache stays right: a change is seen at once. What the key does not cover (a renamed
+    round or unit, a new owner) shows after at most `FIGURES_TTL` seconds."""
     latest = Rectification.objects.aggregate(v=Max("updated"))["v"]
     chosen = ",".join(map(str, astuple(filters)))
-    key = f"rectification-figures:{scope}:{chosen}:{on.isoformat()}:{latest.isoformat() if latest else '-'}"
-    counts: list[tuple[int, str, int, int, int, int]] | None = cache.get(key)
+    return f"rectification-ledger:{scope}:{chosen}:{on.isoformat()}:{latest.isoformat() if latest else '-'}"
+
+
+def ledger_figures(qs: QuerySet[Rectification], *, key: str, on: date) -> tuple[Figures, list[RoundFigures]]:
+    """`figures_with_rounds` of `qs` (what `ledger_key` names), cached under `key`. The cache holds plain
+    tuples (unpickling 100 dataclasses with Decimals cost ~2 ms a request)."""
+    counts: list[tuple[int, str, int, int, int, int]] | None = cache.get(f"{key}:figures")
     if counts is None:
         counts = _round_counts(qs, on)
-        cache.set(key, counts, FIGURES_TTL)
+        cache.set(f"{key}:figures", counts, FIGURES_TTL)
     return _with_rounds(counts)
 
 
