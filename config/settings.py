@@ -189,6 +189,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: Redis in production; the demo default needs no server (kombu's filesystem transport).
+# Reads cached across requests (the rectification ledger): per process by default; with CACHE_URL
+# (redis://…) one cache for every web process, so a change is counted again once, not once per worker.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, str | int] = (
     {
