@@ -48,6 +48,11 @@ class RoundTemplate:
     config: dict[str, Any] = field(default_factory=dict)
     requirements: tuple[str, ...] = ()  # the launch notice's 有关要求, one paragraph each
 
+    @property
+    def display_title(self) -> str:
+        """The title as a list shows it, before a year is chosen."""
+        return self.title.replace("{year}", "××××")
+
     def round_config(self) -> dict[str, Any]:
         """`Round.config` of a round made from this template."""
         extra: dict[str, Any] = {"template": self.code, "methods": list(self.methods)}
