@@ -35,6 +35,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
             if token_expired(token.created):
                 raise exceptions.AuthenticationFailed(_("令牌已过期，请重新获取。"))
             return user, token
+        if "\x00" in key:  # no token has one, and PostgreSQL cannot take it in a text (a 500 otherwise)
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         rows = execute_prepared("token_user", _TOKEN_USER_SQL, [key])
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
