@@ -590,3 +590,10 @@ from cases.rectification.models import (  # noqa: E402,F401
     RectificationSource,
     RectificationStatus,
 )
+from cases.evaluation.models import (  # noqa: E402,F401
+    DutyKind,
+    DutyPublication,
+    LeaderEvaluationAnswer,
+    LeaderEvaluationParticipation,
+    LeaderEvaluator,
+)
