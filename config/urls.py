@@ -7,8 +7,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from cases.api import imports as import_api
 from cases.api import evaluation as evaluation_api
+from cases.api import imports as import_api
 from cases.api import objections as objection_api
 from cases.api import party_building as party_building_api
 from cases.api import rectifications as rectification_api

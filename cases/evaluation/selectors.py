@@ -19,7 +19,7 @@ RED = ("missing", "late", "short")
 DEDUCTION_LABEL = "公示义务未履行"
 
 
-def is_evaluator(user, round: m.Round) -> bool:
+def is_evaluator(user: m.User, round: m.Round) -> bool:
     return bool(getattr(user, "pk", None)) and m.LeaderEvaluator.objects.filter(round=round, user=user).exists()
 
 
@@ -40,7 +40,7 @@ def to_points(mean: Decimal, maximum: Decimal) -> Decimal:
     return (mean * maximum / SCALE_MAX).quantize(TWO, rounding=ROUND_HALF_UP)
 
 
-def own_forms(user, round: m.Round) -> list[dict]:
+def own_forms(user: m.User, round: m.Round) -> list[dict]:
     """The evaluator's units: the form to fill for each and whether it is done (never what was answered)."""
     done = set(m.LeaderEvaluationParticipation.objects.filter(round=round, evaluator=user)
                .values_list("case_id", flat=True))
