@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from cases import access
@@ -28,7 +29,7 @@ class FormSerializer(StrictSerializer):
 
 
 class PublicationSerializer(StrictSerializer):
-    place = serializers.CharField(max_length=500, allow_blank=True)
+    place = serializers.CharField(max_length=500, error_messages={"blank": "请填写发布位置（网址或地点）。"})
     start_date = serializers.DateField()
     end_date = serializers.DateField(required=False, allow_null=True, default=None)
 
@@ -96,7 +97,6 @@ def leader_evaluation_submit(request, pk: int):
     body.is_valid(raise_exception=True)
     case = round.cases.select_related("round", "unit").filter(pk=body.validated_data["case"]).first()
     if case is None:
-        from rest_framework.exceptions import ValidationError
         raise ValidationError({"case": ["不是本轮次的考评对象。"]})
     services.form_submit(user=request.user, case=case, score=body.validated_data["score"])
     return Response({"case": case.pk, "submitted": True}, status=status.HTTP_201_CREATED)
@@ -154,7 +154,11 @@ def case_publication(request, pk: int, kind: str):
             or access.is_unit_member(request.user, case.unit_id, m.UnitRole.HEAD)):  # before the body
         raise PermissionDenied("只有本单位可以登记本单位的公示情况。")
     body = PublicationSerializer(data=request.data)
-    body.is_valid(raise_exception=True)
+    errors = {} if body.is_valid() else dict(body.errors)
+    if kind not in m.DutyKind.values:  # the path's duty named beside the body's fields
+        errors["kind"] = ["未知的公示事项。"]
+    if errors:
+        raise ValidationError(errors)
     data = body.validated_data
     services.publication_record(user=request.user, case=case, kind=kind, place=data["place"],
                                 start_date=data["start_date"], end_date=data["end_date"])
