@@ -59,7 +59,7 @@ def form_for(category: str) -> str:
     return _BY_CATEGORY.get(category, "附件9")  # type: ignore[call-overload]
 
 
-def form_dict(category: str) -> dict:
+def form_dict(category: str) -> dict[str, object]:
     code = form_for(category)
     return {"code": code, "title": str(FORMS[code]), "note": NOTE,
             "levels": [{"score": lv.score, "label": lv.label, "criterion": lv.criterion} for lv in LEVELS]}

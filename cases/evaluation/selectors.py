@@ -4,6 +4,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -23,7 +24,7 @@ def is_evaluator(user: m.User, round: m.Round) -> bool:
     return bool(getattr(user, "pk", None)) and m.LeaderEvaluator.objects.filter(round=round, user=user).exists()
 
 
-def evaluators(round: m.Round) -> list[dict]:
+def evaluators(round: m.Round) -> list[dict[str, Any]]:
     rows = m.LeaderEvaluator.objects.filter(round=round).select_related("user")
     return [{"user": e.user_id, "username": e.user.username, "name": e.user.display_name or e.user.username}
             for e in rows]
@@ -40,7 +41,7 @@ def to_points(mean: Decimal, maximum: Decimal) -> Decimal:
     return (mean * maximum / SCALE_MAX).quantize(TWO, rounding=ROUND_HALF_UP)
 
 
-def own_forms(user: m.User, round: m.Round) -> list[dict]:
+def own_forms(user: m.User, round: m.Round) -> list[dict[str, Any]]:
     """The evaluator's units: the form to fill for each and whether it is done (never what was answered)."""
     done = set(m.LeaderEvaluationParticipation.objects.filter(round=round, evaluator=user)
                .values_list("case_id", flat=True))
@@ -52,7 +53,7 @@ def own_forms(user: m.User, round: m.Round) -> list[dict]:
             for c in cases]
 
 
-def unit_summary(round: m.Round) -> list[dict]:
+def unit_summary(round: m.Round) -> list[dict[str, Any]]:
     """Per unit: evaluators assigned, forms submitted, the sum and mean score (two decimals, ROUND_HALF_UP)
     and the component's points."""
     sums = {row["case_id"]: row for row in m.LeaderEvaluationAnswer.objects.filter(round=round)
@@ -62,11 +63,12 @@ def unit_summary(round: m.Round) -> list[dict]:
     out = []
     for c in round.cases.select_related("unit").order_by("unit__sort_order", "unit__code"):
         row = sums.get(c.pk)
-        n = row["n"] if row else 0
-        mean = (Decimal(row["total"]) / n).quantize(TWO, rounding=ROUND_HALF_UP) if n else None
+        n = row["n"] if row is not None else 0
+        score_sum = int(row["total"]) if row is not None else 0
+        mean = (Decimal(score_sum) / n).quantize(TWO, rounding=ROUND_HALF_UP) if n else None
         out.append({"case": c.pk, "unit": c.unit_id, "unit_name": c.unit.name,
                     "form": forms.form_for(c.unit.category), "evaluators": assigned, "submitted": n,
-                    "score_sum": int(row["total"]) if row else 0, "mean": mean,
+                    "score_sum": score_sum, "mean": mean,
                     "points": None if mean is None else to_points(mean, maximum)})
     return out
 
@@ -116,7 +118,7 @@ def duty_state(pub: m.DutyPublication | None, *, due: dt.date, need: int, on: dt
     return DutyState("running", days)
 
 
-def _ledger(round: m.Round, unit_id: int, on: dt.date) -> dict:
+def _ledger(round: m.Round, unit_id: int, on: dt.date) -> dict[str, int]:
     """Last year's rectifications of the unit from the ledger: how many closed ones are published, how many due."""
     duty = rect_selectors.publication_duty(
         m.Rectification.objects.filter(unit_id=unit_id, round__year=round.year - 1), on=on)
@@ -124,7 +126,7 @@ def _ledger(round: m.Round, unit_id: int, on: dt.date) -> dict:
 
 
 def duties(round: m.Round, cases: list[m.Case] | None = None, *, on: dt.date | None = None,
-           with_ledger: bool = True) -> list[dict]:
+           with_ledger: bool = True) -> list[dict[str, Any]]:
     """Every case × duty with the unit's record and its state."""
     on = on or timezone.localdate()
     cases = cases if cases is not None else list(round.cases.select_related("unit")

@@ -136,7 +136,7 @@ def results_approve(*, user: m.User, round: m.Round) -> None:
 # --- publication duties ----------------------------------------------------------------------------
 
 
-def _date(value: object, field: str, errors: dict, *, required: bool) -> dt.date | None:
+def _date(value: object, field: str, errors: dict[str, list[str]], *, required: bool) -> dt.date | None:
     if value in (None, ""):
         if required:
             errors[field] = ["必须填写日期。"]

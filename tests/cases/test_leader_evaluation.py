@@ -201,3 +201,25 @@ def test_approved_component_feeds_another_rounds_composite(api):
     parts = results.composite_scores(other.round, other.cases)
     by_unit = {case.unit_id: dict(parts[case.pk]) for case in other.cases}
     assert [by_unit[u.pk]["领导评价"] for u in setup.units] == [D("8.66"), D("6.00"), D("7.34")]
+
+
+def test_pages_evaluator_fills_office_sees_means_others_refused(client):
+    setup = _social()
+    m.LeaderEvaluator.objects.bulk_create([m.LeaderEvaluator(round=setup.round, user=u)
+                                           for u in setup.extra["evaluators"]])
+    url = f"/rounds/{setup.round.pk}/leader-evaluation/"
+    evaluator = setup.extra["evaluators"][2]
+    client.force_login(evaluator)
+    page = client.get(url)
+    assert page.status_code == 200 and "自治区党委群团类及法院、检察院、民主党派机关领导评价表" in page.content.decode()
+    assert "领导评价汇总" not in page.content.decode()
+    r = client.post(url, {"action": "submit", "case": setup.cases[0].pk, "score": "4"})
+    assert r.status_code == 302
+    assert client.post(url, {"action": "submit", "case": setup.cases[0].pk, "score": "5"}).status_code == 409
+    assert client.post(url, {"action": "submit", "case": setup.cases[1].pk, "score": "9"}).status_code == 400
+    client.force_login(setup.office)
+    page = client.get(url).content.decode()
+    assert "领导评价汇总" in page and "4.00" in page
+    client.force_login(setup.groups[0].experts[0])
+    assert client.get(url).status_code == 403
+    assert list(m.LeaderEvaluationAnswer.objects.values_list("score", flat=True)) == [4]

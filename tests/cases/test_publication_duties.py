@@ -155,3 +155,23 @@ def test_permission_matrix(api):
     own = api(setup.staff[0]).get(f"/api/v1/rounds/{setup.round.pk}/publication-duties/").json()["duties"]
     assert {row["case"] for row in own} == {case.pk} and len(own) == 3
     assert api(expert).get(f"/api/v1/rounds/{setup.round.pk}/publication-duties/").status_code == 403
+
+
+def test_page_unit_records_office_sees_red(client):
+    due = timezone.localdate() - dt.timedelta(days=40)
+    setup = _social(due)
+    url = f"/rounds/{setup.round.pk}/leader-evaluation/"
+    client.force_login(setup.staff[0])
+    r = client.post(url, {"action": "record", "case": setup.cases[0].pk, "kind": "notice", "place": "https://a.example",
+                          "start_date": str(due)})
+    assert r.status_code == 302
+    bad = client.post(url, {"action": "record", "case": setup.cases[0].pk, "kind": "notice", "place": "",
+                            "start_date": "x"})
+    assert bad.status_code == 400
+    # Another unit's case is not the staff member's to record.
+    other = client.post(url, {"action": "record", "case": setup.cases[1].pk, "kind": "notice", "place": "网站",
+                              "start_date": str(due)})
+    assert other.status_code == 403
+    client.force_login(setup.office)
+    page = client.get(url).content.decode()
+    assert "8 项未按要求完成" in page and "https://a.example" in page
