@@ -175,3 +175,12 @@ def test_page_unit_records_office_sees_red(client):
     client.force_login(setup.office)
     page = client.get(url).content.decode()
     assert "8 项未按要求完成" in page and "https://a.example" in page
+
+
+def test_round_config_keys_are_checked():
+    from cases.scoring import round_config
+    assert round_config.problems({"publication_due": "2026-12-10", "publication_deduction": "0.5",
+                                  "publication_min_days": {"notice": 14}, "leader_evaluation_points": "10"}) == []
+    found = round_config.problems({"publication_due": "12月10日", "publication_deduction": "-1",
+                                   "publication_min_days": {"poster": 3}, "leader_evaluation_points": "x"})
+    assert len(found) == 4
