@@ -19,16 +19,16 @@ from cases.api.fields import BoundedIntegerField, StrictSerializer, refuse_body
 from cases.evaluation import selectors, services
 
 
-class EvaluatorsSerializer(StrictSerializer):
+class LeaderEvaluatorsSerializer(StrictSerializer):
     users = serializers.ListField(child=BoundedIntegerField(min_value=1), max_length=services.MAX_EVALUATORS)
 
 
-class FormSerializer(StrictSerializer):
+class LeaderFormSerializer(StrictSerializer):
     case = BoundedIntegerField(min_value=1)
     score = BoundedIntegerField(min_value=1, max_value=5)
 
 
-class PublicationSerializer(StrictSerializer):
+class DutyPublicationSerializer(StrictSerializer):
     place = serializers.CharField(max_length=500, error_messages={"blank": "请填写发布位置（网址或地点）。"})
     start_date = serializers.DateField()
     end_date = serializers.DateField(required=False, allow_null=True, default=None)
@@ -50,7 +50,7 @@ def _duty_rows(rows: list[dict]) -> list[dict]:
 
 
 @extend_schema(methods=["GET"], responses=OpenApiTypes.OBJECT)
-@extend_schema(methods=["PUT"], request=EvaluatorsSerializer, responses=OpenApiTypes.OBJECT)
+@extend_schema(methods=["PUT"], request=LeaderEvaluatorsSerializer, responses=OpenApiTypes.OBJECT)
 @api_view(["GET", "PUT"])
 def round_evaluators(request, pk: int):
     """The round's leader evaluators (领导评价人): the office and the organisation-wide roles read, the
@@ -61,7 +61,7 @@ def round_evaluators(request, pk: int):
     if request.method == "PUT":
         if not access.is_office(request.user):  # before the body
             raise PermissionDenied("只有考核办可以指定领导评价人。")
-        body = EvaluatorsSerializer(data=request.data)
+        body = LeaderEvaluatorsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.evaluators_set(user=request.user, round=round, user_ids=body.validated_data["users"])
     return Response({"round": round.pk, "evaluators": selectors.evaluators(round)})
@@ -85,7 +85,7 @@ def leader_evaluation(request, pk: int):
     return Response(out)
 
 
-@extend_schema(request=FormSerializer, responses=OpenApiTypes.OBJECT)
+@extend_schema(request=LeaderFormSerializer, responses=OpenApiTypes.OBJECT)
 @api_view(["POST"])
 def leader_evaluation_submit(request, pk: int):
     """An evaluator submits the anonymous form for one unit ({"case": id, "score": 1–5}); a second form
@@ -93,7 +93,7 @@ def leader_evaluation_submit(request, pk: int):
     round = _round(request, pk)
     if not selectors.is_evaluator(request.user, round):  # before the body
         raise PermissionDenied("只有考核办指定的领导评价人可以填写领导评价表。")
-    body = FormSerializer(data=request.data)
+    body = LeaderFormSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     case = round.cases.select_related("round", "unit").filter(pk=body.validated_data["case"]).first()
     if case is None:
@@ -145,7 +145,7 @@ def publication_duties(request, pk: int):
                      "red": sum(1 for r in rows if r["red"]), "duties": _duty_rows(rows)})
 
 
-@extend_schema(request=PublicationSerializer, responses=OpenApiTypes.OBJECT)
+@extend_schema(request=DutyPublicationSerializer, responses=OpenApiTypes.OBJECT)
 @api_view(["PUT"])
 def case_publication(request, pk: int, kind: str):
     """A unit records where and since when it published for a duty (notice / performance / rectification)."""
@@ -153,7 +153,7 @@ def case_publication(request, pk: int, kind: str):
     if not (access.is_unit_member(request.user, case.unit_id, m.UnitRole.STAFF)
             or access.is_unit_member(request.user, case.unit_id, m.UnitRole.HEAD)):  # before the body
         raise PermissionDenied("只有本单位可以登记本单位的公示情况。")
-    body = PublicationSerializer(data=request.data)
+    body = DutyPublicationSerializer(data=request.data)
     errors = {} if body.is_valid() else dict(body.errors)
     if kind not in m.DutyKind.values:  # the path's duty named beside the body's fields
         errors["kind"] = ["未知的公示事项。"]
