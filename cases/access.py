@@ -126,6 +126,8 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.filter(case__in=_visible_case_ids(user))
     if model is m.Rectification:
         return qs.filter(_rectification_q(user))
+    if model is m.DutyPublication:  # a unit's own publication records (seed 004); answers: none below the office
+        return qs.filter(case__in=_visible_case_ids(user))
     if model is m.RecommendationBallot:
         # A unit's ballot (民主推荐) is its own; the group's leaders and liaison see their group's.
         return qs.filter(Q(unit_id__in=unit_ids(user))
@@ -154,6 +156,7 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.filter(
             Q(pk__in=m.GroupMember.objects.filter(user=user).values("group__round_id"))
             | Q(pk__in=m.Case.objects.filter(unit_id__in=unit_ids(user)).values("round_id"))
+            | Q(pk__in=m.LeaderEvaluator.objects.filter(user=user).values("round_id"))  # seed 004's evaluators
         )
     if model is m.Group:
         # Group members see the groups of their rounds (whom to coordinate with); a unit sees only the

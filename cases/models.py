@@ -574,6 +574,13 @@ class Result(models.Model):
 
 # Rectification (整改), objections (异议) and seed 001's self-check, democratic recommendation and declared bonus
 # items (cases/party_building/) live in their own modules; Django finds their models through this one.
+from cases.evaluation.models import (  # noqa: E402,F401
+    DutyKind,
+    DutyPublication,
+    LeaderEvaluationAnswer,
+    LeaderEvaluationParticipation,
+    LeaderEvaluator,
+)
 from cases.objections.models import Objection, ObjectionStatus  # noqa: E402,F401
 from cases.party_building.models import (  # noqa: E402,F401
     BonusDeclaration,

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from cases.api import evaluation as evaluation_api
 from cases.api import imports as import_api
 from cases.api import objections as objection_api
 from cases.api import party_building as party_building_api
@@ -59,6 +60,17 @@ api_v1: list[URLPattern | URLResolver] = [
          name="round-publication-finalise"),
     path("cases/<int:pk>/extend/", workflow_api.case_extend, name="case-extend"),
     path("cases/<int:pk>/self-check/", party_building_api.case_self_check, name="case-self-check"),
+    path("rounds/<int:pk>/leader-evaluators/", evaluation_api.round_evaluators, name="round-leader-evaluators"),
+    path("rounds/<int:pk>/leader-evaluation/", evaluation_api.leader_evaluation, name="round-leader-evaluation"),
+    path("rounds/<int:pk>/leader-evaluation/submit/", evaluation_api.leader_evaluation_submit,
+         name="round-leader-evaluation-submit"),
+    path("rounds/<int:pk>/leader-evaluation/compile/", evaluation_api.leader_evaluation_compile,
+         name="round-leader-evaluation-compile"),
+    path("rounds/<int:pk>/leader-evaluation/approve/", evaluation_api.leader_evaluation_approve,
+         name="round-leader-evaluation-approve"),
+    path("rounds/<int:pk>/publication-duties/", evaluation_api.publication_duties, name="round-publication-duties"),
+    path("cases/<int:pk>/publication-duties/<str:kind>/", evaluation_api.case_publication,
+         name="case-publication-duty"),
     path("groups/<int:pk>/self-check/", party_building_api.group_self_check, name="group-self-check"),
     path("groups/<int:pk>/recommendations/", party_building_api.group_recommendations, name="group-recommendations"),
     path("cases/<int:pk>/diagram.svg", workflow_api.case_diagram, name="case-diagram"),

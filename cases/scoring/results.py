@@ -17,6 +17,7 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.evaluation import selectors as evaluation_selectors
 from cases.party_building import rules as party_rules
 from cases.party_building import selectors as party_selectors
 from cases.scoring import engine, round_config
@@ -107,6 +108,9 @@ def incidents_of(round: m.Round, cases: list[m.Case]) -> tuple[dict[int, list[en
         if case.late and late_amount > 0:
             incidents[case.pk].append(engine.Incident(kind=LATE_KIND, amount=late_amount, count=1))
     for case_id, found in party_selectors.deductions_by_case(round, cases).items():
+        incidents[case_id].extend(engine.Incident(kind=label, amount=amount, count=1) for label, amount in found)
+    # Seed 004's publication duties not met by their date, where the round deducts for them.
+    for case_id, found in evaluation_selectors.deductions_by_case(round, cases).items():
         incidents[case_id].extend(engine.Incident(kind=label, amount=amount, count=1) for label, amount in found)
     return incidents, vetoed
 

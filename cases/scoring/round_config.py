@@ -4,12 +4,14 @@ Keys (all optional; docs/round-config.md): report_char_limit, aggregation, trim_
 aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_total_threshold,
 late_deduction, composite, grade_first, reward_coefficients, commendation_barred_grades, publication_days,
 publication_day_kind, rectification_days, rectification_plan_days, rectification_start, self_check,
-recommendation, special_bonus_cap (docs/party-building.md), and the deadline keys of docs/deadlines.md.
+recommendation, special_bonus_cap (docs/party-building.md), leader_evaluation_points, publication_due,
+publication_min_days, publication_deduction (docs/leader-evaluation.md), and the deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cases.evaluation import config as evaluation_config
 from cases.party_building import rules, selfcheck
 from cases.scoring import engine
 
@@ -153,4 +155,5 @@ def problems(config: object) -> list[str]:
         found.append("group_quotas 必须是 {等次: 百分比}。")
     found.extend(selfcheck.config_problems(config))  # seed 001: the self-check statistics table
     found.extend(rules.config_problems(config))  # seed 001: democratic recommendation, special_bonus_cap
+    found.extend(evaluation_config.config_problems(config))  # seed 004: leader evaluation, publication duties
     return found

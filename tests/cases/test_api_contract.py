@@ -68,6 +68,8 @@ def build_world() -> World:
         user.mobile, user.office_phone = f"1390000{n:04d}", f"0991-{n:04d}"
         user.save(update_fields=["mobile", "office_phone"])
     leader = r.groups[0].leader
+    # Seed 004's leader evaluation: the round's leader listed as an evaluator (the body is read after that check).
+    m.LeaderEvaluator.objects.create(round=r.round, user=r.leader)
     submissions.submission_save(user=r.staff[0], case=r.case(0), report="原稿", self_scores={"S1.1": "5"})
     case1 = advance_case(r, 1, upto="inspect")
     record = inspections.inspection_record_create(user=leader, case=case1, method="听汇报", date="2026-07-01")
@@ -369,6 +371,17 @@ def write_requests(world) -> dict:
         ("POST", "/api/v1/rounds/{id}/publication/finalise/"): (
             "office", f"{API}/rounds/{world.r.round.pk}/publication/finalise/", {}),
         ("PATCH", "/api/v1/units/{id}/"): ("office", f"{API}/units/{world.r.units[0].pk}/", {"name": "改名"}),
+        ("PUT", "/api/v1/rounds/{id}/leader-evaluators/"): ("office", f"{API}/rounds/{world.r.round.pk}/leader-evaluators/",
+                                                            {"users": [world.r.leader.pk]}),
+        ("POST", "/api/v1/rounds/{id}/leader-evaluation/submit/"): (
+            "leader", f"{API}/rounds/{world.r.round.pk}/leader-evaluation/submit/", {"case": world.case(0).pk, "score": 4}),
+        ("POST", "/api/v1/rounds/{id}/leader-evaluation/compile/"): (
+            "office", f"{API}/rounds/{world.r.round.pk}/leader-evaluation/compile/", {}),
+        ("POST", "/api/v1/rounds/{id}/leader-evaluation/approve/"): (
+            "leader", f"{API}/rounds/{world.r.round.pk}/leader-evaluation/approve/", {}),
+        ("PUT", "/api/v1/cases/{id}/publication-duties/{kind}/"): (
+            "staff0", f"{API}/cases/{world.case(0).pk}/publication-duties/notice/",
+            {"place": "门户网站", "start_date": "2026-01-05"}),
     }
 
 
