@@ -50,12 +50,12 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     K.INSTITUTION_SYSTEM: PLAIN_LAYOUT,
     K.INSTITUTION_HOT: PLAIN_LAYOUT,
 }
-ATTACHMENT = {K.GOV_SYSTEM: 2, K.GOV_HOT: 3, K.PARTY_SYSTEM: 4, K.PARTY_HOT: 5, K.INSTITUTION_SYSTEM: 6,
+ATTACHMENT: dict[str, int] = {K.GOV_SYSTEM: 2, K.GOV_HOT: 3, K.PARTY_SYSTEM: 4, K.PARTY_HOT: 5, K.INSTITUTION_SYSTEM: 6,
               K.INSTITUTION_HOT: 7}
 # Questionnaires go by post to these lists' people (填报要求 4).
-POSTAL_KINDS = {K.GOV_SYSTEM, K.PARTY_SYSTEM, K.INSTITUTION_SYSTEM}
+POSTAL_KINDS: set[str] = {K.GOV_SYSTEM, K.PARTY_SYSTEM, K.INSTITUTION_SYSTEM}
 # The lists with a minimum size (二(一)4, 二(二)3, 二(三)3 of the seed).
-HOT_KINDS = {K.GOV_HOT, K.PARTY_HOT, K.INSTITUTION_HOT}
+HOT_KINDS: set[str] = {K.GOV_HOT, K.PARTY_HOT, K.INSTITUTION_HOT}
 
 AREA_CODE = re.compile(r"^0\d{2,3}$")
 LANDLINE = re.compile(r"^\d{7,8}$")

@@ -19,7 +19,7 @@ from cases.social.models import SampleFrame, SampleListKind, SampleRow
 # and agree a unit's own figure (`sample_minimum_overrides`, by unit code: 协商沟通 in the seed).
 DEFAULT_MINIMUMS = {"economic": 500, "public_affairs": 500, "supervision": 500, "special_affairs": 300,
                     "party_mass": 300, "institution": 300}
-CATEGORY_TYPES = {m.UnitCategory.GOVERNMENT: "economic", m.UnitCategory.INSTITUTION: "institution"}
+CATEGORY_TYPES: dict[str, str] = {m.UnitCategory.GOVERNMENT: "economic", m.UnitCategory.INSTITUTION: "institution"}
 
 
 def unit_type(round: m.Round, unit: m.Unit) -> str:
@@ -65,7 +65,7 @@ def summary(user: m.User, round: m.Round) -> list[dict[str, Any]]:
                 "rows": current.row_count if current else 0,
                 "uploaded_at": current.uploaded_at.isoformat() if current else None,
                 "versions": len(versions),
-                "meets_minimum": bool(current) and current.row_count >= minimum,
+                "meets_minimum": current is not None and current.row_count >= minimum,
             })
         out.append({"unit": unit.pk, "unit_name": unit.name, "unit_type": unit_type(round, unit), "lists": lists})
     return out
