@@ -262,3 +262,26 @@ def test_cross_list_duplicates_over_the_round(world):
                                  person_hash=cipher.person_hash("韦小宝", "13812345678"))
     assert cross_list_duplicates(world.round) == [
         {"unit": world.unit.pk, "person_hash": cipher.person_hash("韦小宝", "013812345678"), "rows": 2}]
+
+
+def test_pages_unit_uploads_and_sees_counts_office_sees_every_unit(client, world):
+    url = f"/rounds/{world.round.pk}/sample-frames/"
+    client.force_login(world.staff)
+    bad = client.post(url, {"unit": world.unit.pk, "kind": K.GOV_SYSTEM,
+                            "file": xlsx(K.GOV_SYSTEM, [person(2)])})
+    assert bad.status_code == 200 and "序号应连续" in bad.content.decode()
+    assert not SampleFrame.objects.exists()
+    good = client.post(url, {"unit": world.unit.pk, "kind": K.GOV_SYSTEM,
+                             "file": xlsx(K.GOV_SYSTEM, [person(n, name=f"韦{n}") for n in (1, 2, 3)])})
+    page = good.content.decode()
+    assert good.status_code == 200 and "第 1 版，共 3 人" in page and "韦1" not in page
+    assert world.other.name not in page and "sample-frames/" in page and "export.xlsx" not in page
+    client.force_login(world.office)
+    page = client.get(url).content.decode()
+    assert world.unit.name in page and world.other.name in page and "export.xlsx" in page
+    client.force_login(world.expert)
+    assert client.get(url).status_code == 403
+    client.force_login(world.other_staff)
+    assert client.post(url, {"unit": world.unit.pk, "kind": K.GOV_SYSTEM,
+                             "file": xlsx(K.GOV_SYSTEM, [person(1)])}).status_code == 200
+    assert SampleFrame.objects.count() == 1  # not a choice of theirs: the form refuses the unit
