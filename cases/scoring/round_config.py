@@ -12,6 +12,7 @@ from typing import Any
 
 from cases.party_building import rules, selfcheck
 from cases.scoring import engine
+from cases.social import rules as sample_rules
 
 
 def grade_names(config: dict[str, Any]) -> list[str]:
@@ -153,4 +154,5 @@ def problems(config: object) -> list[str]:
         found.append("group_quotas 必须是 {等次: 百分比}。")
     found.extend(selfcheck.config_problems(config))  # seed 001: the self-check statistics table
     found.extend(rules.config_problems(config))  # seed 001: democratic recommendation, special_bonus_cap
+    found.extend(sample_rules.config_problems(config))  # seed 004: sample-frame minimums
     return found

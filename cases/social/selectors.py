@@ -13,12 +13,11 @@ from cases import access
 from cases import models as m
 from cases.social.layouts import HOT_KINDS
 from cases.social.models import SampleFrame, SampleListKind, SampleRow
+from cases.social.rules import DEFAULT_MINIMUMS
 
-# Seed 004 二(一)4, 二(二)3, 二(三)3: the hot/difficult-work list's minimum by the unit's type. The round may
-# replace any of them (config `sample_minimums`), name each unit's type (`sample_unit_types`, by unit code)
-# and agree a unit's own figure (`sample_minimum_overrides`, by unit code: 协商沟通 in the seed).
-DEFAULT_MINIMUMS = {"economic": 500, "public_affairs": 500, "supervision": 500, "special_affairs": 300,
-                    "party_mass": 300, "institution": 300}
+# The round may replace any of the seed's minimums (config `sample_minimums`, cases/social/rules.py), name each
+# unit's type (`sample_unit_types`, by unit code) and agree a unit's own figure (`sample_minimum_overrides`,
+# by unit code: 协商沟通 in the seed).
 CATEGORY_TYPES: dict[str, str] = {m.UnitCategory.GOVERNMENT: "economic", m.UnitCategory.INSTITUTION: "institution"}
 
 

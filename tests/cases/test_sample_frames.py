@@ -285,3 +285,15 @@ def test_pages_unit_uploads_and_sees_counts_office_sees_every_unit(client, world
     assert client.post(url, {"unit": world.unit.pk, "kind": K.GOV_SYSTEM,
                              "file": xlsx(K.GOV_SYSTEM, [person(1)])}).status_code == 200
     assert SampleFrame.objects.count() == 1  # not a choice of theirs: the form refuses the unit
+
+
+def test_round_config_keys_are_checked():
+    from cases.scoring.round_config import problems
+
+    assert problems({"sample_minimums": {"economic": 400}, "sample_unit_types": {"U1": "special_affairs"},
+                     "sample_minimum_overrides": {"U1": 250}}) == []
+    assert problems({"sample_minimums": {"economy": 400, "party_mass": -1}, "sample_unit_types": {"U1": "x"},
+                     "sample_minimum_overrides": {"U1": "many"}}) == [
+        "sample_minimums：未知的单位类型“economy”。", "sample_minimums 的人数必须是 0 到 10000 之间的整数。",
+        "sample_unit_types 必须是对象（单位编码: economic/public_affairs/supervision/special_affairs/party_mass/institution）。",
+        "sample_minimum_overrides 必须是对象（单位编码: 0 到 10000 之间的整数）。"]
