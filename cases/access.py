@@ -358,3 +358,12 @@ def can_upload_sample_frame(user, round: m.Round, unit: m.Unit) -> bool:
     """A unit's lists are uploaded by its staff (填报员), for a round the unit is assessed in."""
     return (user.is_authenticated and user.is_active and is_unit_member(user, unit.pk, m.UnitRole.STAFF)
             and m.Case.objects.filter(round=round, unit=unit).exists())
+
+
+def sample_frame_units(user, round: m.Round) -> QuerySet:
+    """The units of `round` whose sample-frame counts `user` sees: every unit for the office, a unit's own
+    for its staff and head, none for anyone else."""
+    units = m.Unit.objects.filter(pk__in=m.Case.objects.filter(round=round).values("unit_id"))
+    if can_read_sample_rows(user):
+        return units
+    return units.filter(pk__in=unit_ids(user))

@@ -45,10 +45,7 @@ def visible_frames(user: m.User, round: m.Round) -> QuerySet[SampleFrame]:
 def summary(user: m.User, round: m.Round) -> list[dict[str, Any]]:
     """Per unit the user may see: its type, its lists' current counts (and versions) against the minimums."""
     frames = list(visible_frames(user, round).select_related("unit").order_by("unit_id", "kind", "-version"))
-    if access.is_office(user) or user.is_superuser:
-        units = list(m.Unit.objects.filter(cases__round=round).distinct().order_by("sort_order", "code"))
-    else:
-        units = list(m.Unit.objects.filter(pk__in=access.unit_ids(user), cases__round=round).distinct())
+    units = list(access.sample_frame_units(user, round).order_by("sort_order", "code"))
     out = []
     for unit in units:
         own = [f for f in frames if f.unit_id == unit.pk]

@@ -50,10 +50,9 @@ class FrameForm(forms.Form):
 def sample_frames_page(request, pk):
     round = get_object_or_404(access.visible(m.Round, request.user), pk=pk)
     office = access.can_read_sample_rows(request.user)
-    units = [u for u in m.Unit.objects.filter(pk__in=access.unit_ids(request.user, m.UnitRole.STAFF),
-                                               cases__round=round).distinct()
+    units = [u for u in access.sample_frame_units(request.user, round)
              if access.can_upload_sample_frame(request.user, round, u)]
-    if not office and not access.unit_ids(request.user).filter(unit__cases__round=round).exists():
+    if not access.sample_frame_units(request.user, round).exists():
         raise PermissionDenied(_("只有考核办和本轮次的单位可以查看抽样框。"))
     context = {"round_obj": round, "office": office, "problems": None, "uploaded": None,
                "max_rows": MAX_DATA_ROWS, "upload_limit": mebibytes(int(settings.UPLOAD_MAX_BYTES)),
