@@ -64,6 +64,8 @@ POSTCODE = re.compile(r"^\d{6}$")
 # A concrete address names a place (xx市xx路xx号, the seed's example).
 ADDRESS_MARK = re.compile(r"[省市县区旗盟州镇乡村路街道巷号弄]")
 GENDERS = ("男", "女")
+# The stored columns' sizes (cases/social/models.SampleRow); the others are checked by their format.
+MAX_LENGTHS = {"姓名": 64, ADDRESS_HEADER: 255, "单位": 255, "职务": 128, "备注": 255}
 
 
 def normalise_header(text: str) -> str:
@@ -139,6 +141,9 @@ def row_problems(kind: str, sheet: str, row: PersonRow, expected_seq: int) -> li
     def bad(header: str, message: str) -> None:
         out.append(Problem(sheet, row.number, row.letters.get(header, ""), header, message))
 
+    for header, limit in MAX_LENGTHS.items():
+        if len(row.get(header)) > limit:
+            bad(header, f"超过 {limit} 个字符。")
     seq = row.get("序号")
     if not seq:
         bad("序号", "必填。")

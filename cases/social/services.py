@@ -98,9 +98,14 @@ def upload_frame(*, user: m.User, round: m.Round, unit: m.Unit, kind: str, fileo
     cipher = current_cipher()
     address_header = layouts.ADDRESS_HEADER if layouts.ADDRESS_HEADER in layouts.LAYOUTS[kind] else "单位"
     with transaction.atomic():
-        # Lock the unit's lists of this round: two uploads at once get consecutive versions.
-        previous = list(SampleFrame.objects.select_for_update().filter(round=round, unit=unit, kind=kind)
-                        .order_by("-version"))
+        # Lock the unit's case in the round: two uploads at once get consecutive versions, and the
+        # cross-list check above is not raced by an upload of the unit's other list (checked again below).
+        m.Case.objects.select_for_update().filter(round=round, unit=unit).first()
+        hashes = [p["_hash"] for p in people if p["_hash"]]
+        if SampleRow.objects.filter(frame__round=round, frame__unit=unit, frame__is_current=True,
+                                    person_hash__in=hashes).exclude(frame__kind=kind).exists():
+            raise FrameRefused([Problem("", 0, "", "", "本单位的其他名单刚刚更新，与本文件有重复人员，请重新上传。")])
+        previous = list(SampleFrame.objects.filter(round=round, unit=unit, kind=kind).order_by("-version"))
         current = next((f for f in previous if f.is_current), None)
         if current:
             SampleFrame.objects.filter(pk=current.pk).update(is_current=False)

@@ -297,3 +297,11 @@ def test_round_config_keys_are_checked():
         "sample_minimums：未知的单位类型“economy”。", "sample_minimums 的人数必须是 0 到 10000 之间的整数。",
         "sample_unit_types 必须是对象（单位编码: economic/public_affairs/supervision/special_affairs/party_mass/institution）。",
         "sample_minimum_overrides 必须是对象（单位编码: 0 到 10000 之间的整数）。"]
+
+
+def test_a_cell_longer_than_its_column_is_refused(api, world):
+    response = upload(api, world, world.staff, K.GOV_HOT, [person(1, K.GOV_HOT, name="韦" * 65), person(2, K.GOV_HOT),
+                                                        person(3, K.GOV_HOT)])
+    assert response.status_code == 400
+    assert [(p["row"], p["header"], p["message"]) for p in response.json()["problems"]] == [
+        (4, "姓名", "超过 64 个字符。")]
