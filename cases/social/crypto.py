@@ -64,3 +64,23 @@ class Cipher:
 
 def current_cipher() -> Cipher:
     return Cipher(configured_key())
+
+
+def check_sample_data_key(app_configs: object = None, **kwargs: object) -> list:
+    """System check: a SAMPLE_DATA_KEY that is not a Fernet key is an error; none at all, with DEBUG off,
+    a deployment warning (the key derived from SECRET_KEY is for development)."""
+    from django.core import checks
+
+    key = getattr(settings, "SAMPLE_DATA_KEY", "")
+    if key:
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            return [checks.Error("SAMPLE_DATA_KEY is not a Fernet key (32 url-safe base64-encoded bytes).",
+                                 id="cases.E101")]
+        return []
+    if not settings.DEBUG and kwargs.get("deploy"):
+        return [checks.Warning("SAMPLE_DATA_KEY is not set: sample-frame personal data is encrypted with a key "
+                               "derived from SECRET_KEY.", hint="Set SAMPLE_DATA_KEY (docs/sample_frames.md).",
+                               id="cases.W101")]
+    return []

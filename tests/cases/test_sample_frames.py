@@ -305,3 +305,14 @@ def test_a_cell_longer_than_its_column_is_refused(api, world):
     assert response.status_code == 400
     assert [(p["row"], p["header"], p["message"]) for p in response.json()["problems"]] == [
         (4, "姓名", "超过 64 个字符。")]
+
+
+def test_system_check_wants_a_real_key_in_production(settings):
+    settings.DEBUG = False
+    settings.SAMPLE_DATA_KEY = ""
+    assert [w.id for w in crypto.check_sample_data_key(deploy=True)] == ["cases.W101"]
+    assert crypto.check_sample_data_key() == []  # not a deployment check: development may go without
+    settings.SAMPLE_DATA_KEY = "not-a-key"
+    assert [e.id for e in crypto.check_sample_data_key()] == ["cases.E101"]
+    settings.SAMPLE_DATA_KEY = Fernet.generate_key().decode()
+    assert crypto.check_sample_data_key(deploy=True) == []
