@@ -316,3 +316,12 @@ def test_system_check_wants_a_real_key_in_production(settings):
     assert [e.id for e in crypto.check_sample_data_key()] == ["cases.E101"]
     settings.SAMPLE_DATA_KEY = Fernet.generate_key().decode()
     assert crypto.check_sample_data_key(deploy=True) == []
+
+
+def test_unknown_fields_are_refused_and_nothing_is_stored(api, world):
+    url = f"/api/v1/rounds/{world.round.pk}/units/{world.unit.pk}/sample-frames/{K.GOV_SYSTEM}/"
+    response = api(world.staff).post(url, {"file": xlsx(K.GOV_SYSTEM, [person(1)]), "bogus": "1"},
+                                     format="multipart")
+    assert response.status_code == 400 and "bogus" in response.json()["errors"]
+    assert api(world.staff).post(url.replace(K.GOV_SYSTEM, "nonsense"), {}, format="multipart").status_code == 404
+    assert not SampleFrame.objects.exists()
