@@ -114,6 +114,12 @@ def restrict(qs: QuerySet, user) -> QuerySet:
     model = qs.model
     if model is m.AuditEntry:
         return qs if can_read_audit(user) else qs.none()
+    # Sample frames (抽样框, personal data): the rows are the office's alone; a list's counts are the
+    # office's and its own unit's (staff and head). Leaders and auditors see neither.
+    if model is m.SampleRow:
+        return qs if can_read_sample_rows(user) else qs.none()
+    if model is m.SampleFrame:
+        return qs if can_read_sample_rows(user) else qs.filter(unit_id__in=unit_ids(user))
     if sees_everything(user):
         return qs
     if model is m.Case:
@@ -343,3 +349,24 @@ def can_vote_for_unit(user, unit_id: int) -> bool:
 def can_declare_bonus(user, case: m.Case) -> bool:
     """A unit's staff declare its bonus items (单位自行申报), as they write its self-assessment."""
     return user.is_active and is_unit_member(user, case.unit_id, m.UnitRole.STAFF)
+
+
+def can_read_sample_rows(user) -> bool:
+    """The people of a sample frame (names, phones) are read and exported by the office only (seed 004:
+    对参评人员的个人信息…严格保密)."""
+    return user.is_authenticated and user.is_active and is_office(user)
+
+
+def can_upload_sample_frame(user, round: m.Round, unit: m.Unit) -> bool:
+    """A unit's lists are uploaded by its staff (填报员), for a round the unit is assessed in."""
+    return (user.is_authenticated and user.is_active and is_unit_member(user, unit.pk, m.UnitRole.STAFF)
+            and m.Case.objects.filter(round=round, unit=unit).exists())
+
+
+def sample_frame_units(user, round: m.Round) -> QuerySet:
+    """The units of `round` whose sample-frame counts `user` sees: every unit for the office, a unit's own
+    for its staff and head, none for anyone else."""
+    units = m.Unit.objects.filter(pk__in=m.Case.objects.filter(round=round).values("unit_id"))
+    if can_read_sample_rows(user):
+        return units
+    return units.filter(pk__in=unit_ids(user))

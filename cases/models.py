@@ -597,3 +597,4 @@ from cases.rectification.models import (  # noqa: E402,F401
     RectificationSource,
     RectificationStatus,
 )
+from cases.social.models import SampleFrame, SampleListKind, SampleRow  # noqa: E402,F401

@@ -18,6 +18,9 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", False)
 # The demo key only works with DEBUG on; production must provide its own.
 SECRET_KEY = env_str("SECRET_KEY", "insecure-demo-key-change-me" if DEBUG else None)
+# The Fernet key of sample-frame personal data (cases/social/crypto.py). Unset, one is derived from
+# SECRET_KEY: fine for development and tests; production sets its own (docs/sample_frames.md).
+SAMPLE_DATA_KEY = env_str("SAMPLE_DATA_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 

@@ -13,6 +13,7 @@ from cases.api import objections as objection_api
 from cases.api import party_building as party_building_api
 from cases.api import rectifications as rectification_api
 from cases.api import round_templates as round_template_api
+from cases.api import social as social_api
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from cases.rectification import ledger_api as rectification_ledger
@@ -85,6 +86,14 @@ api_v1: list[URLPattern | URLResolver] = [
     path("imports/template.xlsx", import_api.import_template, name="import-template"),
     path("imports/people/", import_api.import_people, name="import-people"),
     path("rounds/<int:pk>/groups/import/", import_api.import_round_groups, name="round-groups-import"),
+    path("rounds/<int:pk>/sample-frames/", social_api.round_sample_frames, name="round-sample-frames"),
+    path("rounds/<int:pk>/sample-frames/duplicates/", social_api.round_sample_duplicates,
+         name="round-sample-duplicates"),
+    path("rounds/<int:pk>/units/<int:unit>/sample-frames/<str:kind>/", social_api.upload_sample_frame,
+         name="sample-frame-upload"),
+    path("sample-frames/templates/<str:kind>.xlsx", social_api.sample_frame_template, name="sample-frame-template"),
+    path("sample-frames/<int:pk>/rows/", social_api.sample_frame_rows, name="sample-frame-rows"),
+    path("sample-frames/<int:pk>/export.xlsx", social_api.sample_frame_export, name="sample-frame-export"),
     path("", include(router.urls)),
 ]
 

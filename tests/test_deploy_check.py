@@ -16,6 +16,7 @@ def test_check_deploy_passes_with_production_settings():
         "SECRET_KEY": secrets.token_urlsafe(60),
         "ALLOWED_HOSTS": "assess.example.gov.cn",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "SAMPLE_DATA_KEY": "gIOnIiDhtd8dfjzfvTNsnKF6CJPNexNz0pB3-ewUR1c=",
     }
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "DJANGO_ALLOW_ASYNC_UNSAFE"):
         env.pop(name, None)  # set by the test run (and the browser tests); production has none of them

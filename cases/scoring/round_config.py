@@ -14,6 +14,7 @@ from typing import Any
 from cases.evaluation import config as evaluation_config
 from cases.party_building import rules, selfcheck
 from cases.scoring import engine
+from cases.social import rules as sample_rules
 
 
 def grade_names(config: dict[str, Any]) -> list[str]:
@@ -156,4 +157,5 @@ def problems(config: object) -> list[str]:
     found.extend(selfcheck.config_problems(config))  # seed 001: the self-check statistics table
     found.extend(rules.config_problems(config))  # seed 001: democratic recommendation, special_bonus_cap
     found.extend(evaluation_config.config_problems(config))  # seed 004: leader evaluation, publication duties
+    found.extend(sample_rules.config_problems(config))  # seed 004: sample-frame minimums
     return found

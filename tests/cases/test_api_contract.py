@@ -387,9 +387,11 @@ def write_requests(world) -> dict:
 
 # Multipart uploads: their serializers are strict like the rest, but their views are another part of
 # issue 9 (permission before reading the file); tests/cases/test_attachments.py and test_rubric_api.py;
-# the Excel imports of units, people and groups in tests/cases/test_people_import.py.
+# the Excel imports of units, people and groups in tests/cases/test_people_import.py, the sample frames in
+# tests/cases/test_sample_frames.py.
 UPLOADS = {("POST", "/api/v1/attachments/"), ("POST", "/api/v1/rubrics/import/"),
-           ("POST", "/api/v1/imports/people/"), ("POST", "/api/v1/rounds/{id}/groups/import/")}
+           ("POST", "/api/v1/imports/people/"), ("POST", "/api/v1/rounds/{id}/groups/import/"),
+           ("POST", "/api/v1/rounds/{id}/units/{unit}/sample-frames/{kind}/")}
 
 
 def test_every_write_endpoint_is_walked(world):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow.pages import evaluation, imports, party_building, publication, views
+from workflow.pages import evaluation, imports, party_building, publication, samples, views
 
 app_name = "ui"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("rounds/<int:pk>/urge/", views.round_urge, name="urge"),
     path("rounds/<int:pk>/publication/", publication.round_publication, name="publication"),
     path("rounds/<int:pk>/leader-evaluation/", evaluation.round_leader_evaluation, name="leader_evaluation"),
+    path("rounds/<int:pk>/sample-frames/", samples.sample_frames_page, name="sample_frames"),
     path("audit/", views.audit_log, name="audit"),
     path("imports/", imports.import_page, name="imports"),
     path("rectifications/", views.rectification_list, name="rectifications"),
