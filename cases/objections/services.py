@@ -19,6 +19,7 @@ from django.utils import timezone
 from cases import access
 from cases import models as m
 from cases.errors import Conflict
+from cases.rectification.services import rectifications_start
 from cases.scoring import results, round_config
 from cases.services.audit import audit
 from cases.services.common import parse_points, require_office
@@ -219,6 +220,9 @@ def _recompute(*, user: m.User, round: m.Round, objection: m.Objection) -> list[
     audit(actor=user, action="round.results_corrected", obj=round, round_id=round.pk,
           before={k: before.get(k) for k in changed}, after={k: after[k] for k in changed},
           comment=f"异议 #{objection.pk}（{objection.case.unit.name}）成立：更正 {objection.adjustment} 分。")
+    # A unit the correction put in the lowest band owes its written rectification too (idempotent: the
+    # others have theirs). One that left the band keeps the one it has, to be closed by verification.
+    rectifications_start(round=round)
     return stored
 
 

@@ -158,6 +158,19 @@ def test_a_downward_correction_moves_the_unit_down():
                              "C": (D("12.50"), 3, "达标"), "D": (D("11.00"), 4, "不达标")}
 
 
+def test_a_correction_into_the_lowest_band_starts_the_unit_s_rectification():
+    setup = _approved_round()
+    lowest = m.Rectification.objects.filter(round=setup.round, source=m.RectificationSource.LOWEST_GRADE)
+    assert [r.unit_id for r in lowest] == [setup.units[3].pk]  # D, 不达标 at approval
+    services.publication_open(user=setup.office, round=setup.round)
+    objection = services.objection_file(user=setup.heads[2], case=setup.case(2), reasons="复核")
+    services.objection_resolve(user=setup.office, objection=objection, decision="uphold",
+                               resolution="复核后更正", adjustment="-1.00")
+    # C: 12.50 − 1.00 = 11.50 → 不达标: its rectification starts now, D's is not started twice.
+    assert _table(setup)["C"] == (D("11.50"), 3, "不达标")
+    assert sorted(r.unit_id for r in lowest.all()) == sorted([setup.units[2].pk, setup.units[3].pk])
+
+
 def test_results_cannot_become_final_with_an_open_objection(api):
     setup = _approved_round()
     office = api(setup.office)
