@@ -11,16 +11,9 @@ from django.utils.translation import gettext as _
 
 from cases import access
 from cases import models as m
-from cases.errors import Conflict
 from cases.evaluation import selectors, services
 from cases.services.common import parse_int
-
-
-def _messages(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [f"{field}：{msg}" if field != "__all__" else msg
-                for field, msgs in exc.message_dict.items() for msg in msgs]
-    return [str(exc.args[0]) if exc.args else str(exc)]
+from workflow.pages.actions import run_action
 
 
 def _own_cases(user, round: m.Round) -> list[m.Case]:
@@ -72,18 +65,10 @@ def round_leader_evaluation(request, pk):
     errors: list[str] = []
     status = 200
     if request.method == "POST":
-        handler = ACTIONS.get(request.POST.get("action", ""))
-        try:
-            if handler is None:
-                raise ValidationError({"action": [_("未知的操作。")]})
-            handler(request, round)
+        failed = run_action(request, round, ACTIONS)
+        if failed is None:
             return redirect("ui:leader_evaluation", pk=round.pk)
-        except PermissionDenied as exc:
-            errors, status = _messages(exc), 403
-        except Conflict as exc:
-            errors, status = _messages(exc), 409
-        except ValidationError as exc:
-            errors, status = _messages(exc), 400
+        errors, status = failed
     duties = selectors.duties(round, None if office_view else own_cases) if (office_view or own_cases) else []
     return render(request, "ui/leader_evaluation.html", {
         "round": round, "errors": errors,

@@ -5,16 +5,16 @@ its reasons and evidence (files of its case, or one uploaded here). Same service
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from cases import access
 from cases import models as m
-from cases.errors import Conflict
 from cases.objections import selectors, services
 from cases.services import inspections
 from cases.services.common import parse_int, require_office
+from workflow.pages.actions import run_action
 
 
 def _own_case(user, round: m.Round) -> m.Case | None:
@@ -23,13 +23,6 @@ def _own_case(user, round: m.Round) -> m.Case | None:
         if selectors.may_object(user, case):
             return case
     return None
-
-
-def _messages(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [f"{field}：{msg}" if field != "__all__" else msg
-                for field, msgs in exc.message_dict.items() for msg in msgs]
-    return [str(exc.args[0]) if exc.args else str(exc)]
 
 
 def _file(request, round: m.Round) -> None:
@@ -78,18 +71,10 @@ def round_publication(request, pk):
     errors: list[str] = []
     status = 200
     if request.method == "POST":
-        handler = ACTIONS.get(request.POST.get("action", ""))
-        try:
-            if handler is None:
-                raise ValidationError({"action": [_("未知的操作。")]})
-            handler(request, round)
+        failed = run_action(request, round, ACTIONS)
+        if failed is None:
             return redirect("ui:publication", pk=round.pk)
-        except PermissionDenied as exc:
-            errors, status = _messages(exc), 403
-        except Conflict as exc:
-            errors, status = _messages(exc), 409
-        except ValidationError as exc:
-            errors, status = _messages(exc), 400
+        errors, status = failed
         round.refresh_from_db()
     results = list(access.visible(m.Result, request.user).filter(round=round).select_related("case__unit", "case__group")
                    .order_by("category", "rank", "case__unit__code"))
