@@ -24,7 +24,7 @@ def round_after_prepare_due():
     for unit, order in zip(r.units, (3, 2, 1)):
         unit.sort_order = order
         unit.save(update_fields=["sort_order"])
-    traveller = time_machine.travel(r.round.prepare_due + timedelta(days=1, hours=1), tick=False)
+    traveller = time_machine.travel(r.round.prepare_due + timedelta(days=1, seconds=1), tick=False)  # the same local day
     traveller.start()
     advance_case(r, 0, upto="inspect")
     yield r
