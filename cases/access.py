@@ -132,7 +132,8 @@ def restrict(qs: QuerySet, user) -> QuerySet:
         return qs.filter(case__in=_visible_case_ids(user))
     if model is m.Rectification:
         return qs.filter(_rectification_q(user))
-    if model is m.DutyPublication:  # a unit's own publication records (seed 004); answers: none below the office
+    if model in (m.DutyPublication, m.MaterialDelivery, m.Questionnaire, m.PerformanceAnalysis, m.SituationReport):
+        # A social round's records and materials (seed 004): the unit's own; the office sees all (above).
         return qs.filter(case__in=_visible_case_ids(user))
     if model is m.RecommendationBallot:
         # A unit's ballot (民主推荐) is its own; the group's leaders and liaison see their group's.
@@ -370,3 +371,15 @@ def sample_frame_units(user, round: m.Round) -> QuerySet:
     if can_read_sample_rows(user):
         return units
     return units.filter(pk__in=unit_ids(user))
+
+
+def can_draft_social_material(user, case: m.Case) -> bool:
+    """A social round's questionnaire, situation table and performance analysis are drafted by the unit's
+    staff (填报员), as its self-assessment is."""
+    return user.is_authenticated and user.is_active and is_unit_member(user, case.unit_id, m.UnitRole.STAFF)
+
+
+def can_sign_performance_analysis(user, case: m.Case) -> bool:
+    """The performance analysis is discussed and approved by the unit's party group (党委（党组）讨论审定):
+    its head signs it off."""
+    return user.is_authenticated and user.is_active and is_unit_member(user, case.unit_id, m.UnitRole.HEAD)

@@ -597,4 +597,14 @@ from cases.rectification.models import (  # noqa: E402,F401
     RectificationSource,
     RectificationStatus,
 )
-from cases.social.models import SampleFrame, SampleListKind, SampleRow  # noqa: E402,F401
+from cases.social.models import (  # noqa: E402,F401
+    DraftStatus,
+    Material,
+    MaterialDelivery,
+    PerformanceAnalysis,
+    Questionnaire,
+    SampleFrame,
+    SampleListKind,
+    SampleRow,
+    SituationReport,
+)

@@ -34,6 +34,10 @@ def round_launch_problems(round: m.Round) -> dict[str, list[str]]:
         problems.setdefault("cases", []).append("本轮没有被考评单位。")
     if not round.rubric.items.exists():
         problems.setdefault("rubric", []).append("考评细则没有评分项。")
+    if round.kind == m.RoundKind.SOCIAL:
+        # A social round's units deliver materials and are evaluated by leaders and the public, not scored by
+        # experts (seed 004): its groups only sort the units for the office.
+        return problems
     for group in round.groups.prefetch_related("members"):
         roles = [member.role for member in group.members.all()]
         if m.GroupRole.LEADER not in roles:

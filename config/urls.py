@@ -14,6 +14,7 @@ from cases.api import party_building as party_building_api
 from cases.api import rectifications as rectification_api
 from cases.api import round_templates as round_template_api
 from cases.api import social as social_api
+from cases.api import social_materials as social_materials_api
 from cases.api import views as case_views
 from cases.api.tokens import ObtainToken
 from cases.rectification import ledger_api as rectification_ledger
@@ -86,6 +87,10 @@ api_v1: list[URLPattern | URLResolver] = [
     path("imports/template.xlsx", import_api.import_template, name="import-template"),
     path("imports/people/", import_api.import_people, name="import-people"),
     path("rounds/<int:pk>/groups/import/", import_api.import_round_groups, name="round-groups-import"),
+    path("rounds/<int:pk>/social-materials/", social_materials_api.round_materials, name="round-social-materials"),
+    path("cases/<int:pk>/social-materials/", social_materials_api.case_materials, name="case-social-materials"),
+    path("cases/<int:pk>/questionnaire/", social_materials_api.case_questionnaire, name="case-questionnaire"),
+    path("cases/<int:pk>/performance-analysis/", social_materials_api.case_analysis, name="case-performance-analysis"),
     path("rounds/<int:pk>/sample-frames/", social_api.round_sample_frames, name="round-sample-frames"),
     path("rounds/<int:pk>/sample-frames/duplicates/", social_api.round_sample_duplicates,
          name="round-sample-duplicates"),

@@ -38,6 +38,13 @@ def _group(process):
     return m.Group(pk=process.data["group"])
 
 
+def _case_process(activation, case):
+    """A case's process (CaseFlow, SocialCaseFlow): its artifact and the ids its task permissions need."""
+    activation.process.artifact = case
+    activation.process.data = {"case": case.pk, "unit": case.unit_id, "group": case.group_id, "round": case.round_id}
+    return activation.process
+
+
 # The permission objects' pks as `access.sole_holders` takes them, by role (the org roles have none).
 ROLE_OBJECT_KEY = {"cases.unit_staff": "unit", "cases.unit_head": "unit", "cases.group_lead": "group",
                    "cases.rectification_reviewer": "group"}
@@ -119,14 +126,7 @@ class CaseFlow(flow.Flow):
     end = flow.End()
 
     def start_case(self, activation, case: m.Case):
-        activation.process.artifact = case
-        activation.process.data = {
-            "case": case.pk,
-            "unit": case.unit_id,
-            "group": case.group_id,
-            "round": case.round_id,
-        }
-        return activation.process
+        return _case_process(activation, case)
 
     def experts_to_score(self, activation):
         """First pass: every expert of the group except those of the unit itself (recusal);
@@ -292,6 +292,98 @@ class RectificationFlow(flow.Flow):
             "round": rectification.round_id,
         }
         return activation.process
+
+    def has_view_permission(self, user, obj=None):
+        return user.is_authenticated
+
+    def has_manage_permission(self, user, obj=None):
+        return user.is_authenticated and access.is_office(user)
+
+
+class SocialCaseFlow(flow.Flow):
+    """One unit's materials in a social-evaluation round (社会评价, seed 004), four branches at once, each by
+    its date: the sample lists (by the prepare due, 11月13日), the questionnaire on its hot/difficult work with
+    the office's review (drafted by the same date, reviewed by the inspect due), the situation table with its
+    two reports (the inspect due, 12月10日), and the performance analysis signed off by the unit's head (the
+    review due, 12月20日). When all four are done the unit's case is done; the round process (RoundFlow) then
+    compiles the leader evaluation as the round's results."""
+
+    process_title = _("社会评价材料")
+    process_description = _("被评价单位的抽样框、评议问卷、情况表与报告、年度绩效分析")
+    lock_impl = lock.select_for_update_lock
+
+    start = flow.StartHandle(this.start_case).Next(this.branches)
+    branches = (
+        flow.Split()
+        .Annotation(title=_("分项报送"))
+        .Always(this.samples)
+        .Always(this.questionnaire)
+        .Always(this.situation)
+        .Always(this.analysis)
+    )
+    samples = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("报送抽样框"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.delivered)
+    )
+    questionnaire = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("制定评议问卷"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.questionnaire_review)
+    )
+    questionnaire_review = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("审核评议问卷"))
+        .Permission("cases.office")
+        .Assign(evident_owner)
+        .Next(this.check_questionnaire)
+    )
+    check_questionnaire = (
+        flow.If(lambda act: act.process.data.get("questionnaire_approved"))
+        .Annotation(title=_("问卷是否通过"))
+        .Then(this.delivered)
+        .Else(this.questionnaire)
+    )
+    situation = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("报送情况表及报告"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.delivered)
+    )
+    analysis = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("填写年度绩效分析"))
+        .Permission("cases.unit_staff", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.analysis_sign)
+    )
+    analysis_sign = (
+        flow.View(task_redirect_view)
+        .Annotation(title=_("单位党委（党组）审定绩效分析"))
+        .Permission("cases.unit_head", obj=_unit)
+        .Assign(evident_owner)
+        .Next(this.check_analysis)
+    )
+    check_analysis = (
+        flow.If(lambda act: act.process.data.get("analysis_signed"))
+        .Annotation(title=_("是否审定通过"))
+        .Then(this.delivered)
+        .Else(this.analysis)
+    )
+    delivered = flow.Join().Annotation(title=_("材料报送完成")).Next(this.finish)
+    finish = flow.Function(this.finish_case).Annotation(title=_("完成")).Next(this.end)
+    end = flow.End()
+
+    def start_case(self, activation, case: m.Case):
+        return _case_process(activation, case)
+
+    def finish_case(self, activation):
+        case_finished(case_id=activation.process.data["case"])
 
     def has_view_permission(self, user, obj=None):
         return user.is_authenticated

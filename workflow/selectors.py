@@ -20,7 +20,7 @@ from viewflow.workflow.status import STATUS
 from cases import access
 from cases import models as m
 from cases.db import execute_prepared
-from workflow.flows import CaseFlow, RectificationFlow
+from workflow.flows import CaseFlow, RectificationFlow, SocialCaseFlow
 from workflow.models import TaskDeadline
 
 HUMAN = "HUMAN"
@@ -83,9 +83,10 @@ def tasks_for(user: m.User, scope: str = "inbox") -> QuerySet[Task]:
 
 
 def case_process(case_id: int) -> Process | None:
-    """The CaseFlow process of a case (None before launch)."""
+    """The case's process, CaseFlow or a social round's SocialCaseFlow (None before launch)."""
     return Process.objects.filter(
-        flow_class=CaseFlow, artifact_content_type=ContentType.objects.get_for_model(m.Case), artifact_object_id=case_id
+        flow_class__in=[CaseFlow, SocialCaseFlow], artifact_content_type=ContentType.objects.get_for_model(m.Case),
+        artifact_object_id=case_id,
     ).first()
 
 

@@ -31,7 +31,7 @@ from cases.errors import Conflict
 from cases.services import rounds as round_services
 from workflow.deadlines import events
 from workflow.deadlines.services import tasks_bulk_created
-from workflow.flows import ROLE_OBJECT_KEY, CaseFlow, RoundFlow, evident_owner
+from workflow.flows import ROLE_OBJECT_KEY, CaseFlow, RoundFlow, SocialCaseFlow, evident_owner
 from workflow.steps import ActionData, step_of
 
 # --- launching --------------------------------------------------------------------------------
@@ -46,7 +46,13 @@ def round_launch(*, user: m.User, round_id: int) -> m.Round:
     round_services.round_start(user=user, round=round)
     RoundFlow.start.run(round=round)
     cases = list(round.cases.all())
-    case_processes_start(cases)
+    if round.kind == m.RoundKind.SOCIAL:
+        # A social round's units deliver materials, not self-assessments (seed 004): their own flow, through
+        # the engine (its first node is a split; the bulk path below knows CaseFlow's shape only).
+        for case in cases:
+            SocialCaseFlow.start.run(case=case)
+    else:
+        case_processes_start(cases)
     return round
 
 

@@ -20,15 +20,17 @@ from django.core.exceptions import ValidationError
 from viewflow.workflow.nodes.view import ViewActivation
 
 from cases import models as m
+from cases.evaluation import services as evaluation_services
 from cases.rectification import services as rectification_services
 from cases.scoring import results, round_config
 from cases.services import decisions, submissions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
 from cases.services.audit import audit
+from cases.social.materials import services as material_services
 from notifications.documents import services as document_services
 from workflow.deadlines.selectors import task_due
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, SocialCaseFlow
 from workflow.models import Phase
 
 
@@ -48,6 +50,10 @@ class ActionData(TypedDict, total=False):
     target: str  # a rectification's plan
     measures: list[dict[str, Any]]
     evidence_ids: list[int]  # a rectification's completion report (its text is `report`)
+    topic: str  # a social round's questionnaire: its hot/difficult work and questions (seed 004)
+    questions: list[str]
+    situation: dict[str, Any]  # 附件8 and the two reports
+    analysis: dict[str, Any]  # the performance analysis's three parts
 
 
 # A step's handler: (user, the task's activation under its process lock, action, payload). It runs
@@ -168,7 +174,10 @@ def _review(user: m.User, activation: ViewActivation, action: str, data: ActionD
 
 def _compile(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
     round = _round(activation)
-    results.round_compute_results(user=user, round=round)
+    if round.kind == m.RoundKind.SOCIAL:  # its results are the leader evaluation's component (seed 004)
+        evaluation_services.compile_results(user=user, round=round)
+    else:
+        results.round_compute_results(user=user, round=round)
     round_services.round_results_submitted(user=user, round=round)
 
 
@@ -178,9 +187,10 @@ def _approve(user: m.User, activation: ViewActivation, action: str, data: Action
     comment = _comment(data)
     if approve:
         round_services.round_approve(user=user, round=round, comment=comment)
-        # The approved round's findings to rectify and its lowest-band units (workflow.signals opens a
-        # process for each).
-        rectification_services.rectifications_start(round=round)
+        if round.kind != m.RoundKind.SOCIAL:  # a social round has no findings and no bands to rectify
+            # The approved round's findings to rectify and its lowest-band units (workflow.signals opens a
+            # process for each).
+            rectification_services.rectifications_start(round=round)
     else:
         round = round_services.round_return(user=user, round=round, comment=comment, group=data.get("group"))
     # `group`: the group the results went back to (its recheck task's role object), else none.
@@ -239,6 +249,46 @@ def _verify(user: m.User, activation: ViewActivation, action: str, data: ActionD
     _set_process_flag(activation, "verified", approve)
 
 
+def _samples(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    material_services.samples_deliver(user=user, case=_case(activation), due=task_due(activation.task.pk))
+
+
+def _questionnaire(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    case = _case(activation)
+    if "topic" in data or "questions" in data:
+        current = m.Questionnaire.objects.filter(case=case).first()
+        material_services.questionnaire_save(
+            user=user, case=case, topic=data.get("topic", current.topic if current else ""),
+            questions=data.get("questions", current.questions if current else []))
+    material_services.questionnaire_submit(user=user, case=case, due=task_due(activation.task.pk))
+
+
+def _questionnaire_review(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    approve = action == "approve"
+    material_services.questionnaire_review(user=user, case=_case(activation), approve=approve,
+                                           comment=_comment(data))
+    _set_process_flag(activation, "questionnaire_approved", approve)
+
+
+def _situation(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    material_services.situation_submit(user=user, case=_case(activation), data=data.get("situation"),
+                                       due=task_due(activation.task.pk))
+
+
+def _analysis(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    case = _case(activation)
+    if "analysis" in data:
+        material_services.analysis_save(user=user, case=case, data=data["analysis"])
+    material_services.analysis_submit(user=user, case=case, due=task_due(activation.task.pk))
+
+
+def _analysis_sign(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
+    approve = action == "approve"
+    material_services.analysis_sign(user=user, case=_case(activation), approve=approve,
+                                    comment=_comment(data))
+    _set_process_flag(activation, "analysis_signed", approve)
+
+
 # --- the declarations, in the order the work flows ----------------------------------------------
 
 SUBMIT = ("submit",)
@@ -250,6 +300,15 @@ _DECLARED = (
     Step(CaseFlow.inspect, SUBMIT, _inspect, Phase.INSPECT, escalation=("office",)),
     Step(CaseFlow.score, SUBMIT, _score, Phase.INSPECT, escalation=("group_lead", "office")),
     Step(CaseFlow.review, APPROVE_OR_RETURN, _review, Phase.REVIEW, escalation=("office",)),
+    # A social round's unit (seed 004): lists and questionnaire by the prepare due (11月13日), the office's
+    # review and the situation table by the inspect due (12月10日), the analysis by the review due (12月20日).
+    Step(SocialCaseFlow.samples, SUBMIT, _samples, Phase.PREPARE, escalation=("unit_head", "office")),
+    Step(SocialCaseFlow.questionnaire, SUBMIT, _questionnaire, Phase.PREPARE, escalation=("unit_head", "office")),
+    Step(SocialCaseFlow.questionnaire_review, APPROVE_OR_RETURN, _questionnaire_review, Phase.INSPECT,
+         escalation=("leader",)),
+    Step(SocialCaseFlow.situation, SUBMIT, _situation, Phase.INSPECT, escalation=("unit_head", "office")),
+    Step(SocialCaseFlow.analysis, SUBMIT, _analysis, Phase.REVIEW, escalation=("unit_head", "office")),
+    Step(SocialCaseFlow.analysis_sign, APPROVE_OR_RETURN, _analysis_sign, Phase.REVIEW, escalation=("office",)),
     Step(RoundFlow.compile, SUBMIT, _compile, Phase.APPROVE, escalation=("leader",)),
     Step(RoundFlow.approve, APPROVE_OR_RETURN, _approve, Phase.APPROVE, escalation=("office",)),
     Step(RoundFlow.group_recheck, SUBMIT, _group_recheck, Phase.APPROVE, escalation=("office",)),

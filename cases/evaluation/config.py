@@ -9,7 +9,7 @@ DUTY_KINDS = ("notice", "performance", "rectification")
 
 def config_problems(config: dict[str, Any]) -> list[str]:
     found = []
-    for key in ("leader_evaluation_points", "publication_deduction"):
+    for key in ("leader_evaluation_points", "publication_deduction", "late_material_deduction"):
         if config.get(key) is not None:
             try:
                 if Decimal(str(config[key])) < 0:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from cases import models as m
 from cases.evaluation import forms
 from cases.rectification import selectors as rect_selectors
+from cases.social.materials import selectors as material_selectors
 
 TWO = Decimal("0.01")
 SCALE_MAX = Decimal("5")
@@ -45,12 +46,17 @@ def own_forms(user: m.User, round: m.Round) -> list[dict[str, Any]]:
     """The evaluator's units: the form to fill for each and whether it is done (never what was answered)."""
     done = set(m.LeaderEvaluationParticipation.objects.filter(round=round, evaluator=user)
                .values_list("case_id", flat=True))
-    cases = round.cases.select_related("unit").order_by("unit__sort_order", "unit__code")
+    cases = round.cases.select_related("unit", "performance_analysis").order_by("unit__sort_order", "unit__code")
     return [{"case": c.pk, "unit": c.unit_id, "unit_name": c.unit.name, "form": forms.form_dict(c.unit.category),
              "submitted": c.pk in done,
-             # The unit's performance analysis (年度绩效分析) is another part of issue #13: not built yet.
-             "analysis": None}
+             # Beside the form, the unit's performance analysis once its head signed it off (seed 004 三).
+             "analysis": material_selectors.analysis_dict(_signed(c))}
             for c in cases]
+
+
+def _signed(case: m.Case) -> m.PerformanceAnalysis | None:
+    analysis = getattr(case, "performance_analysis", None)
+    return analysis if analysis is not None and analysis.status == m.DraftStatus.APPROVED else None
 
 
 def unit_summary(round: m.Round) -> list[dict[str, Any]]:
@@ -152,12 +158,14 @@ def duties(round: m.Round, cases: list[m.Case] | None = None, *, on: dt.date | N
 
 def deductions_by_case(round: m.Round, cases: list[m.Case], *, on: dt.date | None = None
                        ) -> dict[int, list[tuple[str, Decimal]]]:
-    """Per case, one deduction per red duty where the round deducts for them (config `publication_deduction`);
-    the results engine takes them as incidents (cases.scoring.results.incidents_of)."""
-    if deduction_per_duty(round) <= 0:
-        return {}
+    """Per case, one deduction per red duty where the round deducts for them (config `publication_deduction`)
+    and one per material delivered late (`late_material_deduction`, cases.social.materials); the results
+    engine takes them as incidents (cases.scoring.results.incidents_of)."""
     found: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
-    for row in duties(round, cases, on=on, with_ledger=False):
-        if row["red"]:
-            found[row["case"]].append((f"{DEDUCTION_LABEL}（{row['label']}）", row["deduction"]))
+    if deduction_per_duty(round) > 0:
+        for row in duties(round, cases, on=on, with_ledger=False):
+            if row["red"]:
+                found[row["case"]].append((f"{DEDUCTION_LABEL}（{row['label']}）", row["deduction"]))
+    for case_id, items in material_selectors.late_deductions(round, cases).items():
+        found[case_id].extend(items)
     return dict(found)

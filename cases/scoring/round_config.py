@@ -5,7 +5,8 @@ aggregation_level, grades, rank_by_category, grade_source, group_quotas, low_tot
 late_deduction, composite, grade_first, reward_coefficients, commendation_barred_grades, publication_days,
 publication_day_kind, rectification_days, rectification_plan_days, rectification_start, self_check,
 recommendation, special_bonus_cap (docs/party-building.md), leader_evaluation_points, publication_due,
-publication_min_days, publication_deduction (docs/leader-evaluation.md), and the deadline keys of docs/deadlines.md.
+publication_min_days, publication_deduction (docs/leader-evaluation.md), late_material_deduction
+(docs/social-round.md), and the deadline keys of docs/deadlines.md.
 """
 
 from decimal import Decimal, InvalidOperation

@@ -73,3 +73,117 @@ class SampleRow(models.Model):
         verbose_name = _("抽样框人员")
         verbose_name_plural = _("抽样框人员")
         ordering = ["frame", "seq"]
+
+
+# --- the materials each unit owes the office (seed 004 六(一), 三, 四) --------------------------------
+
+
+class Material(models.TextChoices):
+    """What a unit of a social round delivers, each by its date (seed 004 六(一)1–3)."""
+
+    SAMPLES = "samples", _("抽样框（附件2–7）")
+    QUESTIONNAIRE = "questionnaire", _("热点、难点工作评议问卷")
+    SITUATION = "situation", _("社会评价工作有关情况表（附件8）及整改、年度绩效情况报告")
+    ANALYSIS = "analysis", _("年度绩效分析（附件9–11）")
+
+
+class MaterialDelivery(models.Model):
+    """When a unit first delivered a material, against its due: late deliveries are deducted where the
+    round says so (config `late_material_deduction`). The first delivery counts: a draft the office or the
+    unit's head returns for changes was on time if it first came on time."""
+
+    round = models.ForeignKey("cases.Round", verbose_name=_("考评轮次"), on_delete=models.CASCADE,
+                              related_name="material_deliveries")
+    case = models.ForeignKey("cases.Case", verbose_name=_("考评对象"), on_delete=models.CASCADE,
+                             related_name="material_deliveries")
+    material = models.CharField(_("材料"), max_length=16, choices=Material.choices)
+    due = models.DateTimeField(_("截止时间"), null=True, blank=True)
+    first_delivered_at = models.DateTimeField(_("首次报送时间"))
+    last_delivered_at = models.DateTimeField(_("最近报送时间"))
+    late = models.BooleanField(_("逾期报送"), default=False)
+
+    class Meta:
+        verbose_name = _("材料报送")
+        verbose_name_plural = _("材料报送")
+        ordering = ["round", "case", "material"]
+        constraints = [models.UniqueConstraint(fields=["case", "material"], name="uniq_material_delivery")]
+
+    def __str__(self):
+        return f"{self.case} {self.get_material_display()}"
+
+
+class DraftStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("已报送")
+    APPROVED = "approved", _("已通过")
+    RETURNED = "returned", _("已退回")
+
+
+class Questionnaire(models.Model):
+    """A unit's questionnaire on its hot/difficult work (热点、难点工作评议问卷, seed 004 四): at least five
+    questions, approved or returned with comments by the office."""
+
+    case = models.OneToOneField("cases.Case", verbose_name=_("考评对象"), on_delete=models.CASCADE,
+                                related_name="questionnaire")
+    topic = models.CharField(_("评议的热点、难点工作"), max_length=200, blank=True)
+    questions = models.JSONField(_("问题"), default=list, blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=DraftStatus.choices, default=DraftStatus.DRAFT)
+    review_comment = models.TextField(_("审核意见"), blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    updated = models.DateTimeField(_("更新时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("评议问卷")
+        verbose_name_plural = _("评议问卷")
+
+    def __str__(self):
+        return f"{self.case} {self.topic}"
+
+
+class PerformanceAnalysis(models.Model):
+    """A unit's annual performance analysis (年度绩效分析表, seed 004 三 and 附件9–11): three parts, together at
+    most 1,400 characters, signed off by the unit's party group (the unit head's task)."""
+
+    case = models.OneToOneField("cases.Case", verbose_name=_("考评对象"), on_delete=models.CASCADE,
+                                related_name="performance_analysis")
+    completion = models.TextField(_("重点工作任务完成情况"), blank=True)
+    innovation = models.TextField(_("工作创新和亮点"), blank=True)
+    weaknesses = models.TextField(_("工作难点和薄弱环节"), blank=True)
+    status = models.CharField(_("状态"), max_length=16, choices=DraftStatus.choices, default=DraftStatus.DRAFT)
+    sign_comment = models.TextField(_("审定意见"), blank=True)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审定人"), null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    signed_at = models.DateTimeField(_("审定时间"), null=True, blank=True)
+    updated = models.DateTimeField(_("更新时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("年度绩效分析")
+        verbose_name_plural = _("年度绩效分析")
+
+    def __str__(self):
+        return str(self.case)
+
+
+class SituationReport(models.Model):
+    """附件8 (社会评价工作有关情况表) with the two reports due the same day (seed 004 六(一)2): the unit's
+    liaison and main leaders, its rectification report and its annual performance report."""
+
+    case = models.OneToOneField("cases.Case", verbose_name=_("考评对象"), on_delete=models.CASCADE,
+                                related_name="situation_report")
+    liaison = models.CharField(_("联络员姓名及职务"), max_length=200)
+    liaison_phone = models.CharField(_("联络员联系电话"), max_length=64)
+    leaders = models.TextField(_("主要领导姓名及职务"))
+    rectification_report = models.TextField(_("整改情况报告"))
+    performance_report = models.TextField(_("年度绩效情况报告"))
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("报送人"), null=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField(_("报送时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("社会评价工作有关情况表")
+        verbose_name_plural = _("社会评价工作有关情况表")
+
+    def __str__(self):
+        return str(self.case)

@@ -38,6 +38,33 @@ def minimum_for(round: m.Round, unit: m.Unit, kind: str) -> int:
     return int(minimums.get(unit_type(round, unit), 0))
 
 
+# The lists a unit owes, by its family (seed 004 二): its system's cadres and its hot/difficult work.
+FAMILY_KINDS: dict[str, tuple[str, str]] = {
+    "institution": (SampleListKind.INSTITUTION_SYSTEM, SampleListKind.INSTITUTION_HOT),
+    "party_mass": (SampleListKind.PARTY_SYSTEM, SampleListKind.PARTY_HOT),
+}
+GOVERNMENT_KINDS = (SampleListKind.GOV_SYSTEM, SampleListKind.GOV_HOT)
+
+
+def required_kinds(round: m.Round, unit: m.Unit) -> tuple[str, str]:
+    """The two lists the unit delivers: 附件2/3 for government bodies, 4/5 for party/mass units, 6/7 for
+    the institutions under the civil-service law."""
+    return FAMILY_KINDS.get(unit_type(round, unit), GOVERNMENT_KINDS)
+
+
+def delivery_problems(round: m.Round, unit: m.Unit) -> list[str]:
+    """Why the unit cannot yet report its lists delivered: a list missing or under its minimum."""
+    current = {f.kind: f.row_count for f in SampleFrame.objects.filter(round=round, unit=unit, is_current=True)}
+    problems = []
+    for kind in required_kinds(round, unit):
+        label = SampleListKind(kind).label
+        if kind not in current:
+            problems.append(f"尚未上传{label}。")
+        elif current[kind] < minimum_for(round, unit, kind):
+            problems.append(f"{label}只有 {current[kind]} 人，少于 {minimum_for(round, unit, kind)} 人。")
+    return problems
+
+
 def visible_frames(user: m.User, round: m.Round) -> QuerySet[SampleFrame]:
     return access.visible(SampleFrame, user).filter(round=round)
 

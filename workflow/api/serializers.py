@@ -13,11 +13,11 @@ from cases.api.fields import BoundedIntegerField, StrictSerializer
 from cases.api.serializers import ItemScoreRowsField
 from workflow.deadlines.rules import phase_due
 from workflow.deadlines.selectors import dues_of
-from workflow.flows import CaseFlow, RectificationFlow
+from workflow.flows import CaseFlow, RectificationFlow, SocialCaseFlow
 from workflow.models import Phase
 from workflow.steps import actions_of
 
-FLOW_NAMES = {CaseFlow: "case", RectificationFlow: "rectification"}
+FLOW_NAMES = {CaseFlow: "case", SocialCaseFlow: "social_case", RectificationFlow: "rectification"}
 
 
 class TaskSerializer(serializers.Serializer):
@@ -195,6 +195,11 @@ class TaskActionSerializer(StrictSerializer):
     target = serializers.CharField(required=False, allow_blank=True)
     measures = MeasureSerializer(many=True, required=False)
     evidence_ids = serializers.ListField(child=BoundedIntegerField(min_value=1), required=False, max_length=100)
+    # A social round's materials (seed 004), checked field by field by cases.social.materials.services.
+    topic = serializers.CharField(required=False, allow_blank=True)
+    questions = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, max_length=50)
+    situation = serializers.DictField(required=False)
+    analysis = serializers.DictField(required=False)
 
 
 _REQUIRED: dict[str, Any] = {"required": "必须填写。", "blank": "不能为空。", "null": "必须填写。"}

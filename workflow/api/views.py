@@ -33,7 +33,7 @@ from workflow.api.serializers import (
 )
 from workflow.deadlines import dashboard
 from workflow.deadlines import services as deadlines
-from workflow.flows import CaseFlow, RoundFlow
+from workflow.flows import CaseFlow, RoundFlow, SocialCaseFlow
 from workflow.steps import STEPS
 
 # The steps `?step=` may name: every human step, by name (a name may belong to more than one flow).
@@ -247,11 +247,11 @@ def _svg(flow_class, process_pk=None) -> HttpResponse:
 
 
 @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR},
-               parameters=[OpenApiParameter("flow", str, OpenApiParameter.PATH, enum=["case", "round"])])
+               parameters=[OpenApiParameter("flow", str, OpenApiParameter.PATH, enum=["case", "social_case", "round"])])
 @api_view(["GET"])
 def flow_diagram(request, flow: str):
     """The flow's diagram (SVG)."""
-    flows = {"case": CaseFlow, "round": RoundFlow}
+    flows = {"case": CaseFlow, "social_case": SocialCaseFlow, "round": RoundFlow}
     if flow not in flows:
         raise NotFound()
     return _svg(flows[flow])
@@ -265,7 +265,7 @@ def case_diagram(request, pk: int):
     process = selectors.case_process(case.pk)
     if process is None:
         raise NotFound()
-    return _svg(CaseFlow, process.pk)
+    return _svg(process.flow_class, process.pk)
 
 
 def _person(user) -> dict:

@@ -432,7 +432,7 @@ def case_detail(request, pk):
         history = (Task.objects.filter(process=process, flow_task_type=selectors.HUMAN)
                    .select_related("owner").order_by("created", "pk"))
     context = _case_context(request.user, case)
-    context.update({"history": history, "diagram": mark_safe(selectors.flow_svg(CaseFlow, process.pk)) if process else ""})
+    context.update({"history": history, "diagram": mark_safe(selectors.flow_svg(process.flow_class, process.pk)) if process else ""})
     return render(request, "ui/case.html", context)
 
 
