@@ -182,14 +182,15 @@ class RoundSetup:
 
     def task(self, step: str, case: m.Case | None = None, *, expert: m.User | None = None) -> Task | None:
         """The open (NEW or ASSIGNED) task of `step` for a case, or for the round if `case` is None."""
-        from workflow.flows import CaseFlow, RoundFlow
+        from workflow.flows import CaseFlow, RoundFlow, SocialCaseFlow
 
         if case is None:
             flow_task = getattr(RoundFlow, step)
             qs = Task.objects.filter(process__flow_class=RoundFlow, process__data__round=self.round.pk)
         else:
-            flow_task = getattr(CaseFlow, step)
-            qs = Task.objects.filter(process__flow_class=CaseFlow, process__data__case=case.pk)
+            flow = SocialCaseFlow if self.round.kind == m.RoundKind.SOCIAL else CaseFlow
+            flow_task = getattr(flow, step)
+            qs = Task.objects.filter(process__flow_class=flow, process__data__case=case.pk)
         qs = qs.filter(flow_task=flow_task, status__in=[STATUS.NEW, STATUS.ASSIGNED])
         if expert is not None:
             qs = qs.filter(owner=expert)

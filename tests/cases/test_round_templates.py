@@ -21,7 +21,7 @@ URL = f"{API}/round-templates/create-round/"
 
 def test_every_seed_has_a_ready_template_whose_rubric_and_config_are_valid():
     ready = {x.seed: x for x in t.ready_templates()}
-    assert sorted(ready) == ["000", "001", "002", "003"]
+    assert sorted(ready) == ["000", "001", "002", "003", "004"]
     for template in ready.values():
         assert t.rubric_file(template.rubric) is not None, template.code
         assert round_config.problems(template.round_config()) == [], template.code
@@ -36,6 +36,10 @@ def test_the_phases_follow_each_other_as_the_seed_s_dates_do():
     at = {k: v.astimezone(SH).strftime("%m-%d %H:%M") for k, v in dues.items()}
     assert at == {"prepare_due": "12-22 23:59", "inspect_due": "12-27 23:59", "review_due": "12-29 23:59",
                   "approve_due": "12-31 23:59", "report_due": "01-05 23:59"}
+    # Seed 004: lists and questionnaires by 11-13, the situation table and reports by 12-10, the analysis by 12-20.
+    dues = t.ready_template("social_evaluation").dues(date(2015, 11, 2))
+    assert [dues[f].astimezone(SH).strftime("%m-%d") for f in ("prepare_due", "inspect_due", "review_due")] == \
+        ["11-13", "12-10", "12-20"]
     # Seed 000: preparation 6-28 to 7-8, inspection 7-9 to 7-19, the rest to 7-30.
     dues = t.ready_template("half_year_tracking").dues(date(2018, 6, 28))
     assert (dues["prepare_due"].date(), dues["inspect_due"].date(), dues["report_due"].date()) == (
@@ -110,7 +114,7 @@ def test_only_the_office_creates_rounds_and_others_are_refused_before_the_body(a
     leader = make_user("leader-t", org_role=m.OrgRole.LEADER)
     for user in (staff, leader):
         ok(api(user).post(URL, "not json at all", content_type="application/json"), 403)
-        assert len(ok(api(user).get(f"{API}/round-templates/"))) == 4  # reading them is fine
+        assert len(ok(api(user).get(f"{API}/round-templates/"))) == 5  # reading them is fine
     assert api().post(URL, {}, format="json").status_code in (401, 403)
     assert m.Round.objects.count() == 0
     # The rounds page: the office's form only.

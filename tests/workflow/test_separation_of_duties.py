@@ -23,7 +23,7 @@ from tests.conftest import module_world
 from tests.factories import act, advance_case, make_round, make_user
 from tests.rectification_helpers import advance_rectification, approved_round, attachment, rect_task
 from workflow import services
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, SocialCaseFlow
 from workflow.steps import STEPS
 
 API = "/api/v1"
@@ -45,6 +45,14 @@ RIGHTFUL = {
     "plan_review": "group_leader",
     "carry_out": "staff",
     "verify": "group_leader",
+    # A social round's unit (seed 004): its staff deliver, the office reviews the questionnaire, the unit's
+    # head signs the performance analysis off.
+    "samples": "staff",
+    "questionnaire": "staff",
+    "questionnaire_review": "office",
+    "situation": "staff",
+    "analysis": "staff",
+    "analysis_sign": "head",
 }
 # Steps whose role more than one kind of person holds: these others are rightful too (not refused).
 ALSO_RIGHTFUL = {"plan_review": {"deputy", "office"}, "verify": {"deputy", "office"}}
@@ -74,6 +82,14 @@ POSITIVE = {
     "plan_review": ("approve", {}),
     "carry_out": ("submit", {"report": "完成"}),  # with the place's evidence (Place.payload)
     "verify": ("approve", {}),
+    "samples": ("submit", {}),  # the unit's lists are in place (build_world)
+    "questionnaire": ("submit", {"topic": "热点工作", "questions": [f"问题{n}" for n in range(1, 6)]}),
+    "questionnaire_review": ("approve", {}),
+    "situation": ("submit", {"situation": {"liaison": "韦明（主任）", "liaison_phone": "0771-2800001",
+                                           "leaders": "覃华（书记）", "rectification_report": "整改情况",
+                                           "performance_report": "绩效情况"}}),
+    "analysis": ("submit", {"analysis": {"completion": "完成", "innovation": "亮点", "weaknesses": "不足"}}),
+    "analysis_sign": ("approve", {}),
 }
 BY_NAME = {step.name: step for step in STEPS.values()}
 STEP_NAMES = list(BY_NAME)
@@ -133,6 +149,9 @@ def build_world() -> World:
     act(rr, rr.office, "compile", None, "submit")
     act(rr, rr.leader, "approve", None, "return", comment="请本组复核", group=rr.groups[0].group.pk)
     places["group_recheck"] = Place(rr.task("group_recheck").pk, {**_people(rr, 0), **everyone})
+    # Before the rectification's round, which brings an office of its own: the office's review is then
+    # assigned to the one office.
+    places.update(_social_places(org, everyone))
     # A rectification at each of its steps (five findings of one unit of an approved round).
     rr = approved_round(units=1, findings=5, experts=2, title="分工-整改")
     rects = list(m.Rectification.objects.filter(round=rr.round).order_by("pk"))
@@ -145,6 +164,25 @@ def build_world() -> World:
             payload = {**POSITIVE[step][1], "evidence_ids": [evidence.pk]}
         places[step] = Place(rect_task(rect, step).pk, people, payload)
     return World(places)
+
+
+def _social_places(org: dict, everyone: dict) -> dict:
+    """A social round (seed 004): unit 0 at its four first steps, unit 1 at the office's review and the head's
+    sign-off."""
+    rr = make_round(units=2, experts=2, title="分工-社会评价", config={"sample_minimums": {"economic": 0}}, **org)
+    m.Round.objects.filter(pk=rr.round.pk).update(kind=m.RoundKind.SOCIAL)
+    rr.round.refresh_from_db()
+    services.round_launch(user=rr.office, round_id=rr.round.pk)
+    first, second = rr.cases
+    for kind in (m.SampleListKind.GOV_SYSTEM, m.SampleListKind.GOV_HOT):
+        m.SampleFrame.objects.create(round=rr.round, unit=first.unit, kind=kind, version=1, row_count=1, sha256="0")
+    act(rr, rr.staff[1], "questionnaire", second, **POSITIVE["questionnaire"][1])
+    act(rr, rr.staff[1], "analysis", second, **POSITIVE["analysis"][1])
+    places = {}
+    for step, index, case in (("samples", 0, first), ("questionnaire", 0, first), ("situation", 0, first),
+                              ("analysis", 0, first), ("questionnaire_review", 1, second), ("analysis_sign", 1, second)):
+        places[step] = Place(rr.task(step, case).pk, {**_people(rr, index), **everyone})
+    return places
 
 
 world = module_world(build_world)
@@ -171,7 +209,7 @@ def test_every_declared_step_is_known_with_its_role():
     assert set(STEP_NAMES) == set(RIGHTFUL), "a step was added or removed: say in RIGHTFUL who does it"
     for step in STEPS.values():
         assert step.role == STEP_ROLE.get(step.name, ROLE[RIGHTFUL[step.name]]), step.name
-    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow, RectificationFlow}
+    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow, RectificationFlow, SocialCaseFlow}
 
 
 @pytest.mark.parametrize(("step", "actor"), OTHERS)
