@@ -382,6 +382,11 @@ def write_requests(world) -> dict:
         ("PUT", "/api/v1/cases/{id}/publication-duties/{kind}/"): (
             "staff0", f"{API}/cases/{world.case(0).pk}/publication-duties/notice/",
             {"place": "门户网站", "start_date": "2026-01-05"}),
+        ("PUT", "/api/v1/cases/{id}/questionnaire/"): (
+            "staff0", f"{API}/cases/{world.case(0).pk}/questionnaire/", {"topic": "热点工作", "questions": ["问题一"]}),
+        ("PUT", "/api/v1/cases/{id}/performance-analysis/"): (
+            "staff0", f"{API}/cases/{world.case(0).pk}/performance-analysis/",
+            {"completion": "完成情况", "innovation": "亮点", "weaknesses": "不足"}),
     }
 
 
