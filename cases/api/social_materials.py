@@ -30,16 +30,21 @@ class AnalysisSerializer(StrictSerializer):
     weaknesses = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
+def _case(request, pk: int) -> m.Case:
+    return get_object_or_404(access.visible(m.Case, request.user).select_related("round", "unit"), pk=pk)
+
+
 def _social_case(request, pk: int) -> m.Case:
-    case = get_object_or_404(access.visible(m.Case, request.user).select_related("round", "unit"), pk=pk)
+    case = _case(request, pk)
     if case.round.kind != m.RoundKind.SOCIAL:
         raise Conflict("只有社会评价轮次有此项材料。")
     return case
 
 
 def _drafting(request, pk: int) -> m.Case:
-    """The case for a draft's PUT: refused before the body is read unless the user drafts the unit's materials."""
-    case = _social_case(request, pk)
+    """The case for a draft's PUT: refused before the body is read unless the user drafts the unit's materials
+    (the round's kind and state are the service's to check, after the body)."""
+    case = _case(request, pk)
     if not access.can_draft_social_material(request.user, case):
         raise PermissionDenied("只有本单位填报员可以填写本单位的材料。")
     return case
