@@ -237,3 +237,29 @@ def test_materials_are_the_units_own_and_drafts_are_refused_before_reading(api):
         assert ok(api(head).get(f"{API}/cases/{r.case(0).pk}/social-materials/"))["questionnaire"]["questions"] == QUESTIONS
         # The office's overview is the office's.
         assert api(head).get(f"{API}/rounds/{r.round.pk}/social-materials/").status_code == 403
+
+
+def test_each_material_is_reminded_by_its_own_date(api):
+    from notifications.models import Notification
+    from workflow.deadlines import events
+    from workflow.deadlines.reminders import sweep
+
+    with at("2015-11-02", 9):
+        r = SocialRound(api)
+        ok(api(r.office).post(f"{API}/rounds/{r.round.pk}/launch/", {}, format="json"))
+    staff = r.user("staff", 0)
+
+    def told(event: str) -> set[str]:
+        return {n.subject for n in Notification.objects.filter(recipient=staff, event=event)}
+
+    with at("2015-11-12"):  # within the working days before 11月13日: the lists and the questionnaire
+        sweep()
+    reminded = told(events.REMINDER)
+    assert any("报送抽样框" in s for s in reminded) and any("制定评议问卷" in s for s in reminded)
+    assert not any("年度绩效分析" in s or "情况表" in s for s in reminded)
+    with at("2015-11-16"):  # past 11月13日 with nothing delivered: overdue
+        sweep()
+    assert any("报送抽样框" in s for s in told(events.OVERDUE))
+    with at("2015-12-18"):  # the analysis's reminders come before 12月20日
+        sweep()
+    assert any("年度绩效分析" in s for s in told(events.REMINDER))
