@@ -49,7 +49,7 @@ class Kind:
     # {"rectification": id}); `services._check_target` checks it belongs to the round and the unit.
     target: str = ""
     # A kind made for one kind of round (the analysis booklet: social rounds only); `services._check_target`
-    # refuses a draft for any other.
+    # refuses a draft for any other (400), `services.issue_request` an issue (409).
     round_kind: str = ""
 
     @property
@@ -325,7 +325,7 @@ def _paragraphs(text: str) -> list[str]:
 def analysis_booklet(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
     """年度绩效分析汇编 of a social round (seed 004 三: 各部门绩效分析表统一编印成册，供领导评价时参考; internal):
     a cover, the contents, each unit's signed analysis on its own pages (the three parts as the form's two-column
-    table, at 小四), and the units whose analysis is not signed yet listed at the end as 未报送."""
+    table, at 小四), and the units whose analysis is not signed yet listed at the end (尚未审定 or 未报送)."""
     units = social_materials.signed_analyses(round)
     signed = [
         {"anchor": f"unit-{row['case']}", "unit_name": row["unit_name"],
@@ -346,7 +346,7 @@ def analysis_booklet(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any
     ]
     return Content(
         title=f"{_booklet_subject(round)}绩效分析汇编（供领导评价参考）", addressees="", body=body,
-        tables={"units": signed, "missing": missing, "year": round.year},
+        tables={"units": signed, "missing": missing},
     )
 
 
