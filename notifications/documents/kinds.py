@@ -17,6 +17,7 @@ from cases import models as m
 from cases import reports
 from cases.rectification import selectors as rectification
 from cases.scoring import round_config
+from cases.social.materials import selectors as social_materials
 from notifications.documents.models import DocumentKind
 
 Tables = dict[str, Any]
@@ -47,6 +48,9 @@ class Kind:
     # A kind about one row of the round names it in the document's `data` under this key (the closure sheet:
     # {"rectification": id}); `services._check_target` checks it belongs to the round and the unit.
     target: str = ""
+    # A kind made for one kind of round (the analysis booklet: social rounds only); `services._check_target`
+    # refuses a draft for any other (400), `services.issue_request` an issue (409).
+    round_kind: str = ""
 
     @property
     def template(self) -> str:
@@ -306,6 +310,46 @@ def closure_sheet(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) 
     )
 
 
+def _booklet_subject(round: m.Round) -> str:
+    """Whose analyses the booklet gathers, from the round's title: 2015年度自治区直属机关社会评价 → 2015年度自治区直属机关."""
+    subject = _subject(round)
+    for suffix in ("有关工作", "工作", "社会评价"):
+        subject = subject.removesuffix(suffix)
+    return subject if subject.startswith(f"{round.year}年") else f"{round.year}年度{subject}"
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def analysis_booklet(round: m.Round, unit: m.Unit | None, data: Mapping[str, Any]) -> Content:
+    """年度绩效分析汇编 of a social round (seed 004 三: 各部门绩效分析表统一编印成册，供领导评价时参考; internal):
+    a cover, the contents, each unit's signed analysis on its own pages (the three parts as the form's two-column
+    table, at 小四), and the units whose analysis is not signed yet listed at the end (尚未审定 or 未报送)."""
+    units = social_materials.signed_analyses(round)
+    signed = [
+        {"anchor": f"unit-{row['case']}", "unit_name": row["unit_name"],
+         "heading": f"{row['unit_name']}{round.year}年度绩效分析",
+         "parts": [(label, _paragraphs(text)) for label, text in row["parts"]]}
+        for row in units if row["parts"] is not None
+    ]
+    # Not in the booklet: 尚未审定 when the unit's analysis waits for its head's sign-off, 未报送 otherwise (none,
+    # a draft, or one returned for rework).
+    delivered = set(m.PerformanceAnalysis.objects.filter(
+        case__round=round, status=m.DraftStatus.SUBMITTED).values_list("case_id", flat=True))
+    missing = [{"unit_name": row["unit_name"], "state": "尚未审定" if row["case"] in delivered else "未报送"}
+               for row in units if row["parts"] is None]
+    body = [
+        f"根据{_subject(round)}安排，各部门对本部门1月1日至11月30日主要工作目标任务完成情况、工作创新和亮点、"
+        "工作难点和薄弱环节进行了分析，填写了年度绩效分析表，经本部门党委（党组）讨论审定后报送。",
+        "现将各部门年度绩效分析表统一编印成册，供领导评价时参考。未报送或尚未审定的部门列于册末。",
+    ]
+    return Content(
+        title=f"{_booklet_subject(round)}绩效分析汇编（供领导评价参考）", addressees="", body=body,
+        tables={"units": signed, "missing": missing},
+    )
+
+
 KINDS: dict[str, Kind] = {
     DocumentKind.LAUNCH_NOTICE: Kind(DocumentKind.LAUNCH_NOTICE, launch_notice, numbered=True, audience="round"),
     DocumentKind.RESULTS_NOTICE: Kind(DocumentKind.RESULTS_NOTICE, results_notice, numbered=True, audience="round"),
@@ -325,6 +369,11 @@ KINDS: dict[str, Kind] = {
     DocumentKind.CLOSURE_SHEET: Kind(
         DocumentKind.CLOSURE_SHEET, closure_sheet, numbered=False, audience="unit", per_unit=True,
         target="rectification",
+    ),
+    # An internal working paper like the committee's version: no red head, no number.
+    DocumentKind.ANALYSIS_BOOKLET: Kind(
+        DocumentKind.ANALYSIS_BOOKLET, analysis_booklet, numbered=False, audience="internal",
+        round_kind=m.RoundKind.SOCIAL,
     ),
 }
 

@@ -55,6 +55,7 @@ class DocumentKind(models.TextChoices):
     RECTIFICATION_NOTICE = "rectification_notice", _("整改通知")
     RECTIFICATION_LEDGER = "rectification_ledger", _("整改台账")
     CLOSURE_SHEET = "closure_sheet", _("整改销号单")
+    ANALYSIS_BOOKLET = "analysis_booklet", _("年度绩效分析汇编")
 
 
 class DocumentStatus(models.TextChoices):

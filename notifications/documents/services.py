@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases import models as m
 from cases.errors import Conflict
@@ -127,6 +128,14 @@ def _lines(runs: list[layout.Run], indent_cells: float) -> list[dict[str, Any]]:
             for line in layout.break_lines(runs, indent_cells=indent_cells)]
 
 
+def cover_lines(title: str) -> list[str]:
+    """A title as a booklet's cover sets it: a closing parenthetical (（供领导评价参考）) on a line of its own."""
+    main, bracket, rest = title.partition("（")
+    if main and bracket and title.endswith("）"):
+        return layout.title_lines(main) + layout.title_lines(bracket + rest)
+    return layout.title_lines(title)
+
+
 def context_of(document: Document, *, preview: bool, number: int | None = None, on: date | None = None,
                content: k.Content | None = None) -> dict[str, Any]:
     """The template context of a document (html_of's): text parts, the round's tables, the layout.
@@ -144,6 +153,7 @@ def context_of(document: Document, *, preview: bool, number: int | None = None, 
     return {
         "title": document.title,
         "title_lines": layout.title_lines(document.title),
+        "cover_lines": cover_lines(document.title) if kind.code == DocumentKind.ANALYSIS_BOOKLET else [],
         "addressees": document.addressees,
         "addressee_lines": _lines([layout.Run(document.addressees, "body")], 0) if document.addressees else [],
         "paragraphs": paragraphs,
@@ -175,7 +185,20 @@ def html_of(document: Document, *, preview: bool, number: int | None = None, on:
 # --- drafts ---------------------------------------------------------------------------------------
 
 
+def _wrong_round_kind(round: m.Round, kind: k.Kind) -> str:
+    """Why a kind made for one kind of round (the analysis booklet: social rounds) cannot be drafted or issued
+    for this round; empty when it can."""
+    if not kind.round_kind or round.kind == kind.round_kind:
+        return ""
+    return _("%(kind)s只适用于%(round_kind)s轮次，本轮次为%(this)s。") % {
+        "kind": DocumentKind(kind.code).label, "round_kind": m.RoundKind(kind.round_kind).label,
+        "this": round.get_kind_display()}
+
+
 def _check_target(round: m.Round, kind: k.Kind, unit: m.Unit | None, data: Mapping[str, Any] | None = None) -> None:
+    wrong = _wrong_round_kind(round, kind)
+    if wrong:
+        raise ValidationError({"round": [wrong]})
     if kind.target:
         _check_row(round, kind.target, unit, data or {})
     if kind.per_unit:
@@ -337,6 +360,9 @@ def issue_request(*, user: m.User, document: Document) -> Document:
         if locked.status != DocumentStatus.DRAFT:
             raise Conflict("这份公文已印发或正在印发。")
         _require_approved(locked.round, locked.kind)
+        wrong = _wrong_round_kind(locked.round, kind_of(locked))  # the round's kind changed since the draft
+        if wrong:
+            raise Conflict(wrong)
         locked.status = DocumentStatus.ISSUING
         locked.issued_by = user
         locked.render_status = RenderStatus.QUEUED
