@@ -15,14 +15,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+# The product's settings, and the benchmarks' own (bench/bare_settings.py: the product plus the bench-only
+# app of bare baselines, bench/bare/, and its URLs). Only the benchmarks that measure a baseline over HTTP
+# use the second; the product never sees it.
+SETTINGS = "config.settings"
+BARE_SETTINGS = "bench.bare_settings"
 
 
-def bench_env(dbname: str) -> dict:
+def db_name(base: str) -> str:
+    """A benchmark's database: `base` plus $BENCH_DB_SUFFIX (e.g. `_pb`), so that two people running
+    the same script on one PostgreSQL server do not drop each other's database."""
+    return base + os.environ.get("BENCH_DB_SUFFIX", "")
+
+
+def bench_env(dbname: str, settings: str = SETTINGS) -> dict:
     """The environment a benchmark (and the gunicorn it starts) runs with."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"{PG}/{dbname}",
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SETTINGS_MODULE=settings,
         SECRET_KEY="bench-only-secret-key",
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
@@ -36,7 +47,7 @@ def bench_env(dbname: str) -> dict:
     return env
 
 
-def setup(dbname: str) -> None:
+def setup(dbname: str, settings: str = SETTINGS) -> None:
     """Drop and recreate `dbname`, migrate it, and set Django up in this process on it."""
     import psycopg2
 
@@ -46,7 +57,7 @@ def setup(dbname: str) -> None:
         cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         cur.execute(f'CREATE DATABASE "{dbname}"')
     admin.close()
-    env = bench_env(dbname)
+    env = bench_env(dbname, settings)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     sys.path.insert(0, str(ROOT))
@@ -130,13 +141,18 @@ class CpuMeter:
         return f"cpu_ms_per_request {per}; other_load_cores={max(d['machine'] - ours, 0) / d['wall']:.2f}"
 
 
+def ratio(a: float, b: float) -> str:
+    """a / b with two decimals ("inf" when b is 0)."""
+    return f"{a / b:.2f}" if b else "inf"
+
+
 @contextlib.contextmanager
-def gunicorn(dbname: str, workers: int = 4, threads: int = 1):
+def gunicorn(dbname: str, workers: int = 4, threads: int = 1, settings: str = SETTINGS):
     """Run `gunicorn config.wsgi` on 127.0.0.1:<free port>; yields (base URL, CpuMeter); stops it after."""
     import requests
 
     port = free_port()
-    env = bench_env(dbname)
+    env = bench_env(dbname, settings)
     cmd = [
         sys.executable,
         "-m",

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_complete"
+DB = _common.db_name("bench_complete")
 GROUPS = 4
 UNITS_PER_GROUP = 66
 EXPERTS = 4

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_deliver"
+DB = _common.db_name("bench_deliver")
 EVENT_SIZE = 20
 USERS = 200
 

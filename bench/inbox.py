@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_inbox"
+DB = _common.db_name("bench_inbox")
 ROUNDS = 100
 RUNNING = 4  # the last rounds are running, the others closed
 UNITS = 320

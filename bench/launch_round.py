@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_launch"
+DB = _common.db_name("bench_launch")
 UNITS = 1000
 GROUPS = 4
 EXPERTS = 5
