@@ -104,7 +104,8 @@ class CpuMeter:
     serving the benchmark's database, and by this (client) process: what a request costs, whatever
     else the shared machine is doing at the time."""
 
-    def __init__(self, server_pid: int, dbname: str):
+    def __init__(self, server_pid: int | None, dbname: str):
+        """`server_pid` None: no server, the work runs in this process (reported as "client")."""
         self.server_pid, self.dbname = server_pid, dbname
 
     def _pg_pids(self) -> list[int]:
@@ -119,7 +120,7 @@ class CpuMeter:
             conn.close()
 
     def sample(self) -> dict:
-        server = [self.server_pid, *_children(self.server_pid)]
+        server = [self.server_pid, *_children(self.server_pid)] if self.server_pid else []
         with open("/proc/stat") as f:
             ticks = [int(x) for x in f.readline().split()[1:]]
         busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
@@ -130,6 +131,15 @@ class CpuMeter:
             "machine": busy / os.sysconf("SC_CLK_TCK"),
             "wall": time.monotonic(),
         }
+
+    @staticmethod
+    def report_in_process(before: dict, after: dict) -> str:
+        """CPU ms of this process and of the PostgreSQL backends for work done in this process, and
+        how many cores everything else on the machine kept busy meanwhile."""
+        d = {k: after[k] - before[k] for k in before}
+        ours = d["postgres"] + d["client"]
+        return (f"cpu_ms python={d['client'] * 1000:.0f} postgres={d['postgres'] * 1000:.0f}; "
+                f"other_load_cores={max(d['machine'] - ours, 0) / d['wall']:.2f}")
 
     @staticmethod
     def report(before: dict, after: dict, requests: int) -> str:

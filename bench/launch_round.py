@@ -104,9 +104,12 @@ def main():
     office, rd = seed()
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
+    cpu = _common.CpuMeter(None, DB)
+    before = cpu.sample()
     t0 = time.perf_counter()
     ws.round_launch(user=office, round_id=rd.pk)
     elapsed = time.perf_counter() - t0
+    ours_cpu = cpu.report_in_process(before, cpu.sample())
 
     # Sanity: every case has its process and its open `prepare` task.
     processes = Process.objects.count()
@@ -120,7 +123,11 @@ def main():
         f"# units={UNITS} groups={GROUPS} experts_per_group={EXPERTS} processes={processes} "
         f"open_prepare_tasks={prepare} assigned={assigned} path={path}"
     )
+    before = cpu.sample()
     floor = launch_floor(rd.pk)
+    floor_cpu = cpu.report_in_process(before, cpu.sample())
+    print(f"# ours: {ours_cpu}")
+    print(f"# floor: {floor_cpu}")
     print(f"launch_seconds={elapsed:.2f} launch_floor_seconds={floor:.2f} launch_vs_floor={_common.ratio(elapsed, floor)}")
 
 
