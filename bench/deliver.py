@@ -60,6 +60,7 @@ def delivery_stack(dbname: str, workers: int = 1, concurrency: int = 4, **env: s
             base.update(LOG_LEVEL="ERROR", **env)
             for i in range(workers):
                 running.append(Worker(base, f"deliver{i}", pool="threads", concurrency=concurrency).start())
+            sink.bench_workers = running  # for deliver.py's CPU figures
             with broker(app, redis.url):
                 yield sink
         finally:
@@ -125,8 +126,11 @@ def run(n: int, workers: int, concurrency: int, live: bool) -> dict:
                 write_events(users, n)
             created = time.monotonic()
             started = time.monotonic()
+            cpu = _common.CpuMeter(sink.bench_workers[0].proc.pid, DB)
+            before = cpu.sample()
             assert outbox.kick(), "the broker did not take the kick"
         finished = wait_delivered(n)
+        cpu_report = "" if live else cpu.report(before, cpu.sample(), n)
         expected = Counter(
             channels.message_id("delivery", pk, created_at)
             for pk, created_at in Delivery.objects.values_list("pk", "notification__created")
@@ -136,7 +140,8 @@ def run(n: int, workers: int, concurrency: int, live: bool) -> dict:
             repeats = sum(c - 1 for c in received.values() if c > 1)
             raise RuntimeError(f"sink got {sum(received.values())} messages ({repeats} repeats), expected {n} once each")
         floor_s = smtp_floor(sink, n, workers * concurrency)
-    return {"n": n, "create_s": created - t0, "deliver_s": finished - started, "floor_s": floor_s}
+    return {"n": n, "create_s": created - t0, "deliver_s": finished - started, "floor_s": floor_s,
+            "cpu": cpu_report}
 
 
 def smtp_client(port: int, n: int, threads: int) -> None:
@@ -197,6 +202,9 @@ def main() -> None:
     mode = "live" if args.live else "backlog"
     print(f"notifications={r['n']} mode={mode} workers={args.workers}x{args.concurrency} "
           f"create_s={r['create_s']:.2f} deliver_s={r['deliver_s']:.2f}")
+    if r["cpu"]:
+        print(f"# ours, per email (server = the first worker, client = this process: the sink and the polling "
+              f"of the deliveries' status every 50 ms): {r['cpu'].replace('per_request', 'per_email')}")
     ours, floor = r["n"] / r["deliver_s"], r["n"] / r["floor_s"]
     print(f"# smtp floor: {args.workers * args.concurrency} plain smtplib sessions, {r['n']} messages in "
           f"{r['floor_s']:.2f} s; deliver_vs_floor = ours / floor, the share of the sink's own rate the outbox reaches")
