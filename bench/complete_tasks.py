@@ -1,6 +1,6 @@
 """Benchmark 3: experts submit score sheets through the REST API, 4 concurrent clients.
 
-    python bench/complete_tasks.py     # prints completions_per_s=<n>
+    python bench/complete_tasks.py     # prints completions_per_s=<n> bare_completions_per_s=<n> completions_vs_bare=<n>
 
 Creates and migrates its own database (bench_complete) and runs a real round through the services:
 the city_organ_2013 seed rubric, 264 units in 4 groups of a leader and 4 experts, launched, every

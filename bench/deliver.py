@@ -1,6 +1,7 @@
 """Benchmark: notification emails delivered through a real Celery worker.
 
-    python bench/deliver.py [-n 2000] [--workers 1] [--concurrency 4] [--live]    # prints deliver_per_s=<n>
+    python bench/deliver.py [-n 2000] [--workers 1] [--concurrency 4] [--live]
+    # prints deliver_per_s=<n> smtp_floor_per_s=<n> deliver_vs_floor=<n>
 
 Creates and migrates its own database (bench_deliver), starts a private redis-server on a free port
 as the broker, an SMTP sink in this process on a free port (Django's SMTP email backend talks to it

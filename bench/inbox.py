@@ -1,6 +1,7 @@
 """Benchmark 2: one expert's inbox, GET /api/v1/tasks/ (scope=inbox), under 8 concurrent clients.
 
-    python bench/inbox.py              # prints inbox_p50_ms=<n> inbox_p95_ms=<n> rps=<n>
+    python bench/inbox.py              # prints inbox_p50_ms=<n> inbox_p95_ms=<n> rps=<n>,
+                                       # then bare_inbox_p95_ms=<n> inbox_p95_vs_bare=<n>
     python bench/inbox.py --explain    # also prints EXPLAIN ANALYZE of every query of one request
 
 Creates and migrates its own database (bench_inbox) and seeds, with COPY, five years of history:

@@ -1,6 +1,6 @@
 """Benchmark 1: launch a round of 1,000 units in 4 groups of 5 experts through `round_launch`.
 
-    python bench/launch_round.py            # prints launch_seconds=<n>
+    python bench/launch_round.py            # prints launch_seconds=<n> launch_floor_seconds=<n> launch_vs_floor=<n>
 
 Creates and migrates its own database (bench_launch), seeds the round through the domain services
 (units with a staff member and a head each, groups with a leader and five experts), then times the
