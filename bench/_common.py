@@ -10,19 +10,31 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+# The product's settings, and the benchmarks' own (bench/bare_settings.py: the product plus the bench-only
+# app of bare baselines, bench/bare/, and its URLs). Only the benchmarks that measure a baseline over HTTP
+# use the second; the product never sees it.
+SETTINGS = "config.settings"
+BARE_SETTINGS = "bench.bare_settings"
 
 
-def bench_env(dbname: str) -> dict:
+def db_name(base: str) -> str:
+    """A benchmark's database: `base` plus $BENCH_DB_SUFFIX (e.g. `_pb`), so that two people running
+    the same script on one PostgreSQL server do not drop each other's database."""
+    return base + os.environ.get("BENCH_DB_SUFFIX", "")
+
+
+def bench_env(dbname: str, settings: str = SETTINGS) -> dict:
     """The environment a benchmark (and the gunicorn it starts) runs with."""
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"{PG}/{dbname}",
-        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_SETTINGS_MODULE=settings,
         SECRET_KEY="bench-only-secret-key",
         DEBUG="0",
         SECURE_SSL_REDIRECT="0",
@@ -36,7 +48,7 @@ def bench_env(dbname: str) -> dict:
     return env
 
 
-def setup(dbname: str) -> None:
+def setup(dbname: str, settings: str = SETTINGS) -> None:
     """Drop and recreate `dbname`, migrate it, and set Django up in this process on it."""
     import psycopg2
 
@@ -46,7 +58,7 @@ def setup(dbname: str) -> None:
         cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         cur.execute(f'CREATE DATABASE "{dbname}"')
     admin.close()
-    env = bench_env(dbname)
+    env = bench_env(dbname, settings)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     sys.path.insert(0, str(ROOT))
@@ -93,10 +105,35 @@ class CpuMeter:
     serving the benchmark's database, and by this (client) process: what a request costs, whatever
     else the shared machine is doing at the time."""
 
-    def __init__(self, server_pid: int, dbname: str):
+    def __init__(self, server_pid: int | None, dbname: str):
+        """`server_pid` None: no server, the work runs in this process (reported as "client")."""
         self.server_pid, self.dbname = server_pid, dbname
+        # PostgreSQL backends come and go (a server's connection older than CONN_MAX_AGE is closed
+        # and replaced): a thread notes every backend's CPU every 0.2 s and the total keeps what the
+        # ones that ended had spent. (Summing the backends alive at two instants lost it.)
+        self._seen: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    def _note_pg(self, cur) -> None:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.dbname])
+        for (pid,) in cur.fetchall():
+            cpu = _cpu_seconds(pid)
+            with self._lock:
+                self._seen[pid] = max(self._seen.get(pid, 0.0), cpu)
+
+    def _watch(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(f"{PG}/postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while True:
+                self._note_pg(cur)
+                time.sleep(0.2)
 
     def _pg_pids(self) -> list[int]:
+        """The backends serving the database now (bench/documents.py reads them)."""
         import psycopg2
 
         conn = psycopg2.connect(f"{PG}/postgres")
@@ -107,18 +144,43 @@ class CpuMeter:
         finally:
             conn.close()
 
+    def _pg_total(self) -> float:
+        import psycopg2
+
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, daemon=True)
+            self._watcher.start()
+        conn = psycopg2.connect(f"{PG}/postgres")
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                self._note_pg(cur)
+        finally:
+            conn.close()
+        with self._lock:
+            return sum(self._seen.values())
+
     def sample(self) -> dict:
-        server = [self.server_pid, *_children(self.server_pid)]
+        server = [self.server_pid, *_children(self.server_pid)] if self.server_pid else []
         with open("/proc/stat") as f:
             ticks = [int(x) for x in f.readline().split()[1:]]
         busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
         return {
             "server": sum(_cpu_seconds(p) for p in server),
-            "postgres": sum(_cpu_seconds(p) for p in self._pg_pids()),
+            "postgres": self._pg_total(),
             "client": time.process_time(),
             "machine": busy / os.sysconf("SC_CLK_TCK"),
             "wall": time.monotonic(),
         }
+
+    @staticmethod
+    def report_in_process(before: dict, after: dict) -> str:
+        """CPU ms of this process and of the PostgreSQL backends for work done in this process, and
+        how many cores everything else on the machine kept busy meanwhile."""
+        d = {k: after[k] - before[k] for k in before}
+        ours = d["postgres"] + d["client"]
+        return (f"cpu_ms python={d['client'] * 1000:.0f} postgres={d['postgres'] * 1000:.0f}; "
+                f"other_load_cores={max(d['machine'] - ours, 0) / d['wall']:.2f}")
 
     @staticmethod
     def report(before: dict, after: dict, requests: int) -> str:
@@ -130,13 +192,18 @@ class CpuMeter:
         return f"cpu_ms_per_request {per}; other_load_cores={max(d['machine'] - ours, 0) / d['wall']:.2f}"
 
 
+def ratio(a: float, b: float) -> str:
+    """a / b with two decimals ("inf" when b is 0)."""
+    return f"{a / b:.2f}" if b else "inf"
+
+
 @contextlib.contextmanager
-def gunicorn(dbname: str, workers: int = 4, threads: int = 1):
+def gunicorn(dbname: str, workers: int = 4, threads: int = 1, settings: str = SETTINGS):
     """Run `gunicorn config.wsgi` on 127.0.0.1:<free port>; yields (base URL, CpuMeter); stops it after."""
     import requests
 
     port = free_port()
-    env = bench_env(dbname)
+    env = bench_env(dbname, settings)
     cmd = [
         sys.executable,
         "-m",

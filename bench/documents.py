@@ -50,7 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_documents"
+DB = _common.db_name("bench_documents")
 
 
 def worker_cpu_seconds(pid: int) -> float:

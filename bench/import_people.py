@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import setup  # noqa: E402
+from _common import db_name, setup  # noqa: E402
 
-DB = "bench_import_people"
+DB = db_name("bench_import_people")
 UNITS, PEOPLE = 50, 1000
 CATEGORIES = ["党委工作部门", "政府工作部门", "群团组织", "民主党派机关"]
 

@@ -1,6 +1,7 @@
 """Benchmark 2: one expert's inbox, GET /api/v1/tasks/ (scope=inbox), under 8 concurrent clients.
 
-    python bench/inbox.py              # prints inbox_p50_ms=<n> inbox_p95_ms=<n> rps=<n>
+    python bench/inbox.py              # prints inbox_p50_ms=<n> inbox_p95_ms=<n> rps=<n>,
+                                       # then bare_inbox_p95_ms=<n> inbox_p95_vs_bare=<n>
     python bench/inbox.py --explain    # also prints EXPLAIN ANALYZE of every query of one request
 
 Creates and migrates its own database (bench_inbox) and seeds, with COPY, five years of history:
@@ -14,6 +15,14 @@ The measured expert has 50 open score tasks and ~800 done ones. The domain rows 
 Then: the query count of one request (and that it does not grow with the page), and the timing
 against `gunicorn config.wsgi -w 4` on 127.0.0.1: 8 client threads, 200 warm-up requests, then
 2,400 measured requests (300 per client).
+
+Baseline, same server, same run, right after, same token, clients and counts: a minimal authenticated
+DRF list of viewflow's own `Task.objects.inbox(flow_classes, user)` (bench/bare/api.py: DRF's default
+authentication, permission and pagination, a plain ModelSerializer; viewflow's inbox needs the
+`viewflow.view_process` permission, which the seed grants the measured expert). Prints
+`bare_inbox_p95_ms` and `inbox_p95_vs_bare` = bare p95 / ours (above 1: ours answers faster).
+
+    python bench/inbox.py --quick      # 10 rounds instead of 100, 100 requests per client (trial runs only)
 """
 
 import http.client
@@ -30,8 +39,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_inbox"
-ROUNDS = 100
+DB = _common.db_name("bench_inbox")
+QUICK = "--quick" in sys.argv
+ROUNDS = 10 if QUICK else 100
 RUNNING = 4  # the last rounds are running, the others closed
 UNITS = 320
 GROUPS = 8  # per round, 40 units each
@@ -41,7 +51,7 @@ LEADER_POOL = 40
 MEASURED_OPEN = 50  # open score tasks of the measured expert (25 cases in each of 2 running rounds)
 CLIENTS = 8
 WARMUP = 200
-PER_CLIENT = 300
+PER_CLIENT = 100 if QUICK else 300
 
 T0 = datetime(2021, 1, 4, 1, 0, tzinfo=UTC)
 NULL = r"\N"
@@ -475,6 +485,29 @@ def check_queries(measured, explain: bool):
                     print("#   " + line)
 
 
+def check_bare(measured):
+    """The bare endpoint lists the same 50 open tasks; its statements per request."""
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    measured.user_permissions.add(Permission.objects.get(content_type__app_label="viewflow", codename="view_process"))
+    client = APIClient(HTTP_HOST="localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=measured)[0].key}")
+    client.get(BARE_PATH)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(BARE_PATH)
+    assert response.status_code == 200, response.content[:500]
+    body = response.json()
+    assert body["count"] == MEASURED_OPEN and len(body["results"]) == MEASURED_OPEN, body["count"]
+    print(f"# bare: queries_per_request={len(queries)} (page of {len(body['results'])})")
+
+
+BARE_PATH = "/bench-bare/api/inbox/"
+
+
 def measure(base_url: str, cpu, token: str, path: str = "/api/v1/tasks/"):
     host, port = base_url.removeprefix("http://").split(":")
     headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
@@ -517,27 +550,36 @@ def measure(base_url: str, cpu, token: str, path: str = "/api/v1/tasks/"):
 
 def main():
     explain = "--explain" in sys.argv
-    _common.setup(DB)
+    _common.setup(DB, settings=_common.BARE_SETTINGS)
     from rest_framework.authtoken.models import Token
 
     measured = seed(random.Random(2026))
     check_queries(measured, explain)
+    check_bare(measured)
     token = Token.objects.get_or_create(user=measured)[0].key
     from django.db import connection
 
     connection.close()  # the server's workers open their own connections
-    with _common.gunicorn(DB, workers=4) as (base, cpu):
+    with _common.gunicorn(DB, workers=4, settings=_common.BARE_SETTINGS) as (base, cpu):
         latencies, wall, cpu_ms = measure(base, cpu, token)
+        bare_latencies, bare_wall, bare_cpu_ms = measure(base, cpu, token, BARE_PATH)
     ms = [x * 1000 for x in latencies]
+    bare_ms = [x * 1000 for x in bare_latencies]
     print(
         f"# requests={len(ms)} clients={CLIENTS} wall={wall:.1f} s max_ms={max(ms):.1f} "
         f"loadavg={' '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
-    print(f"# {cpu_ms}")
+    print(f"# ours: {cpu_ms}")
     print(
-        f"inbox_p50_ms={_common.percentile(ms, 50):.1f} inbox_p95_ms={_common.percentile(ms, 95):.1f} "
+        f"# bare: {bare_cpu_ms}; bare_inbox_p50_ms={_common.percentile(bare_ms, 50):.1f} "
+        f"rps={len(bare_ms) / bare_wall:.0f} max_ms={max(bare_ms):.1f}"
+    )
+    p95, bare_p95 = _common.percentile(ms, 95), _common.percentile(bare_ms, 95)
+    print(
+        f"inbox_p50_ms={_common.percentile(ms, 50):.1f} inbox_p95_ms={p95:.1f} "
         f"rps={len(ms) / wall:.0f}"
     )
+    print(f"bare_inbox_p95_ms={bare_p95:.1f} inbox_p95_vs_bare={_common.ratio(bare_p95, p95)}")
 
 
 if __name__ == "__main__":

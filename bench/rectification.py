@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
-DB = "bench_rectification"
+DB = _common.db_name("bench_rectification")
 ROUNDS = 100
 UNITS = 200
 GROUPS = 4

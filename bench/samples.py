@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import setup  # noqa: E402
+from _common import db_name, setup  # noqa: E402
 
-DB = "bench_samples"
+DB = db_name("bench_samples")
 ROWS = 5000
 UNITS, PER_UNIT = 100, 800
 HEADER = ["序号", "姓名", "性别", "单位", "职务", "区号", "办公电话", "手机号码", "备注"]

@@ -16,9 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, bench_env, setup  # noqa: E402
+from _common import ROOT, bench_env, db_name, setup  # noqa: E402
 
-DB = "bench_scoring"
+DB = db_name("bench_scoring")
 UNITS, EXPERTS, SECTIONS, ITEMS_PER_SECTION = 1000, 5, 8, 5
 CATEGORIES = ["党委工作部门", "政府工作部门", "群团组织", "民主党派机关"]
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-DB = "bench_sweep"
+DB = _common.db_name("bench_sweep")
 ROUNDS = 51
 RUNNING = 2
 UNITS = 1000
