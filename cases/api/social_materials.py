@@ -10,12 +10,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from cases import access
 from cases import models as m
 from cases.api.fields import StrictSerializer
-from cases.errors import Conflict
 from cases.social.materials import selectors, services
 
 
@@ -36,8 +36,8 @@ def _case(request, pk: int) -> m.Case:
 
 def _social_case(request, pk: int) -> m.Case:
     case = _case(request, pk)
-    if case.round.kind != m.RoundKind.SOCIAL:
-        raise Conflict("只有社会评价轮次有此项材料。")
+    if case.round.kind != m.RoundKind.SOCIAL:  # the resource exists only for a social round's case
+        raise NotFound("只有社会评价轮次的考评对象有此项材料。")
     return case
 
 

@@ -12,20 +12,20 @@ from tests.factories import make_user
 pytestmark = pytest.mark.django_db
 
 
-def test_load_rubrics_loads_the_four_seed_rubrics_once():
+def test_load_rubrics_loads_the_five_seed_rubrics_once():
     out = StringIO()
     call_command("load_rubrics", stdout=out)
     totals = dict(m.Rubric.objects.values_list("code", "total_max"))
     assert {k: str(v) for k, v in totals.items()} == {
         "wuxing_2016": "100.00", "city_organ_2013": "90.00", "luoyang_2013": "1000.00",
-        "jilin_half_year_2018": "100.00"}
+        "jilin_half_year_2018": "100.00", "guangxi_social_2015": "5.00"}
     wuxing = m.Rubric.objects.get(code="wuxing_2016")
     assert wuxing.items.count() == 26  # 5 + 5 + 4 + 4 + 4 + 4
     assert [str(s.max_points) for s in wuxing.sections.all()] == ["25.00", "20.00", "15.00", "15.00", "10.00", "15.00"]
     half_year = m.Rubric.objects.get(code="jilin_half_year_2018")  # seed 000's four contents (reconstructed)
     assert [str(s.max_points) for s in half_year.sections.all()] == ["40.00", "20.00", "25.00", "15.00"]
     call_command("load_rubrics", stdout=out)
-    assert m.Rubric.objects.count() == 4
+    assert m.Rubric.objects.count() == 5
     assert "already loaded" in out.getvalue()
 
 
