@@ -19,11 +19,14 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
+from cases.social import selectors as sample_selectors
+from cases.social import services as sample_services
+from tests.cases.test_sample_frames import person, xlsx
 from tests.conftest import module_world
 from tests.factories import act, advance_case, make_round, make_user
 from tests.rectification_helpers import advance_rectification, approved_round, attachment, rect_task
 from workflow import services
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, SocialCaseFlow
 from workflow.steps import STEPS
 
 API = "/api/v1"
@@ -45,6 +48,14 @@ RIGHTFUL = {
     "plan_review": "group_leader",
     "carry_out": "staff",
     "verify": "group_leader",
+    # A social round's unit (seed 004): its staff deliver the materials, the office reviews the
+    # questionnaire, the unit's head signs the performance analysis off.
+    "samples": "staff",
+    "questionnaire": "staff",
+    "questionnaire_review": "office",
+    "situation": "staff",
+    "analysis": "staff",
+    "analysis_sign": "head",
 }
 # Steps whose role more than one kind of person holds: these others are rightful too (not refused).
 ALSO_RIGHTFUL = {"plan_review": {"deputy", "office"}, "verify": {"deputy", "office"}}
@@ -74,6 +85,14 @@ POSITIVE = {
     "plan_review": ("approve", {}),
     "carry_out": ("submit", {"report": "完成"}),  # with the place's evidence (Place.payload)
     "verify": ("approve", {}),
+    "samples": ("submit", {}),  # the place's unit has uploaded its two lists
+    "questionnaire": ("submit", {"topic": "热点工作", "questions": [f"问题{n}" for n in range(1, 6)]}),
+    "questionnaire_review": ("approve", {}),
+    "situation": ("submit", {"situation": {
+        "liaison": "韦明（办公室主任）", "liaison_phone": "0771-2800001", "leaders": "覃华（党组书记）",
+        "rectification_report": "已整改。", "performance_report": "工作情况。"}}),
+    "analysis": ("submit", {"analysis": {"completion": "完成。", "innovation": "亮点。", "weaknesses": "不足。"}}),
+    "analysis_sign": ("approve", {}),
 }
 BY_NAME = {step.name: step for step in STEPS.values()}
 STEP_NAMES = list(BY_NAME)
@@ -133,6 +152,9 @@ def build_world() -> World:
     act(rr, rr.office, "compile", None, "submit")
     act(rr, rr.leader, "approve", None, "return", comment="请本组复核", group=rr.groups[0].group.pk)
     places["group_recheck"] = Place(rr.task("group_recheck").pk, {**_people(rr, 0), **everyone})
+    # A social round (seed 004): one unit at each of its SocialCaseFlow's steps (before the approved round
+    # below brings a second office: the office's review goes to the one office).
+    places.update(_social_places(org, everyone))
     # A rectification at each of its steps (five findings of one unit of an approved round).
     rr = approved_round(units=1, findings=5, experts=2, title="分工-整改")
     rects = list(m.Rectification.objects.filter(round=rr.round).order_by("pk"))
@@ -145,6 +167,36 @@ def build_world() -> World:
             payload = {**POSITIVE[step][1], "evidence_ids": [evidence.pk]}
         places[step] = Place(rect_task(rect, step).pk, people, payload)
     return World(places)
+
+
+SOCIAL_STEPS = ["samples", "questionnaire", "questionnaire_review", "situation", "analysis", "analysis_sign"]
+
+
+def _social_task(case: m.Case, step: str) -> Task:
+    return Task.objects.get(process__flow_class=SocialCaseFlow, process__data__case=case.pk,
+                            flow_task=getattr(SocialCaseFlow, step), status__in=[STATUS.NEW, STATUS.ASSIGNED])
+
+
+def _social_places(org: dict, everyone: dict) -> dict:
+    rr = make_round(units=len(SOCIAL_STEPS), experts=2, title="分工-社会评价",
+                    config={"sample_minimums": {"economic": 1, "party_mass": 1, "institution": 1}}, **org)
+    m.Round.objects.filter(pk=rr.round.pk).update(kind=m.RoundKind.SOCIAL)
+    rr.launch()
+    places = {}
+    for index, step in enumerate(SOCIAL_STEPS):
+        case, staff = rr.case(index), rr.staff[index]
+        if step == "samples":  # its lists uploaded, so that the rightful person's delivery goes through
+            for k, kind in enumerate(sample_selectors.required_kinds(rr.round, case.unit)):
+                sample_services.upload_frame(user=staff, round=rr.round, unit=case.unit, kind=kind,
+                                             fileobj=xlsx(kind, [person(1, kind, mobile=f"0139{k}0000001")]))
+        if step == "questionnaire_review":
+            services.task_act(user=staff, task_id=_social_task(case, "questionnaire").pk, action="submit",
+                              data=POSITIVE["questionnaire"][1])
+        if step == "analysis_sign":
+            services.task_act(user=staff, task_id=_social_task(case, "analysis").pk, action="submit",
+                              data=POSITIVE["analysis"][1])
+        places[step] = Place(_social_task(case, step).pk, {**_people(rr, index), **everyone})
+    return places
 
 
 world = module_world(build_world)
@@ -171,7 +223,8 @@ def test_every_declared_step_is_known_with_its_role():
     assert set(STEP_NAMES) == set(RIGHTFUL), "a step was added or removed: say in RIGHTFUL who does it"
     for step in STEPS.values():
         assert step.role == STEP_ROLE.get(step.name, ROLE[RIGHTFUL[step.name]]), step.name
-    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow, RectificationFlow}
+    assert {step.node.flow_class for step in STEPS.values()} == {CaseFlow, RoundFlow, RectificationFlow,
+                                                                 SocialCaseFlow}
 
 
 @pytest.mark.parametrize(("step", "actor"), OTHERS)

@@ -198,6 +198,9 @@ def test_overview_is_the_offices(client, world):
     for user in (world.staff, world.head, world.other_staff):
         response, _ = page(client, user, url)
         assert response.status_code == 403
+    # The unit's case page shows its materials, not a self-assessment it does not have.
+    response, html = page(client, world.staff, f"/cases/{world.case.pk}/")
+    assert "社会评价材料报送情况" in html and "逾期报送" in html and "自评材料" not in html
     response, html = page(client, world.office, f"/rounds/{world.round.pk}/")
     assert url in html
     response, html = page(client, world.staff, f"/rounds/{world.round.pk}/")

@@ -141,3 +141,14 @@ def round_social_materials(request, pk):
         "late_deduction": selectors.late_deduction(round),
         "late_count": sum(1 for row in rows for cell in row["cells"] if cell["late"]),
     })
+
+
+def case_materials_context(case: m.Case) -> dict[str, Any]:
+    """A social unit's case and task pages: each material's delivery against its due, the two drafts' states
+    (in place of the self-assessment, inspections and findings a social round does not have)."""
+    deliveries = {d.material: d for d in m.MaterialDelivery.objects.filter(case=case)}
+    return {
+        "social_deliveries": [(label, deliveries.get(value)) for value, label in m.Material.choices],
+        "social_questionnaire": m.Questionnaire.objects.filter(case=case).first(),
+        "social_analysis": m.PerformanceAnalysis.objects.filter(case=case).first(),
+    }

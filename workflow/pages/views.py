@@ -346,6 +346,7 @@ def _case_context(user, case: m.Case) -> dict:
         "char_limit": case.round.report_char_limit,
         **_grade_first_context(case),
         **_party_building_context(user, case),
+        **(social.case_materials_context(case) if case.round.kind == m.RoundKind.SOCIAL else {}),
     }
 
 
