@@ -10,14 +10,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LOGINS_WITH_WORK = ["leader", "g1_leader", "g1_expert1", "u01_head", "u06_staff", "u14_staff"]
+LOGINS_WITH_WORK = ["leader", "g1_leader", "g1_expert1", "u01_head", "u06_staff", "u14_staff",
+                    "s02_head", "s03_staff", "s04_staff", "s06_staff"]
 # Separation of duties in the demo: nobody is a superuser; the office reaches the admin as staff with
 # model permissions, and cannot take the leader's 领导审定 task.
 INBOXES = """
 import json, os
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from cases.models import User
+from cases.models import Round, User
 counts = {}
 for name in os.environ["DEMO_LOGINS"].split(","):
     client = APIClient(HTTP_HOST="127.0.0.1")
@@ -40,6 +41,11 @@ counts["_office"] = {
     "admin_rounds": page.get("/admin/cases/round/").status_code,
     "admin_issuers": page.get("/admin/notifications/issuer/").status_code,
 }
+social = Round.objects.get(kind="social")
+counts["_office"]["social_overview"] = page.get(f"/rounds/{social.pk}/social-materials/").status_code
+# The office's one questionnaire to review (S02's) is in its inbox, and its page opens.
+counts["_office"]["review_pages"] = [page.get(f"/tasks/{t.pk}/").status_code for t in Task.objects.filter(
+    flow_task__endswith="SocialCaseFlow.questionnaire_review", status__in=["NEW", "ASSIGNED"], owner=office)]
 print(json.dumps(counts))
 """
 
@@ -55,8 +61,9 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
 
     db = sqlite3.connect(tmp_path / "demo.sqlite3")
     statuses = dict(db.execute("SELECT status, count(*) FROM cases_case GROUP BY status").fetchall())
-    # Seed 000: 50 units in the half-year round, 3 + 2 in the two pilot rounds; cases at every step.
-    assert sum(statuses.values()) == 55
+    # Seed 000: 50 units in the half-year round, 3 + 2 in the two pilot rounds, 6 in the social round (seed
+    # 004); cases at every step.
+    assert sum(statuses.values()) == 61
     assert {"prepare", "sign_off", "inspect", "score", "review", "done"} <= set(statuses)
     # Issued documents of every kind, stored as PDFs with their checksum, and a draft.
     issued = db.execute("SELECT kind, pdf, sha256 FROM notifications_document WHERE status = 'issued'").fetchall()
@@ -79,6 +86,22 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
         " WHERE t.flow_task LIKE '%RoundFlow.approve' AND t.status = 'ASSIGNED'").fetchall()
     assert waiting_for_leader == [("leader",)]  # the demo's only leader has it in 我的待办
 
+    # Seed 004's social round: from its template, its dues ahead; the units' materials at every step.
+    social = db.execute("SELECT id, status, prepare_due > datetime('now'), review_due > datetime('now'), config"
+                        " FROM cases_round WHERE kind = 'social'").fetchall()
+    assert [row[:4] for row in social] == [(social[0][0], "running", 1, 1)]
+    assert json.loads(social[0][4])["template"] == "social_evaluation"
+    for table in ("cases_questionnaire", "cases_performanceanalysis"):
+        assert dict(db.execute(f"SELECT status, count(*) FROM {table} GROUP BY status").fetchall()) == {
+            "draft": 1, "submitted": 1, "returned": 1, "approved": 2}, table
+    deliveries = db.execute("SELECT material, late, count(*) FROM cases_materialdelivery GROUP BY material, late"
+                            " ORDER BY material, late").fetchall()
+    assert deliveries == [("analysis", 0, 4), ("questionnaire", 0, 4), ("samples", 0, 4), ("samples", 1, 1),
+                          ("situation", 0, 3)]
+    assert db.execute("SELECT count(*) FROM cases_sampleframe WHERE is_current").fetchone() == (11,)
+    assert db.execute("SELECT count(*) FROM cases_leaderevaluator").fetchone() == (3,)
+    assert db.execute("SELECT count(*) FROM cases_leaderevaluationparticipation").fetchone() == (2,)
+
     # Every login the demo prints for a role that acts finds a task in its inbox or queue, read through
     # the API on SQLite (the paths that stand in for PostgreSQL's prepared statements).
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", INBOXES], cwd=ROOT,
@@ -90,5 +113,6 @@ def test_demo_loads_on_a_fresh_sqlite_database(tmp_path):
         # Work with an evident owner lands in 我的待办, not under 可认领.
         assert counts[name]["inbox"] > 0, (name, counts)
     assert counts["_office"] == {"superusers": 0, "claim_approve": 403, "approve": 403, "approve_owner": "leader",
-                                 "admin_units": 200, "admin_rounds": 200, "admin_issuers": 200}
+                                 "admin_units": 200, "admin_rounds": 200, "admin_issuers": 200,
+                                 "social_overview": 200, "review_pages": [200]}
     assert counts["g1_expert1"]["inbox"] == 1  # the sheet left open for the demo's expert

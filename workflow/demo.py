@@ -1,13 +1,16 @@
 """Demo data: seed 000's four groups and units, seed 003's 五型机关 rubric, invented people.
 
-Two rounds: the half-year round (seed 000) with cases spread over every step, so that every role's
-inbox has work, and a small finished round waiting for the leader's approval.
+Rounds: the half-year round (seed 000) with cases spread over every step, so that every role's
+inbox has work, small finished rounds (one waiting for the leader's approval), and seed 004's social
+evaluation (社会评价) of six invented 自治区直属机关 units with their materials at every step.
 """
 
+import dataclasses
 import math
 from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
+from typing import Unpack
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group as AuthGroup
@@ -20,15 +23,21 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import models as m
+from cases import round_templates
+from cases.evaluation import services as evaluation_services
 from cases.rubrics.services import rubric_import
 from cases.rubrics.text import load_rubric_yaml
 from cases.services import rounds as round_services
+from cases.social import services as sample_services
+from cases.social.layouts import LAYOUTS
+from cases.social.materials import services as material_services
+from cases.social.selectors import required_kinds
 from notifications.documents import services as documents
 from notifications.documents.models import Document, DocumentKind, DocumentStatus, Issuer
 from workflow import services
 from workflow.deadlines import services as deadlines
 from workflow.deadlines.rules import day_due
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, SocialCaseFlow
 from workflow.models import TaskDeadline
 from workflow.steps import ActionData
 
@@ -182,7 +191,8 @@ class Demo:
         self._finished_round(rubric, units[0][3:5], people, now, approve=False,
                              title=f"{now.year - 1}年度“五型机关”创建工作调研考核（第二批试点）")
         self._documents(half_year, finished)
-        return {"round": half_year, "finished_round": finished}
+        social = SocialDemo(self).build()
+        return {"round": half_year, "finished_round": finished, "social_round": social}
 
     def _units(self) -> list[list[m.Unit]]:
         groups, n = [], 0
@@ -379,6 +389,187 @@ class Demo:
             "body": [*draft.body, "请各考评组联络员逐一电话提醒，确保按时完成。"]})
 
 
+# --- seed 004: a social evaluation round (社会评价) -------------------------------------------------
+
+# Invented 自治区直属机关 units of the notice's three families (政府工作部门; 党委工作部门 and 群团组织;
+# 参照公务员法管理的事业单位): code, name, short name, category.
+SOCIAL_UNITS = [
+    ("S01", "自治区商务厅", "商务厅", m.UnitCategory.GOVERNMENT),
+    ("S02", "自治区人力资源和社会保障厅", "人社厅", m.UnitCategory.GOVERNMENT),
+    ("S03", "自治区党委宣传部", "党委宣传部", m.UnitCategory.PARTY),
+    ("S04", "自治区妇女联合会", "妇联", m.UnitCategory.MASS),
+    ("S05", "自治区地方志编纂委员会办公室", "地方志办", m.UnitCategory.INSTITUTION),
+    ("S06", "自治区供销合作联社", "供销社", m.UnitCategory.INSTITUTION),
+]
+SOCIAL_GROUPS = [("政府工作部门", ["S01", "S02"]), ("党委工作部门、群团组织", ["S03", "S04"]),
+                 ("参公事业单位", ["S05", "S06"])]
+# The demo's lists are a few people each: the round's minimums (500/300 in the notice) made to fit.
+SOCIAL_MINIMUMS = {"economic": 5, "party_mass": 4, "institution": 4}
+CITIES = [("南宁市", "民族大道", "0771", "530000"), ("柳州市", "城中路", "0772", "545000"),
+          ("桂林市", "中山路", "0773", "541000"), ("梧州市", "新兴路", "0774", "543000"),
+          ("北海市", "北部湾路", "0779", "536000"), ("玉林市", "人民路", "0775", "537000")]
+HOT_TOPICS = {
+    "S01": "优化口岸营商环境工作", "S02": "城乡居民基本养老保险经办服务", "S03": "基层宣传文化阵地建设",
+    "S04": "妇女儿童权益维护工作", "S05": "地方志资源开发利用", "S06": "农村电子商务服务体系建设",
+}
+QUESTION_TEMPLATES = ["您是否了解本单位开展的{topic}？", "您对{topic}的总体成效是否满意？",
+                      "您认为{topic}中办事流程是否便捷？", "您认为{topic}中工作人员服务态度如何？",
+                      "您对进一步做好{topic}有何意见和建议？", "您认为{topic}的信息公开是否及时？"]
+# The unit's counterpart in the cities (its system's 市、县两级: 附件2/4/6 list their cadres).
+CITY_COUNTERPARTS = {"S01": "商务局", "S02": "人力资源和社会保障局", "S03": "委宣传部", "S04": "妇女联合会",
+                     "S05": "地方志编纂委员会办公室", "S06": "供销合作社"}
+LEADER_TITLES = {"S01": "厅长", "S02": "厅长", "S05": "主任"}
+SOCIAL_ANALYSIS = {
+    "completion": "围绕年度重点工作任务，制定任务分解表，按月调度、按季通报，截至11月30日各项目标任务均按进度推进，"
+                  "主要指标完成情况好于上年同期。",
+    "innovation": "推行“一窗受理、集成服务”，办事材料精简三成；建立基层联系点制度，问题收集、交办、反馈形成闭环。",
+    "weaknesses": "部分市县工作力量不足，基层调研的深度和频次还不够；信息化建设与业务需求仍有差距，需加快推进。",
+}
+
+
+class SocialDemo:
+    """The social round: units at each of the SocialCaseFlow's steps, through the same services and
+    task actions as the API (seed 004; the dues a week to five weeks from now)."""
+
+    def __init__(self, demo: Demo):
+        self.demo = demo
+        self.office = demo.office
+
+    def build(self) -> m.Round:
+        template = round_templates.ready_template("social_evaluation")
+        assert template is not None
+        template = dataclasses.replace(template, config={**template.config, "sample_minimums": SOCIAL_MINIMUMS})
+        # Started ten days ago: lists and questionnaires are due tomorrow, the situation tables in four
+        # weeks, the analyses in five.
+        start = timezone.localdate() - timedelta(days=10)
+        round = round_services.round_create_from_template(user=self.office, template=template, year=start.year,
+                                                          start=start)
+        self.units = self._units()
+        liaison = self.demo.person("gx_liaison", title="考评办二处联络员")
+        liaison.office_phone = "0771-2855114"
+        liaison.save()
+        for number, (name, codes) in enumerate(SOCIAL_GROUPS, start=1):
+            round_services.group_create(user=self.office, round=round, number=number, name=name, phone="2855114",
+                                        members=[{"user": liaison, "role": m.GroupRole.LIAISON}],
+                                        units=[self.units[c] for c in codes])
+        services.round_launch(user=self.office, round_id=round.pk)
+        round.refresh_from_db()
+        self.round = round
+        self._materials()
+        self._leader_evaluation()
+        return round
+
+    def _units(self) -> dict[str, m.Unit]:
+        units = {}
+        for n, (code, name, short, category) in enumerate(SOCIAL_UNITS, start=1):
+            units[code] = m.Unit.objects.create(code=code, name=name, short_name=short, category=category,
+                                                sort_order=100 + n)
+            for role, title in ((m.UnitRole.STAFF, "办公室科员（联络员）"), (m.UnitRole.HEAD, "党组书记")):
+                user = self.demo.person(f"{code.lower()}_{role}", title=title)
+                user.office_phone = f"0771-28{n}{len(role):04d}"
+                user.save()
+                m.UnitMembership.objects.create(user=user, unit=units[code], role=role)
+        return units
+
+    def _user(self, code: str, role: str) -> m.User:
+        return m.User.objects.get(username=f"{code.lower()}_{role}")
+
+    def _case(self, code: str) -> m.Case:
+        return self.round.cases.select_related("round", "unit").get(unit__code=code)
+
+    def _act(self, code: str, step: str, user: m.User, action: str = "submit", **data: Unpack[ActionData]) -> None:
+        task = Task.objects.get(process__flow_class=SocialCaseFlow, process__artifact_object_id=self._case(code).pk,
+                                flow_task=getattr(SocialCaseFlow, step), status__in=[STATUS.NEW, STATUS.ASSIGNED])
+        services.task_act(user=user, task_id=task.pk, action=action, data=data)
+
+    def _upload(self, code: str, kind: str, people: int) -> None:
+        """One of the unit's lists in its attachment's layout: invented people, numbers and addresses."""
+        from openpyxl import Workbook
+
+        unit_index = int(code[1:])
+        layout = LAYOUTS[kind]
+        system = "system" in kind
+        wb = Workbook()
+        sheet = wb.active
+        sheet.append([f"{self.round.year}年度{self.units[code].name}社会评价抽样框"])
+        sheet.append(["报送单位：", self.units[code].name])
+        sheet.append(list(layout))
+        for i in range(1, people + 1):
+            city, road, area, postcode = CITIES[(i + unit_index) % len(CITIES)]
+            name = SURNAMES[(i * 7 + unit_index) % len(SURNAMES)] + GIVEN[(i + unit_index * 3) % len(GIVEN)]
+            where = (f"{city}{road}{10 + i}号 {city}{CITY_COUNTERPARTS[code]}" if system
+                     else f"{city}{road}社区居民委员会")
+            mobile = f"139{unit_index}{1 if system else 2}{i:06d}"
+            sheet.append([i, name, "男" if i % 2 else "女", where, "副局长" if system else "工作人员", area,
+                          f"28{unit_index}{i:04d}", mobile, postcode if "邮政编码" in layout else ""])
+        out = BytesIO()
+        wb.save(out)
+        out.seek(0)
+        sample_services.upload_frame(user=self._user(code, "staff"), round=self.round, unit=self.units[code],
+                                     kind=kind, fileobj=out, filename=f"{self.units[code].short_name}抽样框.xlsx")
+
+    def _questions(self, code: str, n: int = 5) -> list[str]:
+        return [q.format(topic=HOT_TOPICS[code]) for q in QUESTION_TEMPLATES[:n]]
+
+    def _materials(self) -> None:
+        # The lists: S01–S05 upload both and report them delivered (S05 after its due: late, red on the
+        # office's overview); S06 has only its hot/difficult-work list so far (its task names the other).
+        for code in ("S01", "S02", "S03", "S04", "S05"):
+            system, hot = required_kinds(self.round, self.units[code])
+            self._upload(code, system, 6)
+            self._upload(code, hot, 5)
+            if code == "S05":  # as if it came three days late
+                task = Task.objects.get(process__flow_class=SocialCaseFlow, flow_task=SocialCaseFlow.samples,
+                                        process__artifact_object_id=self._case(code).pk, status__in=[STATUS.NEW, STATUS.ASSIGNED])
+                TaskDeadline.objects.filter(task=task).update(due=timezone.now() - timedelta(days=3))
+            self._act(code, "samples", self._user(code, "staff"))
+        self._upload("S06", required_kinds(self.round, self.units["S06"])[1], 5)
+
+        # The questionnaires: approved (S01, S05), awaiting the office's review (S02), returned (S03), a
+        # draft of three questions (S04); S06 has not started.
+        for code in ("S01", "S02", "S03", "S05"):
+            self._act(code, "questionnaire", self._user(code, "staff"), topic=HOT_TOPICS[code],
+                      questions=self._questions(code, 6 if code == "S05" else 5))
+        for code in ("S01", "S05"):
+            self._act(code, "questionnaire_review", self.office, "approve", comment="")
+        self._act("S03", "questionnaire_review", self.office, "return",
+                  comment="第3、4题与本部门热点工作关联不够紧密，请结合基层宣传文化阵地建设的具体举措修改。")
+        material_services.questionnaire_save(user=self._user("S04", "staff"), case=self._case("S04"),
+                                             topic=HOT_TOPICS["S04"], questions=self._questions("S04", 3))
+
+        # 附件8 and the two reports: S01, S02, S05 delivered.
+        for n, code in enumerate(("S01", "S02", "S05"), start=1):
+            self._act(code, "situation", self._user(code, "staff"), situation={
+                "liaison": f"{self._user(code, 'staff').display_name}（办公室科员）",
+                "liaison_phone": f"0771-28{n}1005",
+                "leaders": f"{self._user(code, 'head').display_name}（党组书记）；{SURNAMES[n + 10]}建国（{LEADER_TITLES[code]}）",
+                "rectification_report": "上一年度社会评价中公众反映的办事效率、信息公开等问题已逐项整改，整改情况已在门户网站公布。",
+                "performance_report": "1月1日至11月30日，本单位主要工作目标任务完成情况、工作措施、工作亮点和预期成效见附件。",
+            })
+
+        # The analyses: signed (S01, S05), awaiting the head (S02), a draft (S03), returned by the head (S04).
+        for code in ("S01", "S02", "S04", "S05"):
+            self._act(code, "analysis", self._user(code, "staff"), analysis=SOCIAL_ANALYSIS)
+        for code in ("S01", "S05"):
+            self._act(code, "analysis_sign", self._user(code, "head"), "approve", comment="经党组会议审定。")
+        self._act("S04", "analysis_sign", self._user("S04", "head"), "return",
+                  comment="请补充妇女儿童权益维护工作的具体数据。")
+        material_services.analysis_save(user=self._user("S03", "staff"), case=self._case("S03"),
+                                        data={**SOCIAL_ANALYSIS, "weaknesses": ""})
+
+    def _leader_evaluation(self) -> None:
+        """The office names three leaders to evaluate; two forms are in (the leader has all six to fill)."""
+        evaluators = [self.demo.leader]
+        for n, title in ((1, "柳州市委副书记"), (2, "桂林市人民政府副市长")):
+            user = self.demo.person(f"gx_eval{n}", title=title)
+            user.office_phone = f"077{n + 1}-2800{n:03d}"
+            user.save()
+            evaluators.append(user)
+        evaluation_services.evaluators_set(user=self.office, round=self.round, user_ids=[u.pk for u in evaluators])
+        for code, score in (("S01", 5), ("S05", 4)):
+            evaluation_services.form_submit(user=evaluators[1], case=self._case(code), score=score)
+
+
 def _seal_png() -> bytes:
     """A plain red ring with a star: the demo's seal image (an office uploads its own in the admin)."""
     from PIL import Image, ImageDraw
@@ -397,7 +588,7 @@ def _seal_png() -> bytes:
 
 LOGINS = [
     ("office", "考核办（可进入管理后台）"),
-    ("leader", "领导：审定结果"),
+    ("leader", "领导：审定结果；社会评价的领导评价表"),
     ("auditor", "纪检监督：只读与审计日志"),
     ("g1_leader", "第一组组长：检查、评审"),
     ("g1_expert1", "第一组专家：评分"),
@@ -406,4 +597,9 @@ LOGINS = [
     ("u01_head", "省委办公厅负责人：审定"),
     ("u14_head", "省纪委监委机关负责人"),
     ("u14_staff", "省纪委监委机关填报员：被退回的自评"),
+    ("s02_head", "自治区人社厅负责人（社会评价）：审定年度绩效分析"),
+    ("s03_staff", "自治区党委宣传部填报员（社会评价）：被退回的问卷、绩效分析草稿"),
+    ("s04_staff", "自治区妇联填报员（社会评价）：问卷草稿、被退回的绩效分析"),
+    ("s06_staff", "自治区供销合作联社填报员（社会评价）：抽样框未报齐"),
+    ("gx_eval1", "领导评价人（社会评价）：已填两份领导评价表"),
 ]

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from cases import models as m
 from cases.services.common import parse_int, parse_points
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, SocialCaseFlow
 from workflow.steps import ActionData
 
 
@@ -175,6 +175,71 @@ class ApproveForm(ActionForm):
         return data
 
 
+QUESTION_ROWS = 10  # question rows the questionnaire's page shows (at least 5 are required; blank rows are ignored)
+SITUATION_FIELDS = ("liaison", "liaison_phone", "leaders", "rectification_report", "performance_report")
+ANALYSIS_FIELDS = ("completion", "innovation", "weaknesses")
+
+
+class QuestionnaireForm(ActionForm):
+    """A social round's questionnaire (seed 004 四): its topic and the questions as rows `question__<n>`;
+    a blank row is not a question. The service checks the topic, the count and each question."""
+
+    topic = _text()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = sorted({int(key.split("__", 1)[1]) for key in self.data
+                            if key.startswith("question__") and key.split("__", 1)[1].isdigit()})
+        for n in self.rows:
+            self.fields[f"question__{n}"] = _text()
+
+    def questions(self) -> list[str]:
+        return [q for q in (self.cleaned_data[f"question__{n}"] for n in self.rows) if q.strip()]
+
+    def has_draft(self) -> bool:
+        return "topic" in self.data or bool(self.rows)
+
+    def payload(self) -> ActionData:
+        if not self.has_draft():
+            return super().payload()
+        return {**super().payload(), "topic": self.cleaned_data["topic"], "questions": self.questions()}
+
+
+class SituationForm(ActionForm):
+    """附件8 (liaison, phone, leaders) and the two reports, delivered together."""
+
+    liaison = _text()
+    liaison_phone = _text()
+    leaders = _text()
+    rectification_report = _text()
+    performance_report = _text()
+
+    def situation(self) -> dict[str, str]:
+        return {name: self.cleaned_data[name] for name in SITUATION_FIELDS}
+
+    def payload(self) -> ActionData:
+        return {**super().payload(), "situation": self.situation()}
+
+
+class AnalysisForm(ActionForm):
+    """The performance analysis's three parts (附件9–11: 完成情况, 创新和亮点, 难点和薄弱环节)."""
+
+    completion = _text()
+    innovation = _text()
+    weaknesses = _text()
+
+    def analysis(self) -> dict[str, str]:
+        return {name: self.cleaned_data[name] for name in ANALYSIS_FIELDS}
+
+    def has_draft(self) -> bool:
+        return any(name in self.data for name in ANALYSIS_FIELDS)
+
+    def payload(self) -> ActionData:
+        if not self.has_draft():
+            return super().payload()
+        return {**super().payload(), "analysis": self.analysis()}
+
+
 # The steps whose page posts more than a comment (a node's page: see templates/ui/task.html).
 ACTION_FORMS: dict[Any, type[ActionForm]] = {
     RoundFlow.approve: ApproveForm,
@@ -183,6 +248,9 @@ ACTION_FORMS: dict[Any, type[ActionForm]] = {
     CaseFlow.review: ReviewForm,
     RectificationFlow.plan: PlanForm,
     RectificationFlow.carry_out: ReportForm,
+    SocialCaseFlow.questionnaire: QuestionnaireForm,
+    SocialCaseFlow.situation: SituationForm,
+    SocialCaseFlow.analysis: AnalysisForm,
 }
 
 

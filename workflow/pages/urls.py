@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow.pages import evaluation, imports, party_building, publication, samples, views
+from workflow.pages import evaluation, imports, party_building, publication, samples, social, views
 
 app_name = "ui"
 
@@ -20,6 +20,7 @@ urlpatterns = [
     path("rounds/<int:pk>/publication/", publication.round_publication, name="publication"),
     path("rounds/<int:pk>/leader-evaluation/", evaluation.round_leader_evaluation, name="leader_evaluation"),
     path("rounds/<int:pk>/sample-frames/", samples.sample_frames_page, name="sample_frames"),
+    path("rounds/<int:pk>/social-materials/", social.round_social_materials, name="social_materials"),
     path("audit/", views.audit_log, name="audit"),
     path("imports/", imports.import_page, name="imports"),
     path("rectifications/", views.rectification_list, name="rectifications"),

@@ -35,8 +35,8 @@ from workflow import selectors, services
 from workflow.deadlines import dashboard
 from workflow.deadlines.rules import phase_due, traffic_light
 from workflow.deadlines.selectors import dues_of
-from workflow.flows import CaseFlow, RectificationFlow, RoundFlow
-from workflow.pages import audit_display, forms
+from workflow.flows import CaseFlow, RectificationFlow, RoundFlow, SocialCaseFlow
+from workflow.pages import audit_display, forms, social
 from workflow.steps import actions_of
 
 QUEUE_ON_LANDING = 20
@@ -200,40 +200,42 @@ POST_ACTIONS = {
     "approve": _act,
     "return": _act,
 }
-SAVE_ACTIONS = {CaseFlow.prepare: _save_report, CaseFlow.score: _save_sheet, RectificationFlow.plan: _save_plan}
+SAVE_ACTIONS = {CaseFlow.prepare: _save_report, CaseFlow.score: _save_sheet, RectificationFlow.plan: _save_plan,
+                SocialCaseFlow.questionnaire: social.save_questionnaire, SocialCaseFlow.analysis: social.save_analysis}
 # After these the task is done: back to the inbox. After the others: the task's page again.
 COMPLETING = ("submit", "approve", "return")
 
 
-def _handle_post(request, task: Task) -> tuple[list[str] | None, int]:
-    """Run the posted action; returns an error list (None on success) and the page's status: the
-    page is shown again with the errors, as 403 when the user may not do this, 409 when someone
-    else did it first (what the API answers too)."""
+def _handle_post(request, task: Task) -> tuple[list[str] | None, int, dict[str, list[str]]]:
+    """Run the posted action; returns an error list (None on success), the page's status and the errors
+    by field (for the pages that show them beside their fields): the page is shown again with the
+    errors, as 403 when the user may not do this, 409 when someone else did it first (what the API
+    answers too)."""
     action = request.POST.get("action")
     if action == "save":
         run = SAVE_ACTIONS.get(task.flow_task)
     else:
         run = POST_ACTIONS.get(action)
     if run is None:
-        return [_("未知操作。")], 400
+        return [_("未知操作。")], 400, {}
     try:
         run(request, task)
     except ValidationError as exc:
-        return _errors(exc), 200
+        return _errors(exc), 200, social.field_errors(exc)
     except PermissionDenied as exc:
-        return [str(exc)], 403
+        return [str(exc)], 403, {}
     except Conflict as exc:
-        return [str(exc)], 409
-    return None, 200
+        return [str(exc)], 409, {}
+    return None, 200, {}
 
 
 @login_required
 def task_detail(request, pk):
     task = _visible_task(request.user, pk)
     step = task.flow_task.name
-    errors, status = None, 200
+    errors, status, by_field = None, 200, {}
     if request.method == "POST":
-        errors, status = _handle_post(request, task)
+        errors, status, by_field = _handle_post(request, task)
         if errors is None:
             if request.POST.get("action") in COMPLETING:
                 return redirect("ui:inbox")
@@ -252,6 +254,8 @@ def task_detail(request, pk):
     case = row["case"]
     if case is not None:
         context.update(_case_context(request.user, case))
+        if task.flow_task.flow_class is SocialCaseFlow and step in social.SOCIAL_STEPS:
+            context.update(social.task_context(case, step, request.POST if errors else None, by_field))
         if step == "score" and task.owner_id == request.user.pk:
             sheet = sheet_services.score_sheet_open(case=case, expert=request.user)
             context["sheet"] = sheet
@@ -342,6 +346,7 @@ def _case_context(user, case: m.Case) -> dict:
         "char_limit": case.round.report_char_limit,
         **_grade_first_context(case),
         **_party_building_context(user, case),
+        **(social.case_materials_context(case) if case.round.kind == m.RoundKind.SOCIAL else {}),
     }
 
 
@@ -484,6 +489,7 @@ def round_detail(request, pk):
     return render(request, "ui/round.html", {
         "round": round, "rows": rows, "progress": progress, "errors": errors,
         "can_launch": round.status == m.RoundStatus.DRAFT and access.is_office(request.user),
+        "can_dashboard": access.sees_everything(request.user),
     })
 
 
