@@ -276,14 +276,15 @@ class Cluster:
     # host side
     def start_helpers(self) -> None:
         STATE.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(STATE / "logs", ignore_errors=True)  # each cluster's logs are its own (the checks read them)
         bridge_up()
         env = dict(os.environ)
         self.helpers["pgforward"] = Proc(
             "pgforward", [sys.executable, "-m", "harness.tcpforward", f"{HOST_IP}:{PG_PORT}", f"127.0.0.1:{PG_PORT}"],
             env, None).start()
         self.helpers["redis"] = Proc(
-            "redis", ["redis-server", "--bind", HOST_IP, "--protected-mode", "no", "--port", str(REDIS_PORT), "--save", "", "--appendonly", "no",
-                      "--dir", str(STATE), "--loglevel", "warning"], env, None).start()
+            "redis", ["redis-server", "--bind", HOST_IP, "--protected-mode", "no", "--port", str(REDIS_PORT),
+                      "--save", "", "--appendonly", "no", "--dir", str(STATE), "--loglevel", "warning"], env, None).start()
         wait_until(lambda: "forwarding" in self.helpers["pgforward"].log(), 10, "the PostgreSQL forward")
         wait_until(self._redis_ping, 10, "redis-server on the bridge")
 
