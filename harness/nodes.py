@@ -314,12 +314,14 @@ class Cluster:
             return [py, "-m", "celery", "-A", app, "beat", "-l", "info", "-s", str(STATE / f"{name}-schedule")]
         raise ValueError(name)
 
-    def start(self, *names: str, timeout: float = 60.0) -> None:
-        """Start the nodes (in parallel) and wait until each is ready."""
+    def start(self, *names: str, timeout: float = 60.0, env: dict | None = None) -> None:
+        """Start the nodes (in parallel) and wait until each is ready; `env` adds to their environment."""
         for name in names:
             node_net_up(name)
-            env = self.env(**({"LOG_LEVEL": "INFO"} if kind(name) == "beat" else {}))
-            self.procs[name] = Proc(name, self.command(name), env, NS_PREFIX + name).start()
+            env_ = self.env(**({"LOG_LEVEL": "INFO"} if kind(name) == "beat" else {}), **(env or {}))
+            if name in self.procs:  # a restart: the checks read the whole log, so it starts afresh
+                self.procs[name].log_path.unlink(missing_ok=True)
+            self.procs[name] = Proc(name, self.command(name), env_, NS_PREFIX + name).start()
         for name in names:
             wait_until(lambda name=name: self._ready(name), timeout, f"node {name}")
 
