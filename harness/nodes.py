@@ -365,15 +365,25 @@ class Cluster:
         self.close()
 
     # measurement
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds so far by process kind: web, worker, beat (every process in their namespaces),
-        pgforward, redis, postgres (the backends of this database)."""
-        out: dict[str, float] = {}
+    def cpu(self) -> dict[tuple[str, int], float]:
+        """CPU seconds so far of each process, keyed by (kind, pid): web, worker, beat (every process in
+        their namespaces), pgforward, redis, postgres (the backends of this database). Per process, so
+        that `cpu_delta` counts a backend or a process that appeared in between from zero instead of
+        letting one that went away make the sum shrink."""
+        out: dict[tuple[str, int], float] = {}
         for name, proc in self.procs.items():
-            out[kind(name)] = out.get(kind(name), 0.0) + sum(cpu_seconds(p) for p in proc.pids())
+            out.update({(kind(name), p): cpu_seconds(p) for p in proc.pids()})
         for name, proc in self.helpers.items():
-            out[name] = sum(cpu_seconds(p) for p in proc.pids())
-        out["postgres"] = sum(cpu_seconds(p) for p in self.pg_backends())
+            out.update({(name, p): cpu_seconds(p) for p in proc.pids()})
+        out.update({("postgres", p): cpu_seconds(p) for p in self.pg_backends()})
+        return out
+
+    @staticmethod
+    def cpu_delta(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]) -> dict[str, float]:
+        """CPU seconds spent between two `cpu()` samples, by kind (a process gone by `after` is missed)."""
+        out: dict[str, float] = {}
+        for (k, pid), seconds in after.items():
+            out[k] = out.get(k, 0.0) + seconds - before.get((k, pid), 0.0)
         return out
 
     def pg_backends(self) -> list[int]:
