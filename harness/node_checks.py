@@ -250,7 +250,7 @@ def expected_message_ids(cluster: Cluster) -> Counter:
 
 
 def kill_worker_mid_delivery(cluster: Cluster, sink, *, n: int, stall_at: int, timeout: float = 60.0) -> dict:
-    """(b) Write n notifications, hold the `stall_at`-th SMTP DATA at the sink, SIGKILL every process of
+    """(b) Hold the `stall_at`-th SMTP DATA from now at the sink, write n notifications, SIGKILL every process of
     the worker node that sent it, release the sink, and wait until every email row is SENT (the other
     worker, kicked by beat's sweep, takes the dead one's rows when their lease ends). Then the sink
     must hold each row's Message-ID exactly once, and nothing else."""
@@ -258,9 +258,11 @@ def kill_worker_mid_delivery(cluster: Cluster, sink, *, n: int, stall_at: int, t
     from notifications import outbox
     from notifications.models import Delivery, OutboxStatus
 
-    notification_ids = write_notifications(n)
+    # Held before the rows exist: beat's sweep (and other kicks) may start delivering them while they
+    # are being written, and the `stall_at`-th message from now must still be one of the batch.
     sink.stall_at(stall_at)
     started = time.monotonic()
+    notification_ids = write_notifications(n)
     from config.celery import app
 
     with broker(app, cluster.broker_url):
@@ -294,7 +296,7 @@ def kill_worker_mid_delivery(cluster: Cluster, sink, *, n: int, stall_at: int, t
                  and attempts.get(int(mid.split("-", 1)[1].split(".", 1)[0]), 0) >= 2]
     return {
         "victim": victim, "killed_pids": len(killed), "notifications": n,
-        "sent_by_victim_before_kill": before.get(victim_ip, 0),
+        "sent_by_victim_until_kill": before.get(victim_ip, 0),  # since the sink started
         "sent_by_peer": {next(k for k, v in NODE_IPS.items() if v == ip): c for ip, c in sink.by_peer.items()},
         "claimed_again": wanted.filter(attempts__gt=1).count(),
         "rows_sent": sum(expected.values()), "sink_received": sum(received.values()),
