@@ -223,6 +223,12 @@ CELERY_TASK_ROUTES = {"notifications.tasks.render_document": {"queue": DOCUMENTS
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 50)
 CELERY_TIMEZONE = TIME_ZONE
+# Beat sends the periodic tasks only while it holds a lease in Redis (config/beat.py): a second beat
+# started by mistake waits instead of scheduling every sweep twice, and takes over if the first dies.
+CELERY_BEAT_SCHEDULER = "config.beat:SingleBeatScheduler"
+BEAT_LOCK_URL = env_str("BEAT_LOCK_URL", "")  # default: the broker or CACHE_URL when Redis; "off": no lock
+BEAT_LOCK_KEY = env_str("BEAT_LOCK_KEY", "assessment:beat-lock")
+BEAT_LOCK_SECONDS = env_int("BEAT_LOCK_SECONDS", 30)  # a dead beat's lease ends after this; renewed every third
 # A worker outlives any broker outage (it reconnects, then the sweep sends what waited in the outbox)
 # and may be started before the broker.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None

@@ -71,6 +71,7 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             elif verb == b"DATA":
                 if sink._should_stall():
                     # The client has sent DATA and waits for "354": the kill lands here, mid-send.
+                    sink.stalled_peer = self.client_address[0]
                     sink.stalled.set()
                     sink._release.wait(sink.stall_timeout)
                 self._reply("354 go ahead")
@@ -85,7 +86,7 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                     data.append(chunk[1:] if chunk.startswith(b"..") else chunk)
                 raw = b"".join(data)
                 self._reply("250 OK queued")
-                sink._record(raw)
+                sink._record(raw, self.client_address[0])
             else:
                 self._reply("502 not implemented")
 
@@ -97,11 +98,17 @@ class _Server(socketserver.ThreadingTCPServer):
 
 class SmtpSink:
     """`with SmtpSink() as sink:` → `sink.port`, `sink.message_ids` (in order of acceptance, repeats
-    kept), `sink.stall_at(n)` to hold the n-th DATA command (counted from now) until `release()`."""
+    kept), `sink.stall_at(n)` to hold the n-th DATA command (counted from now) until `release()`.
+    `host` is the address it listens on (the multi-node harness: the bridge's, 10.77.0.1);
+    `sink.by_peer` counts accepted messages per client address, `sink.stalled_peer` is the address
+    of the client whose DATA is held."""
 
-    def __init__(self, stall_timeout: float = 30.0):
-        self.port = free_port()
+    def __init__(self, stall_timeout: float = 30.0, host: str = "127.0.0.1"):
+        self.port = free_port() if host == "127.0.0.1" else 0
         self.message_ids: list[str] = []
+        self.by_peer: dict[str, int] = {}
+        self.received: list[tuple[str, str]] = []  # (Message-ID, client address) in order of acceptance
+        self.stalled_peer: str | None = None
         self.aborted = 0
         self.stall_timeout = stall_timeout
         self.stalled = threading.Event()
@@ -109,7 +116,8 @@ class SmtpSink:
         self._lock = threading.Lock()
         self._data_commands = 0
         self._stall_at: int | None = None
-        self._server = _Server(("127.0.0.1", self.port), _SmtpHandler)
+        self._server = _Server((host, self.port), _SmtpHandler)
+        self.port = self._server.server_address[1]
         self._server.sink = self
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
 
@@ -136,10 +144,12 @@ class SmtpSink:
             self._data_commands += 1
             return self._stall_at is not None and self._data_commands == self._stall_at
 
-    def _record(self, raw: bytes) -> None:
+    def _record(self, raw: bytes, peer: str = "") -> None:
         mid = BytesHeaderParser().parsebytes(raw).get("Message-ID", "").strip()
         with self._lock:
             self.message_ids.append(mid)
+            self.by_peer[peer] = self.by_peer.get(peer, 0) + 1
+            self.received.append((mid, peer))
 
     def count(self) -> int:
         with self._lock:
