@@ -7,6 +7,8 @@ the task, checks who may act, runs the domain service, and completes the task �
 transaction. A domain error rolls everything back; losing a race gives `Conflict` (HTTP 409).
 """
 
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -14,10 +16,10 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from viewflow import this
-from viewflow.workflow import flow
+from viewflow.workflow import flow, lock
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Process, Task
 from viewflow.workflow.nodes.view import ViewActivation
@@ -203,14 +205,43 @@ def draft_claim(*, user: m.User, case_id: int, node: Any) -> None:
     task_claim(user=user, task_id=found[0])
 
 
+class _TaskLock:
+    """The flows' lock (`lock.select_for_update_lock`: the process row `SELECT … FOR UPDATE NOWAIT`,
+    its attempts and back-off, then `FlowLockFailed`), taken by the one statement that reads the task
+    and its process. viewflow's `Task.activation()` takes four: find the process, lock it, re-read the
+    task, load the process. The task's row is locked too: a statement reads the rows as they were when
+    it started, and an action on the task committed between then and the lock would go unseen — for a
+    row it locks, PostgreSQL reads the latest version instead. (Nothing else locks task rows.)"""
+
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        self.task: Task | None = None
+
+    @contextmanager
+    def __call__(self, flow_class: Any, process_pk: Any) -> Iterator[None]:
+        impl = lock.select_for_update_lock
+        rows = Task.objects.select_related("process").select_for_update(nowait=impl.nowait, of=("self", "process"))
+        for attempt in range(impl.attempts):  # as SelectForUpdateLock.__call__
+            with transaction.atomic():
+                try:
+                    self.task = rows.get(pk=self.task_id)
+                except DatabaseError:
+                    if attempt == impl.attempts - 1:
+                        raise FlowLockFailed(f"Lock failed for task {self.task_id}") from None
+                    time.sleep(((attempt + 1) * random.random() + 2**attempt) / 2.5)
+                else:
+                    yield
+                    break
+
+
 @contextmanager
 def _locked(task_id: int) -> Iterator[ViewActivation]:
-    """The task's activation under its process lock — what `Task.activation()` gives, one query
-    cheaper: viewflow re-reads the task under the lock and then loads its process separately;
-    this reads both at once (after finding which process to lock)."""
-    process_id, flow_task = Task.objects.values_list("process_id", "flow_task").get(pk=task_id)
-    with flow_task.flow_class.lock(process_id):
-        task = Task.objects.select_related("process").get(pk=task_id)
+    """The task's activation under its process lock: what `Task.activation()` gives, in one statement
+    (`_TaskLock`), within viewflow's lock scope."""
+    task_lock = _TaskLock(task_id)
+    with lock.lock_scope(task_lock, None, None):
+        task = task_lock.task
+        assert task is not None
         yield task.flow_task.activation_class(task)
 
 
