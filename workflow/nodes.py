@@ -2,6 +2,8 @@
 
 from functools import cache
 
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
 from django.utils.timezone import now
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.context import context
@@ -67,6 +69,12 @@ def _process_tasks_sql(task_class) -> str:
 def _process_tasks(task_class, process_id, join_node) -> list:
     """The tasks of a process that a join's answers depend on: the unfinished ones (the open join among
     them) and the open join's incoming ones (`incoming` set on each), in one prepared statement."""
+    if connection.vendor != "postgresql":  # the demo's SQLite: the same read through the ORM
+        incoming = task_class.previous.through.objects.filter(
+            to_task=OuterRef("pk"), from_task__process_id=process_id, from_task__flow_task=join_node,
+            from_task__status__in=[STATUS.NEW, STATUS.STARTED])
+        return list(task_class._default_manager.filter(process_id=process_id).annotate(incoming=Exists(incoming))
+                    .filter(Q(incoming=True) | ~Q(status__in=_FINISHED)).order_by())
     node_ref = task_class._meta.get_field("flow_task").get_prep_value(join_node)
     rows = execute_prepared(f"join_tasks_{task_class._meta.db_table}", _process_tasks_sql(task_class),
                             [process_id, node_ref, STATUS.NEW, STATUS.STARTED, *_FINISHED])

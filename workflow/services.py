@@ -2,9 +2,9 @@
 
 What an action does at each step is the step's handler (`workflow.steps`); this module runs it.
 
-Each task action takes the process lock (SELECT … FOR UPDATE NOWAIT, retried by viewflow), re-reads
-the task, checks who may act, runs the domain service, and completes the task — all in one
-transaction. A domain error rolls everything back; losing a race gives `Conflict` (HTTP 409).
+Each task action takes the process lock (SELECT … FOR UPDATE NOWAIT, retried as viewflow's lock retries)
+in the statement that reads the task (`_TaskLock`), checks who may act, runs the domain service, and
+completes the task — all in one transaction. A domain error rolls everything back; losing a race gives `Conflict` (HTTP 409).
 """
 
 import random
@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from viewflow import this
 from viewflow.workflow import flow, lock
@@ -235,18 +235,26 @@ class _TaskLock:
         for attempt in range(impl.attempts):  # as SelectForUpdateLock.__call__
             with transaction.atomic():
                 try:
-                    rows = execute_prepared(name, sql, [self.task_id])
+                    self.task = self._read(name, sql, impl.nowait)
                 except DatabaseError:
                     if attempt == impl.attempts - 1:
                         raise FlowLockFailed(f"Lock failed for task {self.task_id}") from None
                     time.sleep(((attempt + 1) * random.random() + 2**attempt) / 2.5)
                 else:
-                    if not rows:
-                        raise Task.DoesNotExist(f"Task {self.task_id} does not exist.")
-                    self.task, at = model_from_row(Task, rows[0])
-                    self.task.process, _ = model_from_row(Process, rows[0], at)
                     yield
                     break
+
+    def _read(self, name: str, sql: str, nowait: bool) -> Task:
+        if connection.vendor != "postgresql":  # the demo's SQLite: the ORM (which locks nothing there)
+            task: Task = (Task.objects.select_related("process")
+                          .select_for_update(nowait=nowait, of=("self", "process")).get(pk=self.task_id))
+            return task
+        rows = execute_prepared(name, sql, [self.task_id])
+        if not rows:
+            raise Task.DoesNotExist(f"Task {self.task_id} does not exist.")
+        task, at = model_from_row(Task, rows[0])
+        task.process, _ = model_from_row(Process, rows[0], at)
+        return task
 
 
 @contextmanager
