@@ -1,4 +1,5 @@
-"""Prepared statements for the few hottest reads (the inbox page, a task action's answer, token authentication).
+"""Prepared statements for the few hottest reads (the inbox page, a task action's answer, token authentication,
+a score submission's reads).
 
 The ORM builds and compiles a query on every call (~1 ms of Python for a join), and PostgreSQL plans
 it on every call (~1 ms for a five-table join that then executes in 0.1 ms). A prepared statement is
@@ -9,10 +10,14 @@ PostgreSQL connections in config/settings.py), planned once per connection.
 import hashlib
 import re
 import weakref
-from typing import Any
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, TypeVar
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 # Raw psycopg2 connection → the statements prepared on it (a new connection starts with none).
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -54,3 +59,34 @@ def values_page(values: QuerySet[Any, dict[str, Any]], *, offset: int, limit: in
     names = list(query.selected) if query.selected else [*query.extra_select, *query.values_select,
                                                           *query.annotation_select]
     return [dict(zip(names, row, strict=True)) for row in compiler.results_iter(results=[rows])]
+
+
+def select_columns(model: type[Model], alias: str) -> str:
+    """A model's columns for a hand-written SELECT, qualified by `alias`, in the order `model_from_row`
+    reads them (every concrete field: a column added later is read too)."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def model_from_row(model: type[M], row: Sequence[Any], start: int = 0) -> tuple[M, int]:
+    """The instance the ORM would build from `select_columns(model, …)` at `row[start:]` (the same
+    converters: JSON, the engine's references), and where the next model's columns start."""
+    names, converters = _reading(model)
+    end = start + len(names)
+    values = list(row[start:end])
+    for n, col, convert in converters:
+        if values[n] is not None:
+            values[n] = convert(values[n], col, connection)
+    return model.from_db(connection.alias, names, values), end
+
+
+@cache
+def _reading(model: type[Model]) -> tuple[list[str], list[tuple[int, Any, Any]]]:
+    """A model's attribute names and, for the columns that have any, the converters the ORM applies
+    to them (`SQLCompiler.get_converters`), worked out once."""
+    fields = model._meta.concrete_fields
+    converters: list[tuple[int, Any, Any]] = []
+    for n, field in enumerate(fields):
+        col = field.get_col(model._meta.db_table)
+        converters.extend((n, col, convert) for convert in
+                          [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)])
+    return [field.attname for field in fields], converters

@@ -26,7 +26,7 @@ from cases import models as m
 from cases.services import decisions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
-from workflow.nodes import DynamicSplit
+from workflow.nodes import DynamicSplit, ReadOnceJoin
 from workflow.views import task_redirect_view
 
 
@@ -108,7 +108,8 @@ class CaseFlow(flow.Flow):
         .onCreate(this.open_score_sheet)
         .Next(this.scoring_done)
     )
-    scoring_done = flow.Join().Annotation(title=_("评分完成")).Next(this.review)
+    # viewflow's join, with fewer reads (workflow/nodes.py); stored tasks name the node, not its class.
+    scoring_done = ReadOnceJoin().Annotation(title=_("评分完成")).Next(this.review)
     review = (
         flow.View(task_redirect_view)
         .Annotation(title=_("组长评审"))

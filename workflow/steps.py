@@ -89,8 +89,8 @@ class Step:
 # --- the handlers -------------------------------------------------------------------------------
 
 
-def _case(activation: ViewActivation, *related: str) -> m.Case:
-    return m.Case.objects.select_related("round", "unit", "group", *related).get(pk=activation.process.data["case"])
+def _case(activation: ViewActivation) -> m.Case:
+    return m.Case.objects.select_related("round", "unit", "group").get(pk=activation.process.data["case"])
 
 
 def _round(activation: ViewActivation) -> m.Round:
@@ -132,12 +132,12 @@ def _inspect(user: m.User, activation: ViewActivation, action: str, data: Action
 
 
 def _score(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
-    case = _case(activation, "round__rubric")  # the sheet services read the rubric through the case
-    sheet = sheet_services.score_sheet_open(case=case, expert=user)
-    sheet_services.score_sheet_submit(user=user, sheet=sheet, items=data.get("items"), reason=data.get("reason"),
-                                      proposal=data.get("proposal"))
-    if not m.ScoreSheet.objects.filter(case=case, status=m.SheetStatus.DRAFT).exists():
-        decisions.case_set_status(user=user, case=case, status=m.CaseStatus.REVIEW)
+    # The expert's own sheet, with its case, round and rubric (the hot path: bench/complete_tasks.py).
+    sheet, last = sheet_services.score_sheet_submit_own(
+        user=user, case_id=activation.process.data["case"], items=data.get("items"), reason=data.get("reason"),
+        proposal=data.get("proposal"))
+    if last:  # no sheet of the case is still a draft: the review comes next
+        decisions.case_set_status(user=user, case=sheet.case, status=m.CaseStatus.REVIEW)
 
 
 def _review(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:

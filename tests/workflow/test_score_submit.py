@@ -155,7 +155,14 @@ def test_a_locked_process_gives_conflict_and_nothing_is_written(monkeypatch):
 
 def test_a_submission_locks_only_its_own_rows(api):
     """Row locks with joins lock every joined row: a sheet's FOR UPDATE through its default ordering
-    locked the round's row and queued every expert of the round behind each other."""
+    locked the round's row and queued every expert of the round behind each other. The two locking
+    reads of a submission are prepared statements (the task with its process, the expert's sheet with
+    its case, round and rubric): their text is checked here, the ORM's statements as they run."""
+    from workflow.services import _task_lock_sql
+
+    prepared = {"task_lock_nowait": _task_lock_sql(nowait=True), "own_open_sheet": sheets._own_open_sheet_sql()}
+    assert prepared["task_lock_nowait"].endswith("FOR UPDATE OF t, p NOWAIT")  # the task and its process
+    assert prepared["own_open_sheet"].rstrip().endswith("FOR UPDATE OF s")  # the sheet alone
     setup = make_round(units=1, experts=2, launch=True)
     advance_case(setup, 0, "score")
     for expert in setup.groups[0].experts:  # the second one passes the join
@@ -163,8 +170,9 @@ def test_a_submission_locks_only_its_own_rows(api):
         body = {"items": [{"item": "S1.1", "deduction": "1", "reason": "缺"}]}
         with CaptureQueriesContext(connection) as queries:
             assert api(expert).post(f"{API}/tasks/{task.pk}/submit/", body, format="json").status_code == 200
-        locking = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
-        assert len(locking) >= 2  # the process and the sheet
+        executed = {q["sql"].split()[1] for q in queries if q["sql"].startswith("EXECUTE ")}
+        assert set(prepared) <= executed
+        locking = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"] and not q["sql"].startswith("PREPARE ")]
         for sql in locking:
             assert " JOIN " not in sql or "FOR UPDATE OF" in sql, sql
 
