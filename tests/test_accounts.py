@@ -43,6 +43,18 @@ def test_api_token_door_locks_after_five_failures(person, settings):
     assert _token(client, PASSWORD, ip="10.0.0.2").status_code == 200
 
 
+def test_an_overlong_username_is_a_field_error_before_any_sign_in_is_tried(db):
+    # Found by the API fuzzer: a 300-character username reached django-axes, whose failed-attempt row holds
+    # 255 characters, and the write failed with a 500.
+    from axes.models import AccessAttempt
+
+    response = Client().post("/api/v1/auth/token/", json.dumps({"username": "张" * 300, "password": "x" * 5000}),
+                             content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert set(response.json()["errors"]) == {"username", "password"}
+    assert not AccessAttempt.objects.exists()
+
+
 def test_fewer_failures_then_success_resets_the_count(person, settings):
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):

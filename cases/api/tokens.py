@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -20,7 +20,13 @@ from cases.api.fields import StrictFieldsMixin, refuse_body
 
 
 class TokenRequestSerializer(StrictFieldsMixin, AuthTokenSerializer):
-    """Username and password; anything else is refused by name like every other body."""
+    """Username and password; anything else is refused by name like every other body. Both are bounded
+    before any sign-in is tried: django-axes records a failed attempt's username in a 255-character column,
+    and a longer one made that write fail (a 500 found by the API fuzzer)."""
+
+    username = serializers.CharField(write_only=True, max_length=150)  # User.username's own limit
+    password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False,
+                                     style={"input_type": "password"})
 
 
 # `POST /api/v1/auth/token/`: DRF's view, with the login lockout working on it. django-axes marks the
