@@ -256,10 +256,8 @@ def _samples(user: m.User, activation: ViewActivation, action: str, data: Action
 def _questionnaire(user: m.User, activation: ViewActivation, action: str, data: ActionData) -> None:
     case = _case(activation)
     if "topic" in data or "questions" in data:
-        current = m.Questionnaire.objects.filter(case=case).first()
-        material_services.questionnaire_save(
-            user=user, case=case, topic=data.get("topic", current.topic if current else ""),
-            questions=data.get("questions", current.questions if current else []))
+        material_services.questionnaire_save(user=user, case=case, topic=data.get("topic"),
+                                             questions=data.get("questions"))
     material_services.questionnaire_submit(user=user, case=case, due=task_due(activation.task.pk))
 
 

@@ -3,6 +3,7 @@ form renders, drafts are saved, submits move the unit's SocialCaseFlow, the serv
 their fields (the whole round through the API: test_social_round.py)."""
 
 import dataclasses
+import re
 from datetime import timedelta
 
 import pytest
@@ -201,6 +202,9 @@ def test_overview_is_the_offices(client, world):
     # The unit's case page shows its materials, not a self-assessment it does not have.
     response, html = page(client, world.staff, f"/cases/{world.case.pk}/")
     assert "社会评价材料报送情况" in html and "逾期报送" in html and "自评材料" not in html
+    # A material not yet delivered shows its step's due (the analysis: the review phase's).
+    review_due = timezone.localtime(world.round.review_due).strftime("%Y-%m-%d")
+    assert re.search(r"年度绩效分析（附件9–11）</td><td>" + review_due, html), html
     response, html = page(client, world.office, f"/rounds/{world.round.pk}/")
     assert url in html
     response, html = page(client, world.staff, f"/rounds/{world.round.pk}/")

@@ -21,7 +21,9 @@ from cases import models as m
 from cases.social import selectors as sample_selectors
 from cases.social.materials import selectors, services
 from cases.social.models import SampleFrame, SampleListKind
+from workflow.deadlines.rules import phase_due
 from workflow.pages import forms
+from workflow.steps import step_named
 
 # The analysis's three parts as 附件9–11 name them.
 ANALYSIS_LABELS = {"completion": gettext_lazy("重点工作任务完成情况"), "innovation": gettext_lazy("工作创新和亮点"),
@@ -147,8 +149,15 @@ def case_materials_context(case: m.Case) -> dict[str, Any]:
     """A social unit's case and task pages: each material's delivery against its due, the two drafts' states
     (in place of the self-assessment, inspections and findings a social round does not have)."""
     deliveries = {d.material: d for d in m.MaterialDelivery.objects.filter(case=case)}
+    rows = []
+    for value, label in m.Material.choices:
+        delivery = deliveries.get(value)
+        # Not yet delivered: the due of its step's phase (each material is delivered by the step of its name).
+        step = step_named(value)
+        due = delivery.due if delivery is not None else phase_due(case.round, step.node) if step else None
+        rows.append((label, delivery, due))
     return {
-        "social_deliveries": [(label, deliveries.get(value)) for value, label in m.Material.choices],
+        "social_deliveries": rows,
         "social_questionnaire": m.Questionnaire.objects.filter(case=case).first(),
         "social_analysis": m.PerformanceAnalysis.objects.filter(case=case).first(),
     }

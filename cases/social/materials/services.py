@@ -127,16 +127,19 @@ def _open_questionnaire(case: m.Case) -> m.Questionnaire:
 
 
 @transaction.atomic
-def questionnaire_save(*, user: m.User, case: m.Case, topic: object, questions: object) -> m.Questionnaire:
-    """The unit's staff write (or rewrite, after a return) the questionnaire's draft."""
+def questionnaire_save(*, user: m.User, case: m.Case, topic: object = None,
+                       questions: object = None) -> m.Questionnaire:
+    """The unit's staff write (or rewrite, after a return) the questionnaire's draft; what is not given
+    (None) stays as drafted."""
     _require_drafter(user, case)
     _require_running_social(case)
+    questionnaire = _open_questionnaire(case)
     errors: dict[str, list[str]] = {}
-    clean_topic = _text(topic, "topic", MAX_TOPIC_CHARS, errors, required=False)
-    clean_questions = _questions(questions, errors)
+    clean_topic = questionnaire.topic if topic is None else _text(topic, "topic", MAX_TOPIC_CHARS, errors,
+                                                                  required=False)
+    clean_questions = questionnaire.questions if questions is None else _questions(questions, errors)
     if errors:
         raise ValidationError(errors)
-    questionnaire = _open_questionnaire(case)
     if questionnaire.status in (m.DraftStatus.SUBMITTED, m.DraftStatus.APPROVED):
         raise Conflict("问卷已报送，不能再修改。")
     before = {"topic": questionnaire.topic, "questions": questionnaire.questions}
