@@ -13,7 +13,7 @@ from viewflow.workflow.nodes.join import JoinActivation
 from viewflow.workflow.nodes.split import SplitActivation
 from viewflow.workflow.status import STATUS
 
-from cases.db import execute_prepared, model_from_row, select_columns
+from cases.db import execute_prepared, insert_row, model_from_row, select_columns
 
 
 class DynamicSplitActivation(SplitActivation):
@@ -129,7 +129,9 @@ class ReadOnceJoinActivation(JoinActivation):
             task.status, task.started = STATUS.STARTED, now()
             task.save()
             rows.append(task)
-        task.previous.add(arriving)
+        # viewflow's `previous.add`, as one prepared statement (no m2m_changed receivers exist).
+        insert_row(task_class.previous.through, {"from_task_id": task.pk, "to_task_id": arriving.pk},
+                   skip_conflicts=True)
         activation = cls(task)
         previous = [row for row in rows if getattr(row, "incoming", False) and row.status not in _LEFT]
         if all(row.pk != arriving.pk for row in previous):

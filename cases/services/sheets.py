@@ -131,13 +131,29 @@ def _merged_scores(sheet: m.ScoreSheet, cleaned: list[_CleanScore],
     return [*existing.values(), *created]
 
 
+@cache
+def _store_scores_sql() -> str:
+    return (f"INSERT INTO {m.ItemScore._meta.db_table} (sheet_id, item_id, deduction, bonus, reason) "
+            "SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::numeric[], $4::numeric[], $5::text[]) "
+            "ON CONFLICT (sheet_id, item_id) DO UPDATE "
+            "SET deduction = EXCLUDED.deduction, bonus = EXCLUDED.bonus, reason = EXCLUDED.reason")
+
+
 def _store_scores(sheet: m.ScoreSheet, cleaned: list[_CleanScore]) -> None:
     """The posted rows in one statement: new items inserted, the others updated in place (ON CONFLICT on
-    `uniq_item_score`). The sheet's items not posted are left as they are."""
-    if cleaned:
+    `uniq_item_score`). The sheet's items not posted are left as they are. (`cleaned` names each item
+    once, as one statement's upsert needs.) Prepared on PostgreSQL: the ORM's `bulk_create` of the same
+    statement cost a twelfth of a submission's CPU."""
+    if not cleaned:
+        return
+    if connection.vendor != "postgresql":  # the demo's SQLite
         m.ItemScore.objects.bulk_create(
             [m.ItemScore(sheet=sheet, **row) for row in cleaned],
             update_conflicts=True, unique_fields=["sheet", "item"], update_fields=["deduction", "bonus", "reason"])
+        return
+    execute_prepared("store_item_scores", _store_scores_sql(), [
+        [sheet.pk] * len(cleaned), [row["item"].pk for row in cleaned], [row["deduction"] for row in cleaned],
+        [row["bonus"] for row in cleaned], [row["reason"] for row in cleaned]])
 
 
 def _write_item_scores(sheet: m.ScoreSheet, items: object, reason: str | None) -> None:

@@ -186,7 +186,7 @@ def test_only_frozen_rubrics_items_are_kept_between_requests():
     m.RubricItem.objects.create(rubric=rubric, section=section, code="S9.9", content="新增", max_points=1,
                                 position=99)
     assert len(adapter.rubric_items(m.Rubric.objects.get(pk=rubric.pk))) == before + 1
-    assert rubric.pk not in adapter._frozen_rubric_items
+    assert rubric.pk not in adapter._frozen_rubrics
 
 
 def test_only_the_groups_experts_not_from_the_unit_get_a_sheet():
