@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cases import access
 from cases import models as m
+from cases.db import update_row
 from cases.errors import Conflict
 from cases.scoring import round_config
 from cases.scoring.adapter import grade_quota
@@ -26,7 +27,7 @@ def case_set_status(*, user: m.User | None, case: m.Case, status: str) -> m.Case
     if status == m.CaseStatus.DONE:
         case.finished_at = timezone.now()
         fields.append("finished_at")
-    case.save(update_fields=fields)
+    update_row(case, fields)  # prepared: every step of a case's flow moves it
     audit(actor=user, action="case.status", obj=case, before=before, after={"status": status},
           round_id=case.round_id)
     return case

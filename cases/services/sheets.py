@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cases import access
 from cases import models as m
-from cases.db import execute_prepared, model_from_row, select_columns
+from cases.db import execute_prepared, model_from_row, select_columns, update_row
 from cases.errors import Conflict
 from cases.scoring import round_config
 from cases.scoring.adapter import rubric_items, sheet_total
@@ -338,7 +338,7 @@ def _submit(user: m.User, sheet: m.ScoreSheet, saved: list[m.ItemScore] | None, 
     sheet.total = total
     sheet.submitted_at = timezone.now()
     fields = ["status", "total", "submitted_at", "proposed_grade", "proposed_rank", "proposed_deduction"]
-    sheet.save(update_fields=[*fields, "reason"] if reason is not None else fields)
+    update_row(sheet, [*fields, "reason"] if reason is not None else fields)  # prepared: the hot path
     after = {"total": str(total), "rubric": sheet.case.round.rubric.code}
     if proposing:
         after |= {"proposed_grade": sheet.proposed_grade, "proposed_rank": str(sheet.proposed_rank),

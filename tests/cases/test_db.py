@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from cases import models as m
-from cases.db import insert_row
+from cases.db import insert_row, update_row
 from cases.services.audit import audit
 from tests.factories import make_round
 
@@ -53,3 +53,13 @@ def test_dates_keep_their_instant():
                               "object_id": str(setup.case(0).pk), "round_id": None, "before": None,
                               "after": None, "comment": ""})
     assert m.AuditEntry.objects.get(action="x.y").at == at
+
+
+def test_update_row_writes_only_the_named_columns():
+    setup = make_round(units=2, experts=1)
+    case, other = setup.case(0), setup.case(1)
+    stale = m.Case.objects.get(pk=case.pk)
+    case.status, case.late = m.CaseStatus.SCORE, True
+    update_row(case, ["status"])
+    assert m.Case.objects.values_list("status", "late").get(pk=case.pk) == (m.CaseStatus.SCORE, stale.late)
+    assert m.Case.objects.get(pk=other.pk).status == other.status  # by its primary key only
