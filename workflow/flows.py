@@ -26,7 +26,7 @@ from cases import models as m
 from cases.services import decisions
 from cases.services import rounds as round_services
 from cases.services import sheets as sheet_services
-from workflow.nodes import DynamicSplit, ReadOnceJoin
+from workflow.nodes import DynamicSplit, HumanStep, ReadOnceJoin
 from workflow.views import task_redirect_view
 
 
@@ -70,14 +70,14 @@ class CaseFlow(flow.Flow):
     start = flow.StartHandle(this.start_case).Next(this.prepare)
 
     prepare = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("准备自评材料"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.sign_off)
     )
     sign_off = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("单位负责人审定"))
         .Permission("cases.unit_head", obj=_unit)
         .Assign(evident_owner)
@@ -90,7 +90,7 @@ class CaseFlow(flow.Flow):
         .Else(this.prepare)
     )
     inspect = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("检查与问题记录"))
         .Permission("cases.group_lead", obj=_group)
         .Assign(evident_owner)
@@ -102,7 +102,7 @@ class CaseFlow(flow.Flow):
         .Next(this.score, data_source=this.experts_to_score)
     )
     score = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("专家评分"))
         .Assign(lambda act: m.User(pk=act.task.data["expert"]))
         .onCreate(this.open_score_sheet)
@@ -111,7 +111,7 @@ class CaseFlow(flow.Flow):
     # viewflow's join, with fewer reads (workflow/nodes.py); stored tasks name the node, not its class.
     scoring_done = ReadOnceJoin().Annotation(title=_("评分完成")).Next(this.review)
     review = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("组长评审"))
         .Permission("cases.group_lead", obj=_group)
         .Assign(evident_owner)
@@ -165,14 +165,14 @@ class RoundFlow(flow.Flow):
     start = flow.StartHandle(this.start_round).Next(this.wait_cases)
     wait_cases = flow.Handle().Annotation(title=_("等待各单位完成")).Next(this.compile)
     compile = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("汇总结果"))
         .Permission("cases.office")
         .Assign(evident_owner)
         .Next(this.approve)
     )
     approve = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("领导审定"))
         .Permission("cases.leader")
         .Assign(evident_owner)
@@ -192,14 +192,14 @@ class RoundFlow(flow.Flow):
     )
     # The leader returned the results to one group (seed 000): its leaders recheck, then the office compiles.
     group_recheck = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("考评组复核"))
         .Permission("cases.group_lead", obj=_group)
         .Assign(evident_owner)
         .Next(this.compile)
     )
     report = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("通报结果"))
         .Permission("cases.office")
         .Assign(evident_owner)
@@ -231,14 +231,14 @@ class RectificationFlow(flow.Flow):
 
     start = flow.StartHandle(this.start_rectification).Next(this.plan)
     plan = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("制定整改方案"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.plan_sign)
     )
     plan_sign = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("单位负责人审签整改方案"))
         .Permission("cases.unit_head", obj=_unit)
         .Assign(evident_owner)
@@ -251,7 +251,7 @@ class RectificationFlow(flow.Flow):
         .Else(this.plan)
     )
     plan_review = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("审核整改方案"))
         .Permission("cases.rectification_reviewer", obj=_group)
         .Next(this.check_plan_accepted)
@@ -263,14 +263,14 @@ class RectificationFlow(flow.Flow):
         .Else(this.plan)
     )
     carry_out = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("落实整改"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.verify)
     )
     verify = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("整改验收"))
         .Permission("cases.rectification_reviewer", obj=_group)
         .Next(this.check_verified)
@@ -323,21 +323,21 @@ class SocialCaseFlow(flow.Flow):
         .Always(this.analysis)
     )
     samples = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("报送抽样框"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.delivered)
     )
     questionnaire = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("制定评议问卷"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.questionnaire_review)
     )
     questionnaire_review = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("审核评议问卷"))
         .Permission("cases.office")
         .Assign(evident_owner)
@@ -350,21 +350,21 @@ class SocialCaseFlow(flow.Flow):
         .Else(this.questionnaire)
     )
     situation = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("报送情况表及报告"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.delivered)
     )
     analysis = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("填写年度绩效分析"))
         .Permission("cases.unit_staff", obj=_unit)
         .Assign(evident_owner)
         .Next(this.analysis_sign)
     )
     analysis_sign = (
-        flow.View(task_redirect_view)
+        HumanStep(task_redirect_view)
         .Annotation(title=_("单位党委（党组）审定绩效分析"))
         .Permission("cases.unit_head", obj=_unit)
         .Assign(evident_owner)

@@ -1,4 +1,4 @@
-"""Engine extensions: what the open-source viewflow 2.4 lacks, and a join that reads less."""
+"""Engine extensions: what the open-source viewflow 2.4 lacks, and a join and a human step that cost less."""
 
 from functools import cache
 
@@ -8,12 +8,14 @@ from django.utils.timezone import now
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.context import context
 from viewflow.workflow.exceptions import FlowRuntimeError
-from viewflow.workflow.flow import Join, Split
+from viewflow.workflow.flow import Join, Split, View
 from viewflow.workflow.nodes.join import JoinActivation
 from viewflow.workflow.nodes.split import SplitActivation
+from viewflow.workflow.nodes.view import ViewActivation
+from viewflow.workflow.signals import task_finished
 from viewflow.workflow.status import STATUS
 
-from cases.db import execute_prepared, insert_row, model_from_row, select_columns
+from cases.db import execute_prepared, insert_row, model_from_row, select_columns, update_row
 
 
 class DynamicSplitActivation(SplitActivation):
@@ -167,3 +169,27 @@ class ReadOnceJoin(Join):
     """A parallel join (`flow.Join`) that reads the process's tasks once per arrival."""
 
     activation_class = ReadOnceJoinActivation
+
+
+# What a human task's action changes on its row before it completes (workflow.services: the claim, the
+# start, the action's data) and the completion itself.
+_COMPLETED_COLUMNS = ("status", "owner_id", "assigned", "started", "finished", "data")
+
+
+class HumanActivation(ViewActivation):
+    """viewflow's `ViewActivation`, whose completion writes the columns an action changes in one prepared
+    UPDATE instead of saving the whole row through the ORM (every action completes one task; the ORM's
+    save cost three times the statement). No `post_save` is sent: the receivers act on created tasks."""
+
+    @Activation.status.transition(source=STATUS.STARTED, target=STATUS.DONE)
+    def complete(self):
+        assert connection.in_atomic_block
+        self.task.finished = now()
+        update_row(self.task, _COMPLETED_COLUMNS)
+        task_finished.send(sender=self.flow_class, process=self.process, task=self.task)
+
+
+class HumanStep(View):
+    """A human step (`flow.View`) completed by `HumanActivation`."""
+
+    activation_class = HumanActivation

@@ -36,6 +36,7 @@ from cases.services import rounds as round_services
 from workflow.deadlines import events
 from workflow.deadlines.services import tasks_bulk_created
 from workflow.flows import ROLE_OBJECT_KEY, CaseFlow, RoundFlow, SocialCaseFlow, evident_owner
+from workflow.nodes import HumanStep
 from workflow.steps import ActionData, step_of
 
 # --- launching --------------------------------------------------------------------------------
@@ -62,16 +63,16 @@ def round_launch(*, user: m.User, round_id: int) -> m.Round:
 
 def _bulk_start_supported() -> bool:
     """Whether `CaseFlow.start.run` writes nothing but the rows the bulk path writes: a StartHandle
-    followed by a plain View with no onCreate hook, no other owner callable, no boundary event (an
-    `.OnTimeout` deadline arms a timer task on creation), no task data/seed callables, and no
-    receiver of the engine's signals for CaseFlow. An owner is supported when it is the flows'
-    `evident_owner` (the role's sole holder), which the bulk path looks up in one query for every
-    case. Anything else sends launch back to the engine."""
+    followed by a plain View (or `HumanStep`, which differs only in completing) with no onCreate hook, no
+    other owner callable, no boundary event (an `.OnTimeout` deadline arms a timer task on creation), no
+    task data/seed callables, and no receiver of the engine's signals for CaseFlow. An owner is supported
+    when it is the flows' `evident_owner` (the role's sole holder), which the bulk path looks up in one
+    query for every case. Anything else sends launch back to the engine."""
     start = CaseFlow.start
     first = start._next
     return (
         type(start) is flow.StartHandle
-        and type(first) is flow.View
+        and type(first) in (flow.View, HumanStep)  # created as viewflow's View creates its task
         and start._task_data is None
         and start._task_seed is None
         and first._on_create is None
