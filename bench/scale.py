@@ -207,7 +207,7 @@ def main() -> None:
     from harness import node_checks as checks
     from harness.processes import SmtpSink
 
-    _, work, items = complete_tasks.seed()
+    _, _, work, items = complete_tasks.seed()  # (round, groups, work, items)
     first, second = split_work(work)
     from rest_framework.authtoken.models import Token
 
