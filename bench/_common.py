@@ -7,7 +7,6 @@ imports Django. Servers bind 127.0.0.1 on a free port and are stopped when the `
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,6 +14,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the scripts run from bench/; `harness` and the product live at the root
+from harness.processes import cpu_seconds, database_backends, free_port  # noqa: E402
+
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 # The product's settings, and the benchmarks' own (bench/bare_settings.py: the product plus the bench-only
 # app of bare baselines, bench/bare/, and its URLs). Only the benchmarks that measure a baseline over HTTP
@@ -61,7 +63,6 @@ def setup(dbname: str, settings: str = SETTINGS) -> None:
     env = bench_env(dbname, settings)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    sys.path.insert(0, str(ROOT))
     import warnings
 
     import django
@@ -69,22 +70,6 @@ def setup(dbname: str, settings: str = SETTINGS) -> None:
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
     django.setup()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -118,7 +103,7 @@ class CpuMeter:
     def _note_pg(self, cur) -> None:
         cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.dbname])
         for (pid,) in cur.fetchall():
-            cpu = _cpu_seconds(pid)
+            cpu = cpu_seconds(pid)
             with self._lock:
                 self._seen[pid] = max(self._seen.get(pid, 0.0), cpu)
 
@@ -134,15 +119,7 @@ class CpuMeter:
 
     def _pg_pids(self) -> list[int]:
         """The backends serving the database now (bench/documents.py reads them)."""
-        import psycopg2
-
-        conn = psycopg2.connect(f"{PG}/postgres")
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.dbname])
-                return [pid for (pid,) in cur.fetchall()]
-        finally:
-            conn.close()
+        return database_backends(PG, self.dbname)
 
     def _pg_total(self) -> float:
         import psycopg2
@@ -166,7 +143,7 @@ class CpuMeter:
             ticks = [int(x) for x in f.readline().split()[1:]]
         busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
         return {
-            "server": sum(_cpu_seconds(p) for p in server),
+            "server": sum(cpu_seconds(p) for p in server),
             "postgres": self._pg_total(),
             "client": time.process_time(),
             "machine": busy / os.sysconf("SC_CLK_TCK"),

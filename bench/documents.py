@@ -65,7 +65,7 @@ def worker_cpu_seconds(pid: int) -> float:
 
 def workers_cpu_seconds(workers) -> float:
     """CPU of the workers: main processes with their reaped children, plus the pool children alive now."""
-    return sum(worker_cpu_seconds(w.proc.pid) + sum(_common._cpu_seconds(c) for c in w.children()) for w in workers)
+    return sum(worker_cpu_seconds(w.proc.pid) + sum(_common.cpu_seconds(c) for c in w.children()) for w in workers)
 
 
 def database_exists() -> bool:
@@ -114,6 +114,7 @@ def seed():
     )
     stored = results.round_compute_results(user=office, round=round)
     results.round_freeze_results(round=round)  # the leader's approval: letters may be issued
+    round.refresh_from_db(fields=["results_frozen_at"])  # the freeze is an UPDATE of the row, not of this instance
     return office, round, n_scores, len(stored)
 
 
@@ -300,7 +301,7 @@ def feedback_letters(office, round, letters: int, workers: int, max_tasks: int, 
                 finished = time.monotonic()
                 cpu_workers = workers_cpu_seconds(running) - cpu_before
                 pg = _common.CpuMeter(0, DB)._pg_pids()
-                cpu_pg = sum(_common._cpu_seconds(p) for p in pg)
+                cpu_pg = sum(_common.cpu_seconds(p) for p in pg)
             children_seen = len(rss.peaks)
             if notice_in_worker:  # the round's results notice through the same workers
                 with broker(app, redis.url), RssSampler(lambda: [p for w in running for p in w.children()]) as nrss:

@@ -147,9 +147,9 @@ def delivery(cluster, tag: str) -> tuple[float, str]:
 
 
 def _wait(predicate, timeout, what):
-    from harness.nodes import wait_until
+    from harness.processes import wait_until
 
-    wait_until(predicate, timeout, what, interval=0.1)
+    wait_until(predicate, timeout, what=what, interval=0.1)
 
 
 def split_work(work: list[list]) -> tuple[list[list], list[list]]:

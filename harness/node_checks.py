@@ -21,7 +21,8 @@ from itertools import cycle
 
 import requests
 
-from harness.nodes import NODE_IPS, Cluster, wait_until
+from harness.nodes import NODE_IPS, Cluster
+from harness.processes import wait_until
 
 API = "/api/v1"
 PASSWORD = "nodes-pass-2026"
@@ -278,7 +279,7 @@ def kill_worker_mid_delivery(cluster: Cluster, sink, *, n: int, stall_at: int, t
         return not Delivery.objects.filter(channel="email", status=OutboxStatus.PENDING).exists() and \
             wanted.filter(status=OutboxStatus.SENT).count() == wanted.count()
 
-    wait_until(all_sent, timeout, f"{n} deliveries SENT after the kill", interval=0.25)
+    wait_until(all_sent, timeout, what=f"{n} deliveries SENT after the kill", interval=0.25)
     finished = time.monotonic()
     time.sleep(1.0)  # a repeat, if there were one, would arrive now
     expected, received = expected_message_ids(cluster), Counter(sink.message_ids)

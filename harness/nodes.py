@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness.processes import cpu_seconds, database_backends, wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 BRIDGE = "svcbr0"
 HOST_IP = "10.77.0.1"
@@ -151,15 +153,6 @@ def down() -> list[str]:
 # --- processes -----------------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Proc:
     """One process started in a node's namespace (or on the host when `ns` is None), logging to a file."""
 
@@ -196,17 +189,6 @@ class Proc:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         (STATE / f"{self.name}.pid").unlink(missing_ok=True)
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def _http_up(url: str) -> bool:
@@ -285,8 +267,8 @@ class Cluster:
         self.helpers["redis"] = Proc(
             "redis", ["redis-server", "--bind", HOST_IP, "--protected-mode", "no", "--port", str(REDIS_PORT),
                       "--save", "", "--appendonly", "no", "--dir", str(STATE), "--loglevel", "warning"], env, None).start()
-        wait_until(lambda: "forwarding" in self.helpers["pgforward"].log(), 10, "the PostgreSQL forward")
-        wait_until(self._redis_ping, 10, "redis-server on the bridge")
+        wait_until(lambda: "forwarding" in self.helpers["pgforward"].log(), 10, what="the PostgreSQL forward")
+        wait_until(self._redis_ping, 10, what="redis-server on the bridge")
 
     def _redis_ping(self) -> bool:
         import socket
@@ -323,7 +305,7 @@ class Cluster:
                 self.procs[name].log_path.unlink(missing_ok=True)
             self.procs[name] = Proc(name, self.command(name), env_, NS_PREFIX + name).start()
         for name in names:
-            wait_until(lambda name=name: self._ready(name), timeout, f"node {name}")
+            wait_until(lambda name=name: self._ready(name), timeout, what=f"node {name}")
 
     def _ready(self, name: str) -> bool:
         proc = self.procs[name]
@@ -387,15 +369,7 @@ class Cluster:
         return out
 
     def pg_backends(self) -> list[int]:
-        import psycopg2
-
-        conn = psycopg2.connect(f"{PG_LOCAL}/postgres")
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.dbname])
-                return [pid for (pid,) in cur.fetchall()]
-        finally:
-            conn.close()
+        return database_backends(PG_LOCAL, self.dbname)
 
 
 def status() -> str:

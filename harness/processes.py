@@ -42,6 +42,29 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
         time.sleep(interval)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends(server_url: str, dbname: str) -> list[int]:
+    """The pids of the PostgreSQL backends serving `dbname` now (`server_url`: postgres://user@host:port)."""
+    import psycopg2
+
+    conn = psycopg2.connect(f"{server_url}/postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [dbname])
+            return [pid for (pid,) in cur.fetchall()]
+    finally:
+        conn.close()
+
+
 # --- SMTP sink ----------------------------------------------------------------------------------------
 
 

@@ -18,8 +18,8 @@ import pytest
 from django.db import connection
 
 from harness import node_checks as checks
-from harness.nodes import HOST_IP, Cluster, unavailable, wait_until
-from harness.processes import RedisServer, SmtpSink
+from harness.nodes import HOST_IP, Cluster, unavailable
+from harness.processes import RedisServer, SmtpSink, wait_until
 
 REASON = unavailable()
 pytestmark = [
@@ -91,5 +91,5 @@ def test_two_web_nodes_two_workers_two_beats():
         killed_at = time.monotonic()
         cluster.kill(holder)
         wait_until(lambda: sum(checks.beat_sends(cluster, [other])[other].values()) > 0, BEAT_LOCK + 10,
-                   f"{other} taking over")
+                   what=f"{other} taking over")
         print(f"takeover after {time.monotonic() - killed_at:.1f} s; total {time.monotonic() - started:.1f} s")
